@@ -1,0 +1,12 @@
+"""thermal-action: SlowFast action recognition on 40x60 thermal recordings, as an MMAction2
+plugin. Importing the package applies the upstream fixes in ``compat`` and registers every
+dataset, transform, model part, metric and hook into MMAction2's registries."""
+
+from thermal_action import compat
+
+compat.apply()
+
+from thermal_action import data, engine, evaluation, models  # noqa: E402
+
+__version__ = "0.1.0"
+__all__ = ["compat", "data", "engine", "evaluation", "models", "__version__"]

@@ -1,0 +1,60 @@
+"""``thermal-action`` entry point: one subcommand per module, errors as one line."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import re
+import sys
+from collections.abc import Sequence
+
+from thermal_action.cli import configs, test, train
+
+COMMANDS = {"train": train, "test": test, "configs": configs}
+
+
+def clean_error(exc: BaseException) -> str:
+    """One line for an error that MMEngine's registry or a DataLoader worker re-wrapped."""
+    lines = [line for line in str(exc).strip().splitlines() if line.strip()]
+    line = lines[-1] if lines else type(exc).__name__
+    line = re.sub(r"^[\w.]+(Error|Exception): ", "", line)
+    return re.sub(r"^(class `\w+` in [\w.]+: )+", "", line)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="thermal-action",
+        description="Train, test and inspect SlowFast action models on thermal recordings.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module in COMMANDS.items():
+        module.add_parser(subparsers, name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and not argv[0].startswith("-") and argv[0] not in COMMANDS:
+        close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        print(f"thermal-action: unknown command '{argv[0]}'{hint}", file=sys.stderr)
+        return 2
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    from thermal_action.errors import ThermalActionError
+
+    try:
+        return COMMANDS[args.command].run(args)
+    except ThermalActionError as exc:
+        print(f"thermal-action {args.command}: error: {clean_error(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"thermal-action {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

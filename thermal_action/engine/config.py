@@ -1,0 +1,89 @@
+"""Find the shipped configs and apply command-line overrides to them."""
+
+from __future__ import annotations
+
+import difflib
+import os
+from pathlib import Path
+from typing import Any
+
+from mmengine.config import Config
+
+from thermal_action.errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
+
+
+def list_configs() -> list[str]:
+    """Short names (file stems) of the shipped leaf configs."""
+    return sorted(path.stem for path in CONFIG_DIR.glob("*.py") if not path.stem.startswith("_"))
+
+
+def resolve_config(name: str | os.PathLike) -> Path:
+    """A config file path, from a path or a shipped config's name or unique name fragment."""
+    path = Path(name)
+    if path.is_file():
+        return path.resolve()
+    names = list_configs()
+    stem = path.stem if path.suffix == ".py" else str(name)
+    if stem in names:
+        return CONFIG_DIR / f"{stem}.py"
+    matches = [candidate for candidate in names if stem in candidate]
+    if len(matches) == 1:
+        return CONFIG_DIR / f"{matches[0]}.py"
+    if len(matches) > 1:
+        raise ConfigError(f"config {str(name)!r} is ambiguous: {', '.join(matches)}")
+    close = difflib.get_close_matches(stem, names, n=2, cutoff=0.4)
+    hint = f"; did you mean {' or '.join(close)}?" if close else f"; shipped: {', '.join(names)}"
+    raise ConfigError(f"config {str(name)!r} is neither a file nor a shipped config{hint}")
+
+
+def set_data_root(cfg: Config, data_root: str | os.PathLike) -> None:
+    """Point every dataloader of ``cfg`` at the dataset folder ``data_root``."""
+    root = Path(data_root)
+    if not root.is_dir():
+        raise ConfigError(f"{root}: data root is not a directory")
+    for loader in DATALOADERS:
+        if cfg.get(loader) is not None:
+            cfg[loader]["dataset"]["data_root"] = str(root.resolve())
+
+
+def set_epochs(cfg: Config, epochs: int) -> None:
+    """Train for ``epochs`` epochs; LR milestones and scheduler ends scale with the change."""
+    if epochs < 1:
+        raise ConfigError(f"--epochs must be at least 1, got {epochs}")
+    old = cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = epochs
+    schedulers = cfg.get("param_scheduler") or []
+    for scheduler in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if not scheduler.get("by_epoch", True):
+            continue
+        if "milestones" in scheduler:
+            scheduler["milestones"] = [max(1, round(m * epochs / old)) for m in scheduler["milestones"]]
+        for key in ("end", "T_max"):
+            if key in scheduler and scheduler[key] >= old:
+                scheduler[key] = epochs
+
+
+def load_config(
+    name: str | os.PathLike,
+    data_root: str | os.PathLike | None = None,
+    work_dir: str | os.PathLike | None = None,
+    epochs: int | None = None,
+    cfg_options: dict[str, Any] | None = None,
+) -> Config:
+    """Read a config and apply the overrides; ``work_dir`` defaults to work_dirs/<name>."""
+    path = resolve_config(name)
+    try:
+        cfg = Config.fromfile(str(path))
+    except Exception as exc:  # MMEngine raises bare exceptions for syntax and base errors
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if data_root is not None:
+        set_data_root(cfg, data_root)
+    if epochs is not None:
+        set_epochs(cfg, epochs)
+    cfg.work_dir = str(work_dir or cfg.get("work_dir") or Path("work_dirs") / path.stem)
+    return cfg

@@ -1,0 +1,26 @@
+"""Exceptions the toolkit raises for bad input; the CLI turns them into one error line."""
+
+
+class ThermalActionError(Exception):
+    """Base class for every error the toolkit raises on purpose."""
+
+
+class DataError(ThermalActionError, ValueError):
+    """A recording or annotation file is missing, malformed or inconsistent.
+
+    The message always starts with the offending path, then the problem.
+    """
+
+    def __init__(self, path: object, problem: str | None = None) -> None:
+        # Single-argument form keeps the class re-raisable by MMEngine's registry and
+        # torch's DataLoader, which both call ``type(exc)(message)``.
+        message = str(path) if problem is None else f"{path}: {problem}"
+        super().__init__(message)
+
+
+class ConfigError(ThermalActionError, ValueError):
+    """A config name, path or option cannot be resolved."""
+
+
+class CheckpointError(ThermalActionError, ValueError):
+    """A checkpoint file is missing, untrusted or does not fit the model."""

@@ -1,0 +1,126 @@
+"""Load an MMAction2 checkpoint (e.g. Kinetics-400 SlowFast) into a thermal model.
+
+Only local files are read, with ``torch.load(weights_only=True)`` (MMEngine's own types are
+allow-listed in ``compat``). The classification head is always re-initialized; RGB stem
+kernels are summed over their 3 input channels when the model takes 1 channel (a
+grey-level input of value v then gives the same response as an RGB input of (v, v, v)).
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections import Counter
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+from torch import nn
+
+from thermal_action.errors import CheckpointError
+
+HEAD_PREFIXES: tuple[str, ...] = ("cls_head.fc_cls.",)
+
+
+class PretrainedReport(NamedTuple):
+    """What happened to each tensor of the checkpoint and of the model."""
+
+    path: Path
+    loaded: list[str]
+    adapted: list[str]  # 3 -> 1 input channels
+    reinitialized: list[str]  # head tensors left at their fresh initialization
+    missing: list[str]  # model tensors the checkpoint lacks
+    unexpected: list[str]  # checkpoint tensors the model lacks
+    mismatched: list[str]  # same name, incompatible shape
+
+    def summary(self) -> str:
+        """One readable paragraph, long key lists grouped by module."""
+        total = len(self.loaded) + len(self.adapted) + len(self.reinitialized) + len(self.missing)
+        parts = [
+            f"pretrained {self.path}: loaded {len(self.loaded) + len(self.adapted)}/{total} "
+            "model tensors"
+        ]
+        for title, keys in (
+            ("adapted 3->1 input channels", self.adapted),
+            ("re-initialized head", self.reinitialized),
+            ("missing from checkpoint", self.missing),
+            ("unexpected in checkpoint", self.unexpected),
+            ("shape mismatch", self.mismatched),
+        ):
+            if keys:
+                parts.append(f"{title} {len(keys)} ({_group(keys)})")
+        return "; ".join(parts)
+
+
+def _group(keys: list[str], max_items: int = 6) -> str:
+    if len(keys) <= max_items:
+        return ", ".join(keys)
+    groups = Counter(".".join(key.split(".")[:3]) for key in keys)
+    shown = [f"{prefix}.* x{count}" for prefix, count in groups.most_common(max_items)]
+    rest = len(groups) - len(shown)
+    return ", ".join(shown) + (f", +{rest} more groups" if rest > 0 else "")
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Tensors of a local checkpoint (``state_dict`` wrapper and ``module.`` prefixes removed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: checkpoint file not found")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unpickling failed"
+        raise CheckpointError(
+            f"{path}: refused to unpickle objects outside the weights-only allow-list "
+            f"({first_line[:200]})"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as exc:
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: no tensor state_dict inside")
+    return {key.removeprefix("module."): value for key, value in state.items()}
+
+
+def load_pretrained(
+    model: nn.Module, path: str | os.PathLike, head_prefixes: tuple[str, ...] = HEAD_PREFIXES
+) -> PretrainedReport:
+    """Copy every compatible tensor of the checkpoint at ``path`` into ``model``."""
+    source = read_state_dict(path)
+    target = model.state_dict()
+    to_load: dict[str, torch.Tensor] = {}
+    loaded, adapted, reinitialized, mismatched = [], [], [], []
+    for key, value in target.items():
+        if key.startswith(head_prefixes):
+            reinitialized.append(key)
+            continue
+        if key not in source:
+            continue
+        weight = source[key]
+        if weight.shape == value.shape:
+            to_load[key] = weight
+            loaded.append(key)
+        elif (
+            weight.ndim == value.ndim >= 4
+            and weight.shape[1] == 3
+            and value.shape[1] == 1
+            and weight.shape[0] == value.shape[0]
+            and weight.shape[2:] == value.shape[2:]
+        ):
+            to_load[key] = weight.sum(dim=1, keepdim=True)
+            adapted.append(key)
+        else:
+            mismatched.append(f"{key} {tuple(weight.shape)}->{tuple(value.shape)}")
+    model.load_state_dict(to_load, strict=False)
+    for name, module in model.named_modules():
+        if name and any(prefix.startswith(f"{name}.") for prefix in head_prefixes):
+            if isinstance(module, nn.Linear):
+                nn.init.normal_(module.weight, std=0.01)
+                nn.init.zeros_(module.bias)
+    missing = [
+        key for key in target
+        if key not in to_load and key not in reinitialized
+        and not any(entry.startswith(f"{key} ") for entry in mismatched)
+    ]
+    unexpected = [key for key in source if key not in target]
+    return PretrainedReport(Path(path), loaded, adapted, reinitialized, missing, unexpected, mismatched)
