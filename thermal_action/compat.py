@@ -50,6 +50,9 @@ def _install_drn_placeholder() -> None:
     package.drn = module
     sys.modules[name] = package
     sys.modules[module.__name__] = module
+    from mmaction.registry import MODELS
+
+    MODELS.register_module(name="DRN", module=DRN, force=True)
 
 
 def _history_buffer_getattr(owner: object, name: str) -> object:

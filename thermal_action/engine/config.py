@@ -60,7 +60,9 @@ def set_epochs(cfg: Config, epochs: int) -> None:
         if not scheduler.get("by_epoch", True):
             continue
         if "milestones" in scheduler:
-            scheduler["milestones"] = [max(1, round(m * epochs / old)) for m in scheduler["milestones"]]
+            scheduler["milestones"] = [
+                max(1, round(m * epochs / old)) for m in scheduler["milestones"]
+            ]
         for key in ("end", "T_max"):
             if key in scheduler and scheduler[key] >= old:
                 scheduler[key] = epochs

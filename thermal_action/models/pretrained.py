@@ -69,12 +69,14 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first_line = str(exc).strip().splitlines()[-1] if str(exc).strip() else "unpickling failed"
+        if "Weights only load failed" not in str(exc):
+            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+        reason = next((line.strip() for line in str(exc).splitlines()
+                       if "Unsupported global" in line), "unsupported object")
         raise CheckpointError(
-            f"{path}: refused to unpickle objects outside the weights-only allow-list "
-            f"({first_line[:200]})"
+            f"{path}: refused to unpickle objects outside the weights-only allow-list ({reason})"
         ) from None
-    except (RuntimeError, EOFError, OSError) as exc:
+    except Exception as exc:  # torch raises struct, zip and runtime errors for junk files
         raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
     state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -123,4 +125,6 @@ def load_pretrained(
         and not any(entry.startswith(f"{key} ") for entry in mismatched)
     ]
     unexpected = [key for key in source if key not in target]
-    return PretrainedReport(Path(path), loaded, adapted, reinitialized, missing, unexpected, mismatched)
+    return PretrainedReport(
+        Path(path), loaded, adapted, reinitialized, missing, unexpected, mismatched
+    )

@@ -1,0 +1,134 @@
+"""``thermal-action`` end to end at toy size, and its one-line errors on bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import NATIVE_CONFIG, TINY_TRAIN_OPTIONS, run_cli, write_recording
+from thermal_action.cli.main import clean_error, main
+
+
+def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
+    work_dir = tmp_path / "work"
+    common = ["--data-root", str(tiny_root), "--work-dir", str(work_dir)]
+    result = run_cli("train", "r18-thermal", *common, "--epochs", "1", *TINY_TRAIN_OPTIONS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (work_dir / "epoch_1.pth").is_file()
+    assert list(work_dir.glob("best_acc_mean_class_epoch_*.pth"))
+    assert (work_dir / f"{NATIVE_CONFIG}.py").is_file()  # resolved config kept with the run
+    assert "last checkpoint:" in result.stdout
+
+    resumed = run_cli("train", "r18-thermal", *common, "--epochs", "2", "--resume",
+                      *TINY_TRAIN_OPTIONS)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed epoch: 1" in resumed.stdout + resumed.stderr
+    assert (work_dir / "epoch_2.pth").is_file()
+
+    out = tmp_path / "metrics.json"
+    tested = run_cli("test", "r18-thermal", str(work_dir / "epoch_2.pth"), "--data-root",
+                     str(tiny_root), "--work-dir", str(work_dir), "--out", str(out),
+                     *TINY_TRAIN_OPTIONS)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "acc/top1:" in tested.stdout and "acc/mean_class:" in tested.stdout
+    report = json.loads(out.read_text())
+    assert report["num_clips"] == 3
+    assert set(report["metrics"]) == {"acc/top1", "acc/top5", "acc/mean_class"}
+    assert len(report["confusion_matrix"]) == 14
+    assert report["per_class_recall"]["standing"] is not None
+
+    pretrained = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
+                         str(tmp_path / "finetune"), "--epochs", "1", "--pretrained",
+                         str(work_dir / "epoch_2.pth"), *TINY_TRAIN_OPTIONS)
+    assert pretrained.returncode == 0, pretrained.stderr[-3000:]
+    log = pretrained.stdout + pretrained.stderr
+    assert "epoch_2.pth: loaded" in log and "re-initialized head 2" in log
+
+
+def _bad_input_cases():
+    def delete_recording(root):
+        (root / "frames" / "REC_B.h5").unlink()
+
+    def corrupt_recording(root):
+        (root / "frames" / "REC_B.h5").write_bytes(b"\x00" * 64)
+
+    def rewrite(mutate):
+        def apply(root):
+            path = root / "annotations" / "train.json"
+            data = json.loads(path.read_text())
+            mutate(data)
+            path.write_text(json.dumps(data))
+        return apply
+
+    def malformed(root):
+        (root / "annotations" / "train.json").write_text('{"images": [')
+
+    return [
+        ("missing-hdf5", delete_recording, r"REC_B\.h5 does not exist"),
+        ("corrupt-hdf5", corrupt_recording, r"REC_B\.h5: not a readable HDF5 file"),
+        ("unknown-sensor", rewrite(lambda d: d["images"][1].update(sensor_id="SL99_R9")),
+         r"train\.json: image .* refers to sensor 'SL99_R9'"),
+        ("keyframe-outside", rewrite(lambda d: d["images"][2].update(frame_idx=999)),
+         r"train\.json: image .*: keyframe 999 is outside REC_A\.h5 \(80 frames\)"),
+        ("malformed-json", malformed, r"train\.json: malformed JSON at line 1"),
+        ("unknown-category", rewrite(lambda d: d["annotations"][0].update(category_id=21)),
+         r"train\.json: annotation #0 has unknown category id 21"),
+        ("path-escape", rewrite(lambda d: d["images"][0].update(sensor_id="../../secret")),
+         r"train\.json: sensor_id '\.\./\.\./secret' is not a plain name"),
+    ]
+
+
+@pytest.mark.parametrize("name, damage, pattern", _bad_input_cases(),
+                         ids=[case[0] for case in _bad_input_cases()])
+def test_bad_inputs_give_one_error_line(name, damage, pattern, tiny_root, tmp_path):
+    damage(tiny_root)
+    result = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
+                     str(tmp_path / "work"), "--epochs", "1", *TINY_TRAIN_OPTIONS)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("thermal-action train: error: ")
+    assert re.search(pattern, last), last
+
+
+def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
+    write_recording(tiny_root / "frames" / "REC_B.h5",
+                    invalid_frames={t: 1.0 for t in range(80)})
+    options = [o for o in TINY_TRAIN_OPTIONS if "num_workers" not in o and "persistent" not in o]
+    result = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
+                     str(tmp_path / "work"), "--epochs", "1", *options,
+                     "train_dataloader.num_workers=2")
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("thermal-action train: error: ")
+    assert "REC_B.h5: keyframe" in last and "every pixel of the clip is invalid" in last
+    assert "Traceback" not in result.stderr
+
+
+def test_test_needs_an_existing_checkpoint(tiny_root, tmp_path, capsys):
+    assert main(["test", "r18-thermal", str(tmp_path / "none.pth"), "--data-root",
+                 str(tiny_root)]) == 2
+    assert "none.pth: checkpoint file not found" in capsys.readouterr().err
+
+
+def test_unknown_names_get_suggestions(capsys):
+    assert main(["trian"]) == 2
+    assert "did you mean 'train'" in capsys.readouterr().err
+    assert main(["train", "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61"]) == 2
+    assert "did you mean" in capsys.readouterr().err
+
+
+def test_configs_lists_shipped_configs():
+    result = run_cli("configs")
+    assert result.returncode == 0 and NATIVE_CONFIG in result.stdout
+
+
+def test_clean_error_unwraps_registry_and_worker_messages():
+    wrapped = ValueError("class `ThermalActionDataset` in thermal_action.data.dataset: "
+                         "/d/train.json: bad")
+    assert clean_error(wrapped) == "/d/train.json: bad"
+    worker = ValueError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback:\n"
+                        "  File x\nthermal_action.errors.DataError: /d/A.h5: keyframe 3: bad")
+    assert clean_error(worker) == "/d/A.h5: keyframe 3: bad"

@@ -1,0 +1,133 @@
+"""Fixtures: small HDF5 recordings and COCO annotations written per test, and the real
+dataset (path from THERMAL_ACTION_REAL_DATA; skipped outside CI, required in CI)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import thermal_action  # noqa: F401  (applies compat, registers modules)
+from thermal_action.data.classes import CLASS_NAMES
+
+HEIGHT, WIDTH = 40, 60
+REPO_ROOT = Path(__file__).resolve().parent.parent
+NATIVE_CONFIG = "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x60"
+
+
+def write_recording(
+    path: Path,
+    num_frames: int = 80,
+    seed: int = 0,
+    invalid_frames: dict[int, float] | None = None,
+) -> np.ndarray:
+    """Write a recording: a warm 36 deg C blob drifting over a 20 deg C room.
+
+    ``invalid_frames`` maps frame index -> fraction of pixels set to -273.2.
+    Returns the frames written.
+    """
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:HEIGHT, 0:WIDTH]
+    frames = np.empty((num_frames, HEIGHT, WIDTH), np.float32)
+    for t in range(num_frames):
+        cx, cy = 10 + 40 * t / num_frames, 20
+        blob = np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 18.0)
+        frames[t] = 20 + 16 * blob + rng.normal(0, 0.2, (HEIGHT, WIDTH))
+    for t, fraction in (invalid_frames or {}).items():
+        mask = rng.random((HEIGHT, WIDTH)) < fraction
+        frames[t][mask] = -273.2
+    timestamps = 1_760_000_000_000 + np.cumsum(rng.integers(40, 170, num_frames)).astype(np.int64)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as file:
+        file.create_dataset("frames", data=frames, compression="gzip", chunks=(16, HEIGHT, WIDTH))
+        file.create_dataset("timestamps", data=timestamps)
+        file.create_dataset("frame_seqs", data=np.arange(num_frames, dtype=np.int64))
+        file.attrs.update(sensor_id=path.stem, frame_height=HEIGHT, frame_width=WIDTH,
+                          total_frames=num_frames)
+    return frames
+
+
+def coco(keyframes: list[tuple[str, int, list[tuple[list[float], int]]]]) -> dict:
+    """COCO dict from (sensor_id, frame_idx, [(yolo_box, category_id), ...]) entries."""
+    images, annotations = [], []
+    for sensor_id, frame_idx, people in keyframes:
+        image_id = f"{sensor_id}_{frame_idx}"
+        images.append(dict(id=image_id, sensor_id=sensor_id, timestamp=frame_idx,
+                           frame_idx=frame_idx, width=WIDTH, height=HEIGHT))
+        for object_id, (box, category) in enumerate(people):
+            annotations.append(dict(id=len(annotations), image_id=image_id, bbox=box,
+                                    category_id=category, category_name=CLASS_NAMES[category],
+                                    object_id=object_id))
+    categories = [dict(id=i, name=name) for i, name in enumerate(CLASS_NAMES)]
+    return dict(images=images, annotations=annotations, categories=categories)
+
+
+STANDING = ([0.2, 0.5, 0.1, 0.15], 1)
+LYING_RISK = ([0.6, 0.5, 0.3, 0.1], 3)
+WALKING = ([0.5, 0.3, 0.1, 0.15], 2)
+
+
+@pytest.fixture
+def tiny_root(tmp_path: Path) -> Path:
+    """Dataset folder with 2 recordings of 80 frames, 6 train and 3 val keyframes."""
+    root = tmp_path / "tiny"
+    write_recording(root / "frames" / "REC_A.h5", seed=1, invalid_frames={30: 0.3, 31: 0.99})
+    write_recording(root / "frames" / "REC_B.h5", seed=2)
+    train = coco([
+        ("REC_A", 5, [STANDING]),  # window runs past the start: edge padded
+        ("REC_A", 40, [STANDING, LYING_RISK]),
+        ("REC_A", 60, [WALKING]),
+        ("REC_B", 20, [LYING_RISK]),
+        ("REC_B", 50, [STANDING]),
+        ("REC_B", 78, [WALKING]),  # window runs past the end
+    ])
+    val = coco([("REC_A", 35, [STANDING]), ("REC_B", 40, [LYING_RISK]), ("REC_B", 70, [WALKING])])
+    (root / "annotations").mkdir()
+    (root / "annotations" / "train.json").write_text(json.dumps(train))
+    (root / "annotations" / "val.json").write_text(json.dumps(val))
+    return root
+
+
+TINY_TRAIN_OPTIONS = [
+    "--cfg-options",
+    "train_dataloader.batch_size=2",
+    "val_dataloader.batch_size=2",
+    "test_dataloader.batch_size=2",
+    "train_dataloader.num_workers=0",
+    "val_dataloader.num_workers=0",
+    "test_dataloader.num_workers=0",
+    "train_dataloader.persistent_workers=False",
+    "val_dataloader.persistent_workers=False",
+    "test_dataloader.persistent_workers=False",
+    "default_hooks.logger.interval=1",
+]
+
+
+@pytest.fixture(scope="session")
+def real_data_root() -> Path:
+    """The real 8-recording dataset; tests using it skip locally when it is not configured
+    and fail in CI (CI=true), where nothing may skip."""
+    value = os.environ.get("THERMAL_ACTION_REAL_DATA")
+    if not value or not (Path(value) / "annotations" / "train.json").is_file():
+        message = (f"THERMAL_ACTION_REAL_DATA={value!r} does not point at the real dataset "
+                   "(set it to ../shared/data/thermal_action_dataset)")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return Path(value).resolve()
+
+
+def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
+            timeout: int = 600) -> subprocess.CompletedProcess:
+    """Run ``thermal-action`` in a fresh interpreter, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "thermal_action.cli.main", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )

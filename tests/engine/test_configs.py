@@ -1,0 +1,55 @@
+"""Every shipped config loads, builds its model and runs a forward pass at its input size."""
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.registry import init_default_scope
+
+from thermal_action.engine import list_configs, load_config, resolve_config
+from thermal_action.engine.config import set_epochs
+from thermal_action.errors import ConfigError
+
+CONFIGS = list_configs()
+
+
+def test_both_recipes_ship():
+    assert any("r50" in name and "256px" in name for name in CONFIGS)
+    assert any("thermal-40x60" in name for name in CONFIGS)
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_config_builds_and_forwards(name, tiny_root):
+    cfg = load_config(name, data_root=tiny_root)
+    init_default_scope("mmaction")
+    model = MODELS.build(cfg.model).eval()
+    pipeline = cfg.val_dataloader.dataset.pipeline
+    load = next(step for step in pipeline if step["type"] == "LoadThermalWindow")
+    resize = next((step for step in pipeline if step["type"] == "Resize"), None)
+    channels = next(step for step in pipeline if step["type"] == "ThermalToChannels")
+    height, width = resize["scale"][::-1] if resize else (cfg.sensor_height, cfg.sensor_width)
+    inputs = torch.randn(1, 1, channels["num_channels"], load["clip_len"], height, width)
+    with torch.no_grad():
+        scores = model.cls_head(model.extract_feat(inputs)[0])
+    assert scores.shape == (1, 14)
+    assert cfg.custom_imports["imports"] == ["thermal_action"]
+    assert cfg.train_cfg.val_interval == 5 and cfg.optim_wrapper.optimizer.type == "SGD"
+    assert cfg.default_hooks.checkpoint.save_best == "acc/mean_class"
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        assert cfg[loader].dataset.data_root == str(tiny_root.resolve())
+
+
+def test_short_names_and_did_you_mean():
+    assert resolve_config("r18-thermal").stem.startswith("slowfast_r18-thermal")
+    with pytest.raises(ConfigError, match="ambiguous"):
+        resolve_config("slowfast")
+    with pytest.raises(ConfigError, match="did you mean"):
+        resolve_config("slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61")
+
+
+def test_epochs_scale_milestones():
+    cfg = load_config("r18-thermal")
+    set_epochs(cfg, 10)
+    assert cfg.train_cfg.max_epochs == 10
+    assert cfg.param_scheduler[0]["milestones"] == [6, 8] and cfg.param_scheduler[0]["end"] == 10
+    with pytest.raises(ConfigError):
+        set_epochs(cfg, 0)

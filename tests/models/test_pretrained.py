@@ -1,0 +1,85 @@
+import copy
+
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import save_checkpoint
+
+from thermal_action.engine import load_config
+from thermal_action.errors import CheckpointError
+from thermal_action.models import load_pretrained
+
+
+class Custom:
+    """An arbitrary class a checkpoint may carry; never unpickled."""
+
+
+def _model(config, num_classes=14, in_channels=None):
+    init_default_scope("mmaction")
+    cfg = copy.deepcopy(load_config(config).model)
+    cfg.cls_head.num_classes = num_classes
+    if in_channels is not None:
+        cfg.backbone.slow_pathway.in_channels = in_channels
+        cfg.backbone.fast_pathway.in_channels = in_channels
+    return MODELS.build(cfg)
+
+
+def _save_kinetics_style(model, path):
+    save_checkpoint(dict(meta=dict(epoch=256), state_dict=model.state_dict()), str(path))
+
+
+def test_kinetics_r50_checkpoint_loads_with_fresh_head(tmp_path):
+    kinetics = _model("r50_1xb8", num_classes=400)
+    path = tmp_path / "slowfast_r50_kinetics400.pth"
+    _save_kinetics_style(kinetics, path)
+    thermal = _model("r50_1xb8")
+    report = load_pretrained(thermal, path)
+    assert not report.missing and not report.mismatched and not report.adapted
+    assert report.reinitialized == ["cls_head.fc_cls.weight", "cls_head.fc_cls.bias"]
+    assert report.unexpected == []
+    key = "backbone.slow_path.layer3.0.conv1.conv.weight"
+    assert torch.equal(thermal.state_dict()[key], kinetics.state_dict()[key])
+    assert thermal.cls_head.fc_cls.weight.shape == (14, 2304)
+    assert thermal.cls_head.fc_cls.weight.std() < 0.05  # re-initialized, N(0, 0.01)
+    summary = report.summary()
+    assert summary.startswith(f"pretrained {path}: loaded") and "re-initialized head 2" in summary
+    assert "\n" not in summary
+
+
+def test_rgb_stem_is_summed_into_single_channel(tmp_path):
+    rgb = _model("r18-thermal", in_channels=3)
+    path = tmp_path / "rgb.pth"
+    _save_kinetics_style(rgb, path)
+    thermal = _model("r18-thermal")
+    report = load_pretrained(thermal, path)
+    assert sorted(report.adapted) == ["backbone.fast_path.conv1.conv.weight",
+                                      "backbone.slow_path.conv1.conv.weight"]
+    expected = rgb.state_dict()["backbone.slow_path.conv1.conv.weight"].sum(1, keepdim=True)
+    assert torch.equal(thermal.state_dict()["backbone.slow_path.conv1.conv.weight"], expected)
+
+
+def test_incompatible_architecture_is_reported(tmp_path):
+    r18 = _model("r18-thermal")
+    path = tmp_path / "r18.pth"
+    _save_kinetics_style(r18, path)
+    report = load_pretrained(_model("r50_1xb8"), path)
+    assert report.mismatched and report.missing  # R50 has conv3 layers R18 lacks
+    assert "shape mismatch" in report.summary() and "missing from checkpoint" in report.summary()
+    r50_path = tmp_path / "r50.pth"
+    _save_kinetics_style(_model("r50_1xb8"), r50_path)
+    reverse = load_pretrained(_model("r18-thermal"), r50_path)
+    assert any(".conv3." in key for key in reverse.unexpected)
+    assert "unexpected in checkpoint" in reverse.summary()
+
+
+def test_bad_checkpoint_files(tmp_path):
+    with pytest.raises(CheckpointError, match="checkpoint file not found"):
+        load_pretrained(_model("r18-thermal"), tmp_path / "none.pth")
+    (tmp_path / "junk.pth").write_bytes(b"junk")
+    with pytest.raises(CheckpointError, match="junk.pth: not a readable PyTorch checkpoint"):
+        load_pretrained(_model("r18-thermal"), tmp_path / "junk.pth")
+
+    torch.save({"state_dict": {"w": torch.ones(1)}, "extra": Custom()}, tmp_path / "custom.pth")
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_pretrained(_model("r18-thermal"), tmp_path / "custom.pth")
