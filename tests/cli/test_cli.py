@@ -19,7 +19,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert (work_dir / "epoch_1.pth").is_file()
     assert list(work_dir.glob("best_acc_mean_class_epoch_*.pth"))
     assert (work_dir / f"{NATIVE_CONFIG}.py").is_file()  # resolved config kept with the run
-    assert "last checkpoint:" in result.stdout
+    assert "last checkpoint:" in result.stdout and "val acc/mean_class:" in result.stdout
 
     resumed = run_cli("train", "r18-thermal", *common, "--epochs", "2", "--resume",
                       *TINY_TRAIN_OPTIONS)
@@ -88,6 +88,7 @@ def test_bad_inputs_give_one_error_line(name, damage, pattern, tiny_root, tmp_pa
                      str(tmp_path / "work"), "--epochs", "1", *TINY_TRAIN_OPTIONS)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+    assert not (tmp_path / "work").exists()  # refused before the Runner wrote anything
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("thermal-action train: error: ")
     assert re.search(pattern, last), last

@@ -3,11 +3,14 @@ train`` and ``thermal-action test``."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mmaction.registry import DATASETS
+from mmengine.config import Config
 from mmengine.runner import Runner
 
 from thermal_action.engine.config import load_config
@@ -20,7 +23,7 @@ class TrainResult(NamedTuple):
     work_dir: Path
     last_checkpoint: Path | None
     best_checkpoint: Path | None
-    val_metrics: dict[str, float]
+    val_metrics: dict[str, float]  # of the last validation
 
 
 def _last_checkpoint(work_dir: Path) -> Path | None:
@@ -28,6 +31,15 @@ def _last_checkpoint(work_dir: Path) -> Path | None:
     if not marker.is_file():
         return None
     return Path(marker.read_text().strip())
+
+
+def check_datasets(cfg: Config, loaders: tuple[str, ...]) -> None:
+    """Build the datasets of ``loaders`` once before the Runner starts, so missing files,
+    bad annotations and out-of-range keyframes fail before any work dir or log is written
+    (the Runner builds them lazily, after printing its environment report)."""
+    for loader in loaders:
+        if cfg.get(loader) is not None:
+            DATASETS.build(copy.deepcopy(cfg[loader]["dataset"]))
 
 
 def train(
@@ -50,9 +62,14 @@ def train(
             raise CheckpointError(f"{pretrained}: pretrained checkpoint file not found")
         cfg.custom_hooks = [*cfg.get("custom_hooks", []),
                             dict(type="LoadPretrainedHook", checkpoint=str(pretrained))]
+    check_datasets(cfg, ("train_dataloader", "val_dataloader"))
     runner = Runner.from_cfg(cfg)
     runner.train()
-    val_metrics = dict(runner.message_hub.runtime_info.get("val_metrics", {}))
+    val_metrics = {
+        key.removeprefix("val/"): float(buffer.current())
+        for key, buffer in runner.message_hub.log_scalars.items()
+        if key.startswith("val/") and key not in ("val/time", "val/data_time")
+    }
     best = runner.message_hub.get_info("best_ckpt")
     return TrainResult(
         Path(cfg.work_dir), _last_checkpoint(Path(cfg.work_dir)), Path(best) if best else None,
@@ -76,6 +93,7 @@ def test(
     cfg = load_config(config, data_root, work_dir, None, cfg_options)
     cfg.load_from = str(checkpoint)
     cfg.resume = False
+    check_datasets(cfg, ("test_dataloader",))
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     details: dict[str, Any] = {}
