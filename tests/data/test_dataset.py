@@ -1,0 +1,69 @@
+import json
+
+import numpy as np
+import pytest
+
+from thermal_action.data import ThermalActionDataset
+from thermal_action.errors import DataError
+
+
+def _dataset(root, ann="train.json", **kwargs):
+    return ThermalActionDataset(ann_file=str(root / "annotations" / ann),
+                                hdf5_root=str(root / "frames"), pipeline=[], num_classes=14,
+                                **kwargs)
+
+
+def test_seed_usage_returns_raw_window(tiny_root):
+    dataset = _dataset(tiny_root)
+    assert len(dataset) == 6
+    sample = dataset[1]
+    assert sample["imgs"].shape == (64, 40, 60, 3) and sample["imgs"].dtype == np.float32
+    assert 15 < sample["imgs"].mean() < 40  # deg C
+    assert sample["sensor_id"] == "REC_A" and sample["frame_idx"] == 40
+    assert sample["gt_bboxes"].shape == (2, 4) and sample["gt_labels"].tolist() == [1, 3]
+    assert sample["label"] == 3  # safety rule: lying with risk beats standing
+    assert "timestamp" in sample and not sample["window_padded"]
+    assert dataset[0]["window_padded"] and dataset[5]["window_padded"]
+
+
+def test_majority_rule_is_configurable(tiny_root):
+    assert _dataset(tiny_root, label_rule="majority")[1]["label"] == 3  # 1 vs 3 tie -> priority
+    with pytest.raises(ValueError, match="unknown label rule"):
+        _dataset(tiny_root, label_rule="first")
+
+
+def test_data_root_joins_relative_paths(tiny_root):
+    dataset = ThermalActionDataset(ann_file="annotations/val.json", hdf5_root="frames",
+                                   data_root=str(tiny_root), pipeline=[])
+    assert len(dataset) == 3
+    assert dataset.metainfo["classes"][3] == "lying down-lying with risk"
+
+
+def test_invalid_pixels_are_repaired_in_seed_pipeline(tiny_root):
+    imgs = _dataset(tiny_root, ann="val.json")[0]["imgs"]  # REC_A frames 30/31 have -273.2
+    assert imgs.min() > 0
+
+
+def _rewrite(root, mutate):
+    path = root / "annotations" / "train.json"
+    data = json.loads(path.read_text())
+    mutate(data)
+    path.write_text(json.dumps(data))
+
+
+def test_unknown_sensor_names_file_and_sensor(tiny_root):
+    _rewrite(tiny_root, lambda d: d["images"][0].update(sensor_id="REC_Z"))
+    with pytest.raises(DataError, match="refers to sensor 'REC_Z' but .*REC_Z.h5 does not exist"):
+        _dataset(tiny_root)
+
+
+def test_keyframe_outside_recording(tiny_root):
+    _rewrite(tiny_root, lambda d: d["images"][0].update(frame_idx=500))
+    with pytest.raises(DataError, match="keyframe 500 is outside REC_A.h5 \\(80 frames\\)"):
+        _dataset(tiny_root)
+
+
+def test_missing_hdf5_root(tiny_root):
+    with pytest.raises(DataError, match="does not exist"):
+        ThermalActionDataset(ann_file=str(tiny_root / "annotations/train.json"),
+                             hdf5_root=str(tiny_root / "nowhere"), pipeline=[])

@@ -1,0 +1,70 @@
+import multiprocessing as mp
+
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import write_recording
+from thermal_action.data import recording
+from thermal_action.errors import DataError
+
+
+def test_window_indices_centre_and_padding():
+    inds, padded = recording.window_indices(100, 32, 2, 500)
+    assert inds[0] == 68 and inds[-1] == 130 and not padded
+    inds, padded = recording.window_indices(5, 32, 2, 500)
+    assert padded and inds[0] == 0 and inds.min() == 0 and len(inds) == 32
+    inds, padded = recording.window_indices(495, 64, 1, 500)
+    assert padded and inds.max() == 499
+    with pytest.raises(ValueError, match="outside the recording"):
+        recording.window_indices(500, 64, 1, 500)
+
+
+def test_read_window_matches_frames(tmp_path):
+    frames = write_recording(tmp_path / "R.h5", num_frames=80)
+    window = recording.read_window(tmp_path / "R.h5", 40, 32, 2)
+    assert window.temps_c.shape == (32, 40, 60) and window.temps_c.dtype == np.float32
+    np.testing.assert_array_equal(window.temps_c, frames[8:72:2])
+    assert not window.padded
+    edge = recording.read_window(tmp_path / "R.h5", 2, 64, 1)
+    assert edge.padded
+    np.testing.assert_array_equal(edge.temps_c[0], frames[0])
+
+
+def test_recording_info_errors(tmp_path):
+    with pytest.raises(DataError, match="recording file not found"):
+        recording.read_recording_info(tmp_path / "missing.h5")
+    (tmp_path / "corrupt.h5").write_bytes(b"not hdf5 at all")
+    with pytest.raises(DataError, match="corrupt.h5: not a readable HDF5 file"):
+        recording.read_recording_info(tmp_path / "corrupt.h5")
+
+
+def _child_reads(path, queue):
+    queue.put(float(recording.read_window(path, 40, 8, 1).temps_c.mean()))
+
+
+def test_handles_are_per_process(tmp_path):
+    path = tmp_path / "R.h5"
+    write_recording(path)
+    parent_mean = float(recording.read_window(path, 40, 8, 1).temps_c.mean())
+    assert recording._handles_pid is not None
+    queue = mp.get_context("fork").Queue()
+    child = mp.get_context("fork").Process(target=_child_reads, args=(str(path), queue))
+    child.start()
+    child.join(30)
+    assert child.exitcode == 0
+    assert queue.get(timeout=5) == pytest.approx(parent_mean)
+
+
+def test_dataset_reads_in_dataloader_workers(tiny_root):
+    from thermal_action.data import ThermalActionDataset
+
+    dataset = ThermalActionDataset(
+        ann_file=str(tiny_root / "annotations/train.json"),
+        hdf5_root=str(tiny_root / "frames"),
+        pipeline=[],
+    )
+    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2,
+                                         collate_fn=lambda batch: batch)
+    shapes = [sample["imgs"].shape for batch in loader for sample in batch]
+    assert shapes == [(64, 40, 60, 3)] * len(dataset)

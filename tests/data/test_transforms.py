@@ -1,0 +1,127 @@
+import numpy as np
+import pytest
+from mmaction.registry import TRANSFORMS
+from mmengine.dataset import Compose
+
+from thermal_action.data.transforms import functional as F
+from thermal_action.errors import DataError
+
+
+def _clip(t=4, value=20.0):
+    return np.full((t, 40, 60), value, np.float32)
+
+
+def test_repair_holds_last_valid_reading():
+    clip = _clip()
+    clip[1] = 25.0
+    clip[2, 5, 5] = -273.2
+    clip[3, 5, 5] = np.nan
+    repaired, fraction = F.repair_invalid_pixels(clip)
+    assert repaired[2, 5, 5] == 25.0 and repaired[3, 5, 5] == 25.0
+    assert fraction == pytest.approx(2 / clip.size)
+
+
+def test_repair_fills_spatially_without_earlier_reading():
+    clip = _clip()
+    clip[0, :, :30] = 30.0
+    clip[0, 10, 3] = -273.2
+    repaired, _ = F.repair_invalid_pixels(clip)
+    assert repaired[0, 10, 3] == 30.0  # nearest valid pixel of the same frame
+
+
+def test_repair_nearly_and_wholly_invalid_frames():
+    clip = _clip()
+    clip[0] = -273.2  # nothing earlier, nothing in the frame: next frame's values
+    clip[2] = -273.2
+    clip[2, 0, 0] = 21.0
+    repaired, _ = F.repair_invalid_pixels(clip)
+    assert np.isfinite(repaired).all() and (repaired > -100).all()
+    np.testing.assert_array_equal(repaired[0], repaired[1])
+    assert repaired[2, 20, 20] == 20.0  # held from frame 1
+
+
+def test_repair_refuses_all_invalid_clip():
+    with pytest.raises(ValueError, match="every pixel"):
+        F.repair_invalid_pixels(np.full((2, 40, 60), -273.2, np.float32))
+
+
+def test_normalization_modes():
+    clip = np.linspace(10, 30, 4 * 40 * 60, dtype=np.float32).reshape(4, 40, 60)
+    np.testing.assert_allclose(F.normalize_temperature(clip, "fixed"), (clip - 15) / 10, rtol=1e-6)
+    per_clip = F.normalize_temperature(clip, "per_clip")
+    assert abs(per_clip.mean()) < 1e-5 and per_clip.std() == pytest.approx(1, rel=1e-4)
+    flat = F.normalize_temperature(_clip(), "per_clip")
+    assert np.isfinite(flat).all()
+    with pytest.raises(ValueError):
+        F.normalize_temperature(clip, "minmax")
+
+
+def test_flip_moves_pixels_and_boxes():
+    clip = _clip(1)
+    clip[0, 2, 3] = 40.0
+    boxes = np.array([[0, 0, 10, 5]], np.float32)
+    flipped, fboxes = F.flip_clip(clip, boxes, horizontal=True, vertical=True)
+    assert flipped[0, 37, 56] == 40.0
+    np.testing.assert_array_equal(fboxes, [[50, 35, 60, 40]])
+
+
+def test_affine_shift_moves_content_and_boxes():
+    clip = _clip(2)
+    clip[:, 20, 30] = 40.0
+    boxes = np.array([[28, 18, 32, 22]], np.float32)
+    moved, mboxes = F.affine_clip(clip, boxes, scale=1.0, shift_xy_px=(3.0, -2.0))
+    assert moved[0, 18, 33] == pytest.approx(40.0)
+    np.testing.assert_allclose(mboxes, [[31, 16, 35, 20]])
+
+
+def test_jitter_offset_and_gain():
+    clip = np.stack([_clip(1, 20.0)[0], _clip(1, 30.0)[0]])
+    out = F.jitter_temperature(clip, offset_c=1.0, gain=2.0)
+    np.testing.assert_allclose(out[:, 0, 0], [16.0, 36.0])
+
+
+def test_to_channels_accepts_frame_lists():
+    frames = [np.zeros((40, 60), np.float32)] * 3
+    assert F.to_channels(frames, 3).shape == (3, 40, 60, 3)
+    assert F.to_channels(np.zeros((3, 40, 60, 1)), 1).shape == (3, 40, 60, 1)
+    with pytest.raises(ValueError):
+        F.to_channels(np.zeros((3, 40, 60, 2)), 1)
+
+
+def _results(tiny_root, frame_idx=40):
+    return dict(hdf5_path=str(tiny_root / "frames/REC_A.h5"), frame_idx=frame_idx,
+                gt_bboxes=np.array([[10, 10, 20, 20]], np.float32),
+                gt_labels=np.array([1]), label=1)
+
+
+@pytest.mark.parametrize("channels, size", [(1, None), (3, 256)])
+def test_pipeline_into_mmaction_format(tiny_root, channels, size):
+    steps = [
+        dict(type="LoadThermalWindow", clip_len=16, frame_interval=2),
+        dict(type="RepairInvalidPixels"),
+        dict(type="TemperatureJitter", prob=1.0),
+        dict(type="NormalizeTemperature"),
+        dict(type="RandomThermalFlip", horizontal_prob=1.0, vertical_prob=0.0),
+        dict(type="RandomThermalAffine", prob=1.0),
+    ]
+    if size:
+        steps.append(dict(type="Resize", scale=(size, size), keep_ratio=False))
+    steps += [dict(type="ThermalToChannels", num_channels=channels),
+              dict(type="FormatShape", input_format="NCTHW"),
+              dict(type="PackActionInputs")]
+    pipeline = Compose([TRANSFORMS.build(step) for step in steps])
+    packed = pipeline(_results(tiny_root))
+    height, width = (size, size) if size else (40, 60)
+    assert tuple(packed["inputs"].shape) == (1, channels, 16, height, width)
+    assert packed["inputs"].abs().max() < 10  # normalized, no -273.2 left
+
+
+def test_all_invalid_window_raises_data_error(tmp_path):
+    from tests.conftest import write_recording
+
+    write_recording(tmp_path / "BAD.h5", num_frames=40,
+                    invalid_frames={t: 1.0 for t in range(40)})
+    pipeline = Compose([TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8)),
+                        TRANSFORMS.build(dict(type="RepairInvalidPixels"))])
+    with pytest.raises(DataError, match=r"BAD.h5: keyframe 20: every pixel of the clip is invalid"):
+        pipeline(dict(hdf5_path=str(tmp_path / "BAD.h5"), frame_idx=20))

@@ -1,0 +1,15 @@
+"""Recordings (HDF5 IO), annotations, the dataset, samplers and thermal transforms."""
+
+from thermal_action.data import transforms
+from thermal_action.data.classes import CLASS_NAMES, SAFETY_PRIORITY, clip_label
+from thermal_action.data.dataset import ThermalActionDataset
+from thermal_action.data.samplers import ClassBalancedSampler
+
+__all__ = [
+    "CLASS_NAMES",
+    "SAFETY_PRIORITY",
+    "ClassBalancedSampler",
+    "ThermalActionDataset",
+    "clip_label",
+    "transforms",
+]

@@ -1,0 +1,115 @@
+"""``ThermalActionDataset``: HDF5 recordings + COCO keyframes as MMAction2 clip samples."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from mmaction.datasets import BaseActionDataset
+from mmaction.registry import DATASETS, TRANSFORMS
+
+from thermal_action.data.annotations import load_keyframes
+from thermal_action.data.classes import CLASS_NAMES, SAFETY_PRIORITY, clip_label
+from thermal_action.data.recording import RecordingInfo, read_recording_info
+from thermal_action.errors import DataError
+
+SEED_PIPELINE: tuple[dict, ...] = (
+    dict(type="LoadThermalWindow", clip_len=64, frame_interval=1),
+    dict(type="RepairInvalidPixels"),
+    dict(type="ThermalToChannels", num_channels=3),
+)
+"""What ``pipeline=[]`` means: the seed's 64-frame (64, 40, 60, 3) window in deg C."""
+
+
+@DATASETS.register_module()
+class ThermalActionDataset(BaseActionDataset):
+    """Keyframe clips from ``<hdf5_root>/<sensor_id>.h5`` described by a COCO ``ann_file``.
+
+    Each sample carries ``label`` (one clip label, chosen by ``label_rule`` from the people
+    in the keyframe, see ``classes.clip_label``), ``gt_bboxes`` (N, 4) xyxy pixels,
+    ``gt_labels`` (N,), ``sensor_id``, ``frame_idx``, ``timestamp`` (ms) and ``hdf5_path``.
+    An empty ``pipeline`` loads the seed's raw 64-frame window (``SEED_PIPELINE``).
+
+    Relative ``ann_file`` and ``hdf5_root`` are taken under ``data_root`` when it is given.
+    Every keyframe is checked against its recording when the dataset is built, so a missing
+    file or an out-of-range keyframe fails early with the file named.
+    """
+
+    METAINFO = dict(classes=CLASS_NAMES)
+
+    def __init__(
+        self,
+        ann_file: str,
+        hdf5_root: str,
+        pipeline: Sequence[dict | Callable],
+        data_root: str | None = None,
+        num_classes: int = len(CLASS_NAMES),
+        label_rule: str = "safety",
+        class_priority: Sequence[int] = SAFETY_PRIORITY,
+        test_mode: bool = False,
+        **kwargs,
+    ) -> None:
+        if num_classes != len(CLASS_NAMES):
+            raise ValueError(f"ThermalActionDataset has {len(CLASS_NAMES)} classes, got num_classes={num_classes}")
+        if data_root and not os.path.isabs(hdf5_root):
+            hdf5_root = os.path.join(data_root, hdf5_root)
+        self.hdf5_root = Path(hdf5_root)
+        self.label_rule = label_rule
+        self.class_priority = tuple(class_priority)
+        clip_label([self.class_priority[0]], label_rule, self.class_priority)  # validate early
+        self.num_keyframes_without_people = 0
+        # Built here from MMAction2's registry so the dataset also works outside a Runner,
+        # where no default scope is set.
+        pipeline = [
+            TRANSFORMS.build(step) if isinstance(step, dict) else step
+            for step in (list(pipeline) or [dict(step) for step in SEED_PIPELINE])
+        ]
+        super().__init__(
+            ann_file,
+            pipeline=pipeline,
+            data_root=data_root,
+            test_mode=test_mode,
+            num_classes=num_classes,
+            **kwargs,
+        )
+
+    def load_data_list(self) -> list[dict]:
+        """Parse the annotations and check every keyframe against its recording."""
+        keyframes, self.num_keyframes_without_people = load_keyframes(self.ann_file, CLASS_NAMES)
+        if not keyframes:
+            raise DataError(self.ann_file, "no keyframe with a person box")
+        recordings: dict[str, RecordingInfo] = {}
+        data_list = []
+        for keyframe in keyframes:
+            info = recordings.get(keyframe.sensor_id)
+            if info is None:
+                path = self.hdf5_root / f"{keyframe.sensor_id}.h5"
+                if not path.is_file():
+                    raise DataError(
+                        self.ann_file,
+                        f"image {keyframe.image_id!r} refers to sensor {keyframe.sensor_id!r} "
+                        f"but {path} does not exist",
+                    )
+                info = recordings[keyframe.sensor_id] = read_recording_info(path)
+            if keyframe.frame_idx >= info.num_frames:
+                raise DataError(
+                    self.ann_file,
+                    f"image {keyframe.image_id!r}: keyframe {keyframe.frame_idx} is outside "
+                    f"{info.path.name} ({info.num_frames} frames)",
+                )
+            data_list.append(
+                dict(
+                    image_id=keyframe.image_id,
+                    sensor_id=keyframe.sensor_id,
+                    hdf5_path=str(info.path),
+                    frame_idx=keyframe.frame_idx,
+                    timestamp=keyframe.timestamp_ms,
+                    num_frames=info.num_frames,
+                    label=clip_label(keyframe.labels.tolist(), self.label_rule, self.class_priority),
+                    gt_bboxes=keyframe.boxes_xyxy,
+                    gt_labels=keyframe.labels,
+                    object_ids=keyframe.object_ids,
+                )
+            )
+        return data_list

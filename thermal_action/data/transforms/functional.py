@@ -1,0 +1,141 @@
+"""Pure numpy operations on thermal clips: (T, H, W) float32 arrays in deg C.
+
+Registered wrappers in ``thermal.py`` adapt these to MMAction2's ``results`` dicts.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+INVALID_BELOW_C = -270.0
+"""Readings at or below this are sensor 'no reading' markers (the sensor writes -273.2)."""
+
+
+def invalid_mask(temps_c: np.ndarray) -> np.ndarray:
+    """True where a pixel holds no reading: non-finite or at the -273.2 deg C marker."""
+    return ~np.isfinite(temps_c) | (temps_c <= INVALID_BELOW_C)
+
+
+def repair_invalid_pixels(temps_c: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fill invalid pixels of a (T, H, W) clip; return the repaired clip and the invalid fraction.
+
+    Each invalid pixel holds the last valid reading of the same pixel earlier in the clip.
+    Pixels with no earlier reading take the nearest valid pixel of the same frame; a frame
+    with no valid pixel at all takes the next frame's repaired values.
+    Raises ``ValueError`` when the clip has no valid pixel at all.
+    """
+    invalid = invalid_mask(temps_c)
+    fraction = float(invalid.mean())
+    if fraction == 0.0:
+        return temps_c.astype(np.float32, copy=False), 0.0
+    if invalid.all():
+        raise ValueError("every pixel of the clip is invalid (-273.2 or non-finite)")
+
+    num_frames = temps_c.shape[0]
+    valid = ~invalid
+    frame_ids = np.arange(num_frames)[:, None, None]
+    last_valid = np.maximum.accumulate(np.where(valid, frame_ids, -1), axis=0)
+    held = np.take_along_axis(temps_c, last_valid.clip(min=0), axis=0)
+    out = np.where(last_valid >= 0, held, np.nan).astype(np.float32)
+
+    for t in range(num_frames):
+        holes = np.isnan(out[t])
+        if not holes.any():
+            continue
+        if holes.all():
+            continue  # filled from the next frame below
+        nearest = ndimage.distance_transform_edt(holes, return_distances=False, return_indices=True)
+        out[t] = out[t][tuple(nearest)]
+    for t in range(num_frames - 2, -1, -1):
+        if np.isnan(out[t]).all():
+            out[t] = out[t + 1]
+    return out, fraction
+
+
+def normalize_temperature(
+    temps_c: np.ndarray,
+    mode: str = "fixed",
+    mean_c: float = 15.0,
+    std_c: float = 10.0,
+    min_std_c: float = 0.5,
+) -> np.ndarray:
+    """Standardize temperatures.
+
+    ``fixed``: ``(t - mean_c) / std_c`` with the seed's 15 / 10 deg C.
+    ``per_clip``: subtract the clip's mean and divide by its std (at least ``min_std_c``),
+    which removes room-temperature offsets between sensors and seasons.
+    """
+    if mode == "fixed":
+        return ((temps_c - mean_c) / std_c).astype(np.float32)
+    if mode == "per_clip":
+        std = max(float(temps_c.std()), min_std_c)
+        return ((temps_c - float(temps_c.mean())) / std).astype(np.float32)
+    raise ValueError(f"unknown normalization mode {mode!r}; expected 'fixed' or 'per_clip'")
+
+
+def flip_clip(
+    temps: np.ndarray, boxes_xyxy: np.ndarray | None, horizontal: bool, vertical: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Mirror a (T, H, W) clip and its pixel boxes; a top-down view has no preferred side."""
+    height, width = temps.shape[1:3]
+    if horizontal:
+        temps = temps[:, :, ::-1]
+        if boxes_xyxy is not None:
+            boxes_xyxy = boxes_xyxy.copy()
+            boxes_xyxy[:, [0, 2]] = width - boxes_xyxy[:, [2, 0]]
+    if vertical:
+        temps = temps[:, ::-1, :]
+        if boxes_xyxy is not None:
+            boxes_xyxy = boxes_xyxy.copy()
+            boxes_xyxy[:, [1, 3]] = height - boxes_xyxy[:, [3, 1]]
+    return np.ascontiguousarray(temps), boxes_xyxy
+
+
+def affine_clip(
+    temps: np.ndarray,
+    boxes_xyxy: np.ndarray | None,
+    scale: float,
+    shift_xy_px: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Scale about the frame centre and translate by ``shift_xy_px`` pixels, replicating the
+    border (the room continues past the edge); boxes follow and are clipped to the frame."""
+    height, width = temps.shape[1:3]
+    cx, cy = (width - 1) / 2, (height - 1) / 2
+    matrix = np.array(
+        [[scale, 0, (1 - scale) * cx + shift_xy_px[0]], [0, scale, (1 - scale) * cy + shift_xy_px[1]]],
+        dtype=np.float64,
+    )
+    out = np.stack(
+        [
+            cv2.warpAffine(frame, matrix, (width, height), flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_REPLICATE)
+            for frame in temps
+        ]
+    ).astype(np.float32)
+    if boxes_xyxy is not None and len(boxes_xyxy):
+        x = boxes_xyxy[:, [0, 2]] * scale + matrix[0, 2]
+        y = boxes_xyxy[:, [1, 3]] * scale + matrix[1, 2]
+        boxes_xyxy = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1).astype(np.float32)
+        boxes_xyxy[:, 0::2] = boxes_xyxy[:, 0::2].clip(0, width)
+        boxes_xyxy[:, 1::2] = boxes_xyxy[:, 1::2].clip(0, height)
+    return out, boxes_xyxy
+
+
+def jitter_temperature(temps_c: np.ndarray, offset_c: float, gain: float) -> np.ndarray:
+    """Simulate sensor calibration drift: scale contrast about the clip mean by ``gain`` and
+    shift every pixel by ``offset_c`` deg C."""
+    mean = float(temps_c.mean())
+    return (mean + gain * (temps_c - mean) + offset_c).astype(np.float32)
+
+
+def to_channels(frames: np.ndarray | list, num_channels: int) -> np.ndarray:
+    """(T, H, W) or a list of (H, W) frames -> (T, H, W, C) float32 with the value repeated
+    over ``num_channels`` (3 matches RGB-pretrained stems, 1 is the thermal-native input)."""
+    clip = np.asarray(frames, dtype=np.float32)
+    if clip.ndim == 4 and clip.shape[-1] == 1:
+        clip = clip[..., 0]
+    if clip.ndim != 3:
+        raise ValueError(f"expected (T, H, W) single-channel frames, got shape {clip.shape}")
+    return np.repeat(clip[..., None], num_channels, axis=-1)

@@ -1,0 +1,157 @@
+"""Thermal transforms registered in MMAction2's ``TRANSFORMS``; each adapts ``results``.
+
+Clips travel as ``results['imgs']``: (T, H, W) float32 until ``ThermalToChannels`` adds the
+channel axis that ``FormatShape`` expects. MMAction2's ``Resize``/``CenterCrop`` work on
+the single-channel frames in between.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from mmaction.registry import TRANSFORMS
+from mmcv.transforms import BaseTransform
+
+from thermal_action.data.recording import read_window
+from thermal_action.data.transforms import functional as F
+from thermal_action.errors import DataError
+
+
+@TRANSFORMS.register_module()
+class LoadThermalWindow(BaseTransform):
+    """Read ``clip_len`` frames every ``frame_interval`` frames around the keyframe.
+
+    The window is ``[frame_idx - span/2, frame_idx + span/2)`` with span = clip_len *
+    frame_interval (64 frames by default, as the seed); frames past either end of the
+    recording repeat the edge frame and ``window_padded`` is set.
+    Needs ``hdf5_path`` and ``frame_idx``; adds ``imgs`` (T, H, W) deg C, ``frame_inds``,
+    ``timestamps_ms``, ``window_padded``, ``img_shape``, ``clip_len``, ``num_clips``.
+    """
+
+    def __init__(self, clip_len: int = 32, frame_interval: int = 2) -> None:
+        if clip_len < 1 or frame_interval < 1:
+            raise ValueError("clip_len and frame_interval must be positive")
+        self.clip_len = clip_len
+        self.frame_interval = frame_interval
+
+    def transform(self, results: dict) -> dict:
+        window = read_window(
+            results["hdf5_path"], results["frame_idx"], self.clip_len, self.frame_interval
+        )
+        results.update(
+            imgs=window.temps_c,
+            frame_inds=window.frame_inds,
+            timestamps_ms=window.timestamps_ms,
+            window_padded=window.padded,
+            img_shape=window.temps_c.shape[1:3],
+            original_shape=window.temps_c.shape[1:3],
+            clip_len=self.clip_len,
+            frame_interval=self.frame_interval,
+            num_clips=1,
+        )
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(clip_len={self.clip_len}, frame_interval={self.frame_interval})"
+
+
+@TRANSFORMS.register_module()
+class RepairInvalidPixels(BaseTransform):
+    """Fill -273.2 / non-finite pixels (see ``functional.repair_invalid_pixels``) and record
+    ``invalid_fraction``; a window with no valid pixel raises ``DataError``."""
+
+    def transform(self, results: dict) -> dict:
+        try:
+            results["imgs"], results["invalid_fraction"] = F.repair_invalid_pixels(results["imgs"])
+        except ValueError as exc:
+            where = results.get("hdf5_path", "clip")
+            raise DataError(where, f"keyframe {results.get('frame_idx')}: {exc}") from None
+        return results
+
+
+@TRANSFORMS.register_module()
+class NormalizeTemperature(BaseTransform):
+    """deg C -> standardized values; ``mode='fixed'`` (seed: 15 / 10 deg C) or ``'per_clip'``."""
+
+    def __init__(self, mode: str = "fixed", mean_c: float = 15.0, std_c: float = 10.0) -> None:
+        F.normalize_temperature(np.zeros((1, 1, 1), np.float32), mode, mean_c, std_c)
+        self.mode, self.mean_c, self.std_c = mode, mean_c, std_c
+
+    def transform(self, results: dict) -> dict:
+        results["imgs"] = F.normalize_temperature(results["imgs"], self.mode, self.mean_c, self.std_c)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomThermalFlip(BaseTransform):
+    """Mirror left-right and/or top-bottom, each with its own probability (boxes follow)."""
+
+    def __init__(self, horizontal_prob: float = 0.5, vertical_prob: float = 0.5) -> None:
+        self.horizontal_prob, self.vertical_prob = horizontal_prob, vertical_prob
+
+    def transform(self, results: dict) -> dict:
+        horizontal = np.random.rand() < self.horizontal_prob
+        vertical = np.random.rand() < self.vertical_prob
+        results["imgs"], boxes = F.flip_clip(
+            results["imgs"], results.get("gt_bboxes"), horizontal, vertical
+        )
+        if boxes is not None:
+            results["gt_bboxes"] = boxes
+        results["flip"] = (horizontal, vertical)
+        return results
+
+
+@TRANSFORMS.register_module()
+class RandomThermalAffine(BaseTransform):
+    """Small random translation (up to ``max_shift_px`` pixels) and scale (in ``scale_range``)."""
+
+    def __init__(
+        self,
+        max_shift_px: float = 3.0,
+        scale_range: tuple[float, float] = (0.9, 1.1),
+        prob: float = 0.5,
+    ) -> None:
+        self.max_shift_px, self.scale_range, self.prob = max_shift_px, tuple(scale_range), prob
+
+    def transform(self, results: dict) -> dict:
+        if np.random.rand() >= self.prob:
+            return results
+        scale = float(np.random.uniform(*self.scale_range))
+        shift = tuple(np.random.uniform(-self.max_shift_px, self.max_shift_px, size=2))
+        results["imgs"], boxes = F.affine_clip(results["imgs"], results.get("gt_bboxes"), scale, shift)
+        if boxes is not None:
+            results["gt_bboxes"] = boxes
+        return results
+
+
+@TRANSFORMS.register_module()
+class TemperatureJitter(BaseTransform):
+    """Random offset (+-``max_offset_c`` deg C) and contrast gain (``gain_range``), applied in
+    deg C before normalization."""
+
+    def __init__(
+        self,
+        max_offset_c: float = 1.5,
+        gain_range: tuple[float, float] = (0.9, 1.1),
+        prob: float = 0.8,
+    ) -> None:
+        self.max_offset_c, self.gain_range, self.prob = max_offset_c, tuple(gain_range), prob
+
+    def transform(self, results: dict) -> dict:
+        if np.random.rand() >= self.prob:
+            return results
+        offset = float(np.random.uniform(-self.max_offset_c, self.max_offset_c))
+        gain = float(np.random.uniform(*self.gain_range))
+        results["imgs"] = F.jitter_temperature(results["imgs"], offset, gain)
+        return results
+
+
+@TRANSFORMS.register_module()
+class ThermalToChannels(BaseTransform):
+    """Add the channel axis ``FormatShape`` expects: (T, H, W) -> (T, H, W, C)."""
+
+    def __init__(self, num_channels: int = 1) -> None:
+        self.num_channels = num_channels
+
+    def transform(self, results: dict) -> dict:
+        results["imgs"] = F.to_channels(results["imgs"], self.num_channels)
+        return results
