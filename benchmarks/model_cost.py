@@ -49,8 +49,9 @@ def measure(name: str, repeats: int) -> dict:
 
     model.eval()
     with torch.no_grad():
-        flops = get_model_complexity_info(model.backbone, inputs=(clip[:, 0],), show_table=False,
-                                          show_arch=False)["flops"]
+        flops = get_model_complexity_info(
+            model.backbone, inputs=(clip[:, 0],), show_table=False, show_arch=False
+        )["flops"]
         forward(clip)
         wall, cpu = time.perf_counter(), time.process_time()
         for _ in range(repeats):
@@ -68,8 +69,13 @@ def measure(name: str, repeats: int) -> dict:
         torch.nn.functional.cross_entropy(forward(batch), labels).backward()
     train_per_clip = (time.perf_counter() - start) / train_repeats / len(batch)
     return dict(
-        name=name, shape=shape, params_m=sum(p.numel() for p in model.parameters()) / 1e6,
-        gflops=flops / 1e9, wall_ms=wall * 1e3, cpu_ms=cpu * 1e3, train_ms=train_per_clip * 1e3,
+        name=name,
+        shape=shape,
+        params_m=sum(p.numel() for p in model.parameters()) / 1e6,
+        gflops=flops / 1e9,
+        wall_ms=wall * 1e3,
+        cpu_ms=cpu * 1e3,
+        train_ms=train_per_clip * 1e3,
         epochs=cfg.train_cfg.max_epochs,
     )
 
@@ -78,33 +84,46 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--train", metavar="DATA_ROOT",
-                        help="also run the thermal-native full training on this dataset")
+    parser.add_argument(
+        "--train",
+        metavar="DATA_ROOT",
+        help="also run the thermal-native full training on this dataset",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats")
     rows = [measure(name, args.repeats) for name in (GPU_RECIPE, NATIVE)]
-    print(f"{'config':<52} {'input CxTxHxW':<16} {'params M':>9} {'GFLOPs':>8} "
-          f"{'fwd wall ms':>12} {'fwd CPU ms':>11} {'train ms/clip':>14}")
+    print(
+        f"{'config':<52} {'input CxTxHxW':<16} {'params M':>9} {'GFLOPs':>8} "
+        f"{'fwd wall ms':>12} {'fwd CPU ms':>11} {'train ms/clip':>14}"
+    )
     for row in rows:
         shape = "x".join(str(n) for n in row["shape"])
-        print(f"{row['name']:<52} {shape:<16} {row['params_m']:>9.2f} {row['gflops']:>8.2f} "
-              f"{row['wall_ms']:>12.1f} {row['cpu_ms']:>11.1f} {row['train_ms']:>14.1f}")
+        print(
+            f"{row['name']:<52} {shape:<16} {row['params_m']:>9.2f} {row['gflops']:>8.2f} "
+            f"{row['wall_ms']:>12.1f} {row['cpu_ms']:>11.1f} {row['train_ms']:>14.1f}"
+        )
     gpu, native = rows
     ratio = gpu["cpu_ms"] / native["cpu_ms"]
     print(f"forward CPU time ratio (GPU recipe / thermal-native): {ratio:.1f}x")
-    print(f"forward wall time ratio: {gpu['wall_ms'] / native['wall_ms']:.1f}x; "
-          f"GFLOPs ratio: {gpu['gflops'] / native['gflops']:.1f}x")
+    print(
+        f"forward wall time ratio: {gpu['wall_ms'] / native['wall_ms']:.1f}x; "
+        f"GFLOPs ratio: {gpu['gflops'] / native['gflops']:.1f}x"
+    )
     projected = native["train_ms"] * REAL_TRAIN_CLIPS * native["epochs"] / 1e3 / 60
-    print(f"projected thermal-native training, {native['epochs']} epochs x {REAL_TRAIN_CLIPS} "
-          f"clips (compute only): {projected:.1f} min")
+    print(
+        f"projected thermal-native training, {native['epochs']} epochs x {REAL_TRAIN_CLIPS} "
+        f"clips (compute only): {projected:.1f} min"
+    )
     if args.train:
         with tempfile.TemporaryDirectory() as work_dir:
             start = time.perf_counter()
             result = train(NATIVE, data_root=args.train, work_dir=work_dir)
             minutes = (time.perf_counter() - start) / 60
-        print(f"measured thermal-native full training on {args.train}: {minutes:.1f} min; "
-              f"final val {result.val_metrics}")
+        print(
+            f"measured thermal-native full training on {args.train}: {minutes:.1f} min; "
+            f"final val {result.val_metrics}"
+        )
 
 
 if __name__ == "__main__":

@@ -48,8 +48,9 @@ def write_recording(
         file.create_dataset("frames", data=frames, compression="gzip", chunks=(16, HEIGHT, WIDTH))
         file.create_dataset("timestamps", data=timestamps)
         file.create_dataset("frame_seqs", data=np.arange(num_frames, dtype=np.int64))
-        file.attrs.update(sensor_id=path.stem, frame_height=HEIGHT, frame_width=WIDTH,
-                          total_frames=num_frames)
+        file.attrs.update(
+            sensor_id=path.stem, frame_height=HEIGHT, frame_width=WIDTH, total_frames=num_frames
+        )
     return frames
 
 
@@ -58,12 +59,27 @@ def coco(keyframes: list[tuple[str, int, list[tuple[list[float], int]]]]) -> dic
     images, annotations = [], []
     for sensor_id, frame_idx, people in keyframes:
         image_id = f"{sensor_id}_{frame_idx}"
-        images.append(dict(id=image_id, sensor_id=sensor_id, timestamp=frame_idx,
-                           frame_idx=frame_idx, width=WIDTH, height=HEIGHT))
+        images.append(
+            dict(
+                id=image_id,
+                sensor_id=sensor_id,
+                timestamp=frame_idx,
+                frame_idx=frame_idx,
+                width=WIDTH,
+                height=HEIGHT,
+            )
+        )
         for object_id, (box, category) in enumerate(people):
-            annotations.append(dict(id=len(annotations), image_id=image_id, bbox=box,
-                                    category_id=category, category_name=CLASS_NAMES[category],
-                                    object_id=object_id))
+            annotations.append(
+                dict(
+                    id=len(annotations),
+                    image_id=image_id,
+                    bbox=box,
+                    category_id=category,
+                    category_name=CLASS_NAMES[category],
+                    object_id=object_id,
+                )
+            )
     categories = [dict(id=i, name=name) for i, name in enumerate(CLASS_NAMES)]
     return dict(images=images, annotations=annotations, categories=categories)
 
@@ -79,14 +95,16 @@ def tiny_root(tmp_path: Path) -> Path:
     root = tmp_path / "tiny"
     write_recording(root / "frames" / "REC_A.h5", seed=1, invalid_frames={30: 0.3, 31: 0.99})
     write_recording(root / "frames" / "REC_B.h5", seed=2)
-    train = coco([
-        ("REC_A", 5, [STANDING]),  # window runs past the start: edge padded
-        ("REC_A", 40, [STANDING, LYING_RISK]),
-        ("REC_A", 60, [WALKING]),
-        ("REC_B", 20, [LYING_RISK]),
-        ("REC_B", 50, [STANDING]),
-        ("REC_B", 78, [WALKING]),  # window runs past the end
-    ])
+    train = coco(
+        [
+            ("REC_A", 5, [STANDING]),  # window runs past the start: edge padded
+            ("REC_A", 40, [STANDING, LYING_RISK]),
+            ("REC_A", 60, [WALKING]),
+            ("REC_B", 20, [LYING_RISK]),
+            ("REC_B", 50, [STANDING]),
+            ("REC_B", 78, [WALKING]),  # window runs past the end
+        ]
+    )
     val = coco([("REC_A", 35, [STANDING]), ("REC_B", 40, [LYING_RISK]), ("REC_B", 70, [WALKING])])
     (root / "annotations").mkdir()
     (root / "annotations" / "train.json").write_text(json.dumps(train))
@@ -115,19 +133,25 @@ def real_data_root() -> Path:
     and fail in CI (CI=true), where nothing may skip."""
     value = os.environ.get("THERMAL_ACTION_REAL_DATA")
     if not value or not (Path(value) / "annotations" / "train.json").is_file():
-        message = (f"THERMAL_ACTION_REAL_DATA={value!r} does not point at the real dataset "
-                   "(set it to ../shared/data/thermal_action_dataset)")
+        message = (
+            f"THERMAL_ACTION_REAL_DATA={value!r} does not point at the real dataset "
+            "(set it to ../shared/data/thermal_action_dataset)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
     return Path(value).resolve()
 
 
-def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None,
-            timeout: int = 600) -> subprocess.CompletedProcess:
+def run_cli(
+    *args: str, cwd: Path | None = None, env: dict | None = None, timeout: int = 600
+) -> subprocess.CompletedProcess:
     """Run ``thermal-action`` in a fresh interpreter, as a user would."""
     return subprocess.run(
         [sys.executable, "-m", "thermal_action.cli.main", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=timeout,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
         env={**os.environ, **(env or {})},
     )

@@ -41,8 +41,12 @@ def test_seed_usage_on_real_data(real_data_root):
     assert {"label", "sensor_id", "frame_idx", "timestamp", "gt_bboxes", "gt_labels"} <= set(sample)
     multi = [info for info in train.load_data_list() if len(set(info["gt_labels"].tolist())) > 1]
     assert len(multi) == 72  # keyframes whose people do different actions
-    val = ThermalActionDataset(ann_file="annotations/val.json", hdf5_root="frames",
-                               data_root=str(real_data_root), pipeline=[])
+    val = ThermalActionDataset(
+        ann_file="annotations/val.json",
+        hdf5_root="frames",
+        data_root=str(real_data_root),
+        pipeline=[],
+    )
     assert len(val) == 73
 
 
@@ -56,11 +60,16 @@ def test_sl14_invalid_pixels_are_repaired(real_data_root):
     from mmaction.registry import TRANSFORMS
     from mmengine.dataset import Compose
 
-    pipeline = Compose([TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=64)),
-                        TRANSFORMS.build(dict(type="RepairInvalidPixels"))])
+    pipeline = Compose(
+        [
+            TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=64)),
+            TRANSFORMS.build(dict(type="RepairInvalidPixels")),
+        ]
+    )
     keyframe = int(np.clip(invalid_frames[len(invalid_frames) // 2], 32, len(frames) - 33))
-    results = pipeline(dict(hdf5_path=str(real_data_root / "frames/SL14_R1.h5"),
-                            frame_idx=keyframe))
+    results = pipeline(
+        dict(hdf5_path=str(real_data_root / "frames/SL14_R1.h5"), frame_idx=keyframe)
+    )
     assert results["invalid_fraction"] > 0
     assert results["imgs"].min() > 0 and np.isfinite(results["imgs"]).all()
 
@@ -75,8 +84,9 @@ def test_train_resume_test_on_real_data(real_data_root, tmp_path):
     assert second.returncode == 0, second.stderr[-3000:]
     assert "resumed epoch: 1" in second.stdout + second.stderr
     out = tmp_path / "metrics.json"
-    tested = run_cli("test", NATIVE_CONFIG, str(work_dir / "epoch_2.pth"), *args, "--out",
-                     str(out), *SUBSET)
+    tested = run_cli(
+        "test", NATIVE_CONFIG, str(work_dir / "epoch_2.pth"), *args, "--out", str(out), *SUBSET
+    )
     assert tested.returncode == 0, tested.stderr[-3000:]
     metrics = json.loads(out.read_text())["metrics"]
     assert 0 <= metrics["acc/top1"] <= 1 and 0 <= metrics["acc/mean_class"] <= 1
@@ -88,17 +98,37 @@ def test_upstream_mmaction_tools_run_our_config(real_data_root, tmp_path):
     env = {**os.environ, "THERMAL_ACTION_DATA_ROOT": str(real_data_root)}
     options = ["--cfg-options", "train_cfg.max_epochs=1", *SUBSET[1:]]
     train = subprocess.run(
-        [sys.executable, str(TOOLS / "train.py"), str(config), "--work-dir", str(tmp_path),
-         *options],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            str(TOOLS / "train.py"),
+            str(config),
+            "--work-dir",
+            str(tmp_path),
+            *options,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert train.returncode == 0, train.stderr[-3000:]
     checkpoint = tmp_path / "epoch_1.pth"
     assert checkpoint.is_file()
     test = subprocess.run(
-        [sys.executable, str(TOOLS / "test.py"), str(config), str(checkpoint), "--work-dir",
-         str(tmp_path), "--cfg-options", "test_dataloader.dataset.indices=8"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            str(TOOLS / "test.py"),
+            str(config),
+            str(checkpoint),
+            "--work-dir",
+            str(tmp_path),
+            "--cfg-options",
+            "test_dataloader.dataset.indices=8",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert test.returncode == 0, test.stderr[-3000:]
     assert "acc/mean_class" in test.stdout + test.stderr

@@ -21,16 +21,26 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert (work_dir / f"{NATIVE_CONFIG}.py").is_file()  # resolved config kept with the run
     assert "last checkpoint:" in result.stdout and "val acc/mean_class:" in result.stdout
 
-    resumed = run_cli("train", "r18-thermal", *common, "--epochs", "2", "--resume",
-                      *TINY_TRAIN_OPTIONS)
+    resumed = run_cli(
+        "train", "r18-thermal", *common, "--epochs", "2", "--resume", *TINY_TRAIN_OPTIONS
+    )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed epoch: 1" in resumed.stdout + resumed.stderr
     assert (work_dir / "epoch_2.pth").is_file()
 
     out = tmp_path / "metrics.json"
-    tested = run_cli("test", "r18-thermal", str(work_dir / "epoch_2.pth"), "--data-root",
-                     str(tiny_root), "--work-dir", str(work_dir), "--out", str(out),
-                     *TINY_TRAIN_OPTIONS)
+    tested = run_cli(
+        "test",
+        "r18-thermal",
+        str(work_dir / "epoch_2.pth"),
+        "--data-root",
+        str(tiny_root),
+        "--work-dir",
+        str(work_dir),
+        "--out",
+        str(out),
+        *TINY_TRAIN_OPTIONS,
+    )
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "acc/top1:" in tested.stdout and "acc/mean_class:" in tested.stdout
     report = json.loads(out.read_text())
@@ -39,9 +49,19 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert len(report["confusion_matrix"]) == 14
     assert report["per_class_recall"]["standing"] is not None
 
-    pretrained = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
-                         str(tmp_path / "finetune"), "--epochs", "1", "--pretrained",
-                         str(work_dir / "epoch_2.pth"), *TINY_TRAIN_OPTIONS)
+    pretrained = run_cli(
+        "train",
+        "r18-thermal",
+        "--data-root",
+        str(tiny_root),
+        "--work-dir",
+        str(tmp_path / "finetune"),
+        "--epochs",
+        "1",
+        "--pretrained",
+        str(work_dir / "epoch_2.pth"),
+        *TINY_TRAIN_OPTIONS,
+    )
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
     log = pretrained.stdout + pretrained.stderr
     assert "epoch_2.pth: loaded" in log and "re-initialized head 2" in log
@@ -60,6 +80,7 @@ def _bad_input_cases():
             data = json.loads(path.read_text())
             mutate(data)
             path.write_text(json.dumps(data))
+
         return apply
 
     def malformed(root):
@@ -68,24 +89,46 @@ def _bad_input_cases():
     return [
         ("missing-hdf5", delete_recording, r"REC_B\.h5 does not exist"),
         ("corrupt-hdf5", corrupt_recording, r"REC_B\.h5: not a readable HDF5 file"),
-        ("unknown-sensor", rewrite(lambda d: d["images"][1].update(sensor_id="SL99_R9")),
-         r"train\.json: image .* refers to sensor 'SL99_R9'"),
-        ("keyframe-outside", rewrite(lambda d: d["images"][2].update(frame_idx=999)),
-         r"train\.json: image .*: keyframe 999 is outside REC_A\.h5 \(80 frames\)"),
+        (
+            "unknown-sensor",
+            rewrite(lambda d: d["images"][1].update(sensor_id="SL99_R9")),
+            r"train\.json: image .* refers to sensor 'SL99_R9'",
+        ),
+        (
+            "keyframe-outside",
+            rewrite(lambda d: d["images"][2].update(frame_idx=999)),
+            r"train\.json: image .*: keyframe 999 is outside REC_A\.h5 \(80 frames\)",
+        ),
         ("malformed-json", malformed, r"train\.json: malformed JSON at line 1"),
-        ("unknown-category", rewrite(lambda d: d["annotations"][0].update(category_id=21)),
-         r"train\.json: annotation #0 has unknown category id 21"),
-        ("path-escape", rewrite(lambda d: d["images"][0].update(sensor_id="../../secret")),
-         r"train\.json: sensor_id '\.\./\.\./secret' is not a plain name"),
+        (
+            "unknown-category",
+            rewrite(lambda d: d["annotations"][0].update(category_id=21)),
+            r"train\.json: annotation #0 has unknown category id 21",
+        ),
+        (
+            "path-escape",
+            rewrite(lambda d: d["images"][0].update(sensor_id="../../secret")),
+            r"train\.json: sensor_id '\.\./\.\./secret' is not a plain name",
+        ),
     ]
 
 
-@pytest.mark.parametrize("name, damage, pattern", _bad_input_cases(),
-                         ids=[case[0] for case in _bad_input_cases()])
+@pytest.mark.parametrize(
+    "name, damage, pattern", _bad_input_cases(), ids=[case[0] for case in _bad_input_cases()]
+)
 def test_bad_inputs_give_one_error_line(name, damage, pattern, tiny_root, tmp_path):
     damage(tiny_root)
-    result = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
-                     str(tmp_path / "work"), "--epochs", "1", *TINY_TRAIN_OPTIONS)
+    result = run_cli(
+        "train",
+        "r18-thermal",
+        "--data-root",
+        str(tiny_root),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--epochs",
+        "1",
+        *TINY_TRAIN_OPTIONS,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "work").exists()  # refused before the Runner wrote anything
@@ -95,12 +138,20 @@ def test_bad_inputs_give_one_error_line(name, damage, pattern, tiny_root, tmp_pa
 
 
 def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
-    write_recording(tiny_root / "frames" / "REC_B.h5",
-                    invalid_frames={t: 1.0 for t in range(80)})
+    write_recording(tiny_root / "frames" / "REC_B.h5", invalid_frames={t: 1.0 for t in range(80)})
     options = [o for o in TINY_TRAIN_OPTIONS if "num_workers" not in o and "persistent" not in o]
-    result = run_cli("train", "r18-thermal", "--data-root", str(tiny_root), "--work-dir",
-                     str(tmp_path / "work"), "--epochs", "1", *options,
-                     "train_dataloader.num_workers=2")
+    result = run_cli(
+        "train",
+        "r18-thermal",
+        "--data-root",
+        str(tiny_root),
+        "--work-dir",
+        str(tmp_path / "work"),
+        "--epochs",
+        "1",
+        *options,
+        "train_dataloader.num_workers=2",
+    )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("thermal-action train: error: ")
@@ -109,8 +160,10 @@ def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
 
 
 def test_test_needs_an_existing_checkpoint(tiny_root, tmp_path, capsys):
-    assert main(["test", "r18-thermal", str(tmp_path / "none.pth"), "--data-root",
-                 str(tiny_root)]) == 2
+    assert (
+        main(["test", "r18-thermal", str(tmp_path / "none.pth"), "--data-root", str(tiny_root)])
+        == 2
+    )
     assert "none.pth: checkpoint file not found" in capsys.readouterr().err
 
 
@@ -127,9 +180,12 @@ def test_configs_lists_shipped_configs():
 
 
 def test_clean_error_unwraps_registry_and_worker_messages():
-    wrapped = ValueError("class `ThermalActionDataset` in thermal_action.data.dataset: "
-                         "/d/train.json: bad")
+    wrapped = ValueError(
+        "class `ThermalActionDataset` in thermal_action.data.dataset: /d/train.json: bad"
+    )
     assert clean_error(wrapped) == "/d/train.json: bad"
-    worker = ValueError("Caught DataError in DataLoader worker process 0.\nOriginal Traceback:\n"
-                        "  File x\nthermal_action.errors.DataError: /d/A.h5: keyframe 3: bad")
+    worker = ValueError(
+        "Caught DataError in DataLoader worker process 0.\nOriginal Traceback:\n"
+        "  File x\nthermal_action.errors.DataError: /d/A.h5: keyframe 3: bad"
+    )
     assert clean_error(worker) == "/d/A.h5: keyframe 3: bad"

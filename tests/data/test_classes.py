@@ -19,7 +19,10 @@ def test_majority_rule_and_tie_break():
 
 
 def test_custom_priority():
-    assert clip_label([1, 3], "safety", priority=[1, 3, *[c for c in range(14) if c not in (1, 3)]]) == 1
+    assert (
+        clip_label([1, 3], "safety", priority=[1, 3, *[c for c in range(14) if c not in (1, 3)]])
+        == 1
+    )
 
 
 @pytest.mark.parametrize("labels, rule", [([], "safety"), ([1], "first"), ([99], "safety")])

@@ -8,9 +8,13 @@ from thermal_action.errors import DataError
 
 
 def _dataset(root, ann="train.json", **kwargs):
-    return ThermalActionDataset(ann_file=str(root / "annotations" / ann),
-                                hdf5_root=str(root / "frames"), pipeline=[], num_classes=14,
-                                **kwargs)
+    return ThermalActionDataset(
+        ann_file=str(root / "annotations" / ann),
+        hdf5_root=str(root / "frames"),
+        pipeline=[],
+        num_classes=14,
+        **kwargs,
+    )
 
 
 def test_seed_usage_returns_raw_window(tiny_root):
@@ -33,8 +37,9 @@ def test_majority_rule_is_configurable(tiny_root):
 
 
 def test_data_root_joins_relative_paths(tiny_root):
-    dataset = ThermalActionDataset(ann_file="annotations/val.json", hdf5_root="frames",
-                                   data_root=str(tiny_root), pipeline=[])
+    dataset = ThermalActionDataset(
+        ann_file="annotations/val.json", hdf5_root="frames", data_root=str(tiny_root), pipeline=[]
+    )
     assert len(dataset) == 3
     assert dataset.metainfo["classes"][3] == "lying down-lying with risk"
 
@@ -65,5 +70,8 @@ def test_keyframe_outside_recording(tiny_root):
 
 def test_missing_hdf5_root(tiny_root):
     with pytest.raises(DataError, match="does not exist"):
-        ThermalActionDataset(ann_file=str(tiny_root / "annotations/train.json"),
-                             hdf5_root=str(tiny_root / "nowhere"), pipeline=[])
+        ThermalActionDataset(
+            ann_file=str(tiny_root / "annotations/train.json"),
+            hdf5_root=str(tiny_root / "nowhere"),
+            pipeline=[],
+        )

@@ -64,7 +64,8 @@ def test_dataset_reads_in_dataloader_workers(tiny_root):
         hdf5_root=str(tiny_root / "frames"),
         pipeline=[],
     )
-    loader = torch.utils.data.DataLoader(dataset, batch_size=3, num_workers=2,
-                                         collate_fn=lambda batch: batch)
+    loader = torch.utils.data.DataLoader(
+        dataset, batch_size=3, num_workers=2, collate_fn=lambda batch: batch
+    )
     shapes = [sample["imgs"].shape for batch in loader for sample in batch]
     assert shapes == [(64, 40, 60, 3)] * len(dataset)

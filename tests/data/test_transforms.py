@@ -89,9 +89,13 @@ def test_to_channels_accepts_frame_lists():
 
 
 def _results(tiny_root, frame_idx=40):
-    return dict(hdf5_path=str(tiny_root / "frames/REC_A.h5"), frame_idx=frame_idx,
-                gt_bboxes=np.array([[10, 10, 20, 20]], np.float32),
-                gt_labels=np.array([1]), label=1)
+    return dict(
+        hdf5_path=str(tiny_root / "frames/REC_A.h5"),
+        frame_idx=frame_idx,
+        gt_bboxes=np.array([[10, 10, 20, 20]], np.float32),
+        gt_labels=np.array([1]),
+        label=1,
+    )
 
 
 @pytest.mark.parametrize("channels, size", [(1, None), (3, 256)])
@@ -106,9 +110,11 @@ def test_pipeline_into_mmaction_format(tiny_root, channels, size):
     ]
     if size:
         steps.append(dict(type="Resize", scale=(size, size), keep_ratio=False))
-    steps += [dict(type="ThermalToChannels", num_channels=channels),
-              dict(type="FormatShape", input_format="NCTHW"),
-              dict(type="PackActionInputs")]
+    steps += [
+        dict(type="ThermalToChannels", num_channels=channels),
+        dict(type="FormatShape", input_format="NCTHW"),
+        dict(type="PackActionInputs"),
+    ]
     pipeline = Compose([TRANSFORMS.build(step) for step in steps])
     packed = pipeline(_results(tiny_root))
     height, width = (size, size) if size else (40, 60)
@@ -119,9 +125,12 @@ def test_pipeline_into_mmaction_format(tiny_root, channels, size):
 def test_all_invalid_window_raises_data_error(tmp_path):
     from tests.conftest import write_recording
 
-    write_recording(tmp_path / "BAD.h5", num_frames=40,
-                    invalid_frames={t: 1.0 for t in range(40)})
-    pipeline = Compose([TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8)),
-                        TRANSFORMS.build(dict(type="RepairInvalidPixels"))])
+    write_recording(tmp_path / "BAD.h5", num_frames=40, invalid_frames={t: 1.0 for t in range(40)})
+    pipeline = Compose(
+        [
+            TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8)),
+            TRANSFORMS.build(dict(type="RepairInvalidPixels")),
+        ]
+    )
     with pytest.raises(DataError, match=r"BAD.h5: keyframe 20: every pixel of the clip is invalid"):
         pipeline(dict(hdf5_path=str(tmp_path / "BAD.h5"), frame_idx=20))

@@ -30,8 +30,10 @@ def test_confusion_rows_are_truth():
 
 def test_metric_over_data_samples():
     metric = ClipAccuracyMetric(topk=(1, 2))
-    samples = [dict(pred_score=torch.tensor(s), gt_label=torch.tensor([label]))
-               for s, label in zip(SCORES, LABELS, strict=True)]
+    samples = [
+        dict(pred_score=torch.tensor(s), gt_label=torch.tensor([label]))
+        for s, label in zip(SCORES, LABELS, strict=True)
+    ]
     metric.process({}, samples)
     result = metric.evaluate(len(samples))
     assert result == {"acc/top1": 0.5, "acc/top2": 1.0, "acc/mean_class": 0.5}

@@ -53,8 +53,10 @@ def test_rgb_stem_is_summed_into_single_channel(tmp_path):
     _save_kinetics_style(rgb, path)
     thermal = _model("r18-thermal")
     report = load_pretrained(thermal, path)
-    assert sorted(report.adapted) == ["backbone.fast_path.conv1.conv.weight",
-                                      "backbone.slow_path.conv1.conv.weight"]
+    assert sorted(report.adapted) == [
+        "backbone.fast_path.conv1.conv.weight",
+        "backbone.slow_path.conv1.conv.weight",
+    ]
     expected = rgb.state_dict()["backbone.slow_path.conv1.conv.weight"].sum(1, keepdim=True)
     assert torch.equal(thermal.state_dict()["backbone.slow_path.conv1.conv.weight"], expected)
 

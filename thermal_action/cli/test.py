@@ -13,10 +13,18 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("checkpoint", help="checkpoint file (.pth)")
     parser.add_argument("--data-root", help="dataset folder (frames/, annotations/)")
     parser.add_argument("--work-dir", help="output folder for logs")
-    parser.add_argument("--out", metavar="JSON", help="write metrics, per-class recall and "
-                        "confusion matrix to this JSON file")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
-                        help="override config entries")
+    parser.add_argument(
+        "--out",
+        metavar="JSON",
+        help="write metrics, per-class recall and confusion matrix to this JSON file",
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        metavar="KEY=VALUE",
+        help="override config entries",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -13,12 +13,21 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--data-root", help="dataset folder (frames/, annotations/)")
     parser.add_argument("--work-dir", help="output folder (default work_dirs/<config name>)")
     parser.add_argument("--epochs", type=int, help="number of epochs (LR milestones scale)")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the work dir's last checkpoint")
-    parser.add_argument("--pretrained", metavar="CKPT",
-                        help="local MMAction2 checkpoint to start from (head re-initialized)")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
-                        help="override config entries, e.g. train_dataloader.batch_size=4")
+    parser.add_argument(
+        "--resume", action="store_true", help="continue from the work dir's last checkpoint"
+    )
+    parser.add_argument(
+        "--pretrained",
+        metavar="CKPT",
+        help="local MMAction2 checkpoint to start from (head re-initialized)",
+    )
+    parser.add_argument(
+        "--cfg-options",
+        nargs="+",
+        action=DictAction,
+        metavar="KEY=VALUE",
+        help="override config entries, e.g. train_dataloader.batch_size=4",
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -35,7 +35,8 @@ def check_sensor_id(sensor_id: object, where: str | os.PathLike) -> str:
 
 
 def yolo_to_xyxy(box: Sequence[float], width: int, height: int) -> np.ndarray:
-    """Normalized YOLO ``[cx, cy, w, h]`` (0..1) -> pixel ``[x1, y1, x2, y2]`` clipped to the frame."""
+    """Normalized YOLO ``[cx, cy, w, h]`` (0..1) -> pixel ``[x1, y1, x2, y2]``, clipped to
+    the frame."""
     cx, cy, w, h = (float(v) for v in box)
     xyxy = np.array(
         [(cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height],
@@ -53,7 +54,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         with path.open(encoding="utf-8") as stream:
             content = json.load(stream)
     except json.JSONDecodeError as exc:
-        raise DataError(path, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")
+        raise DataError(
+            path, f"malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     except UnicodeDecodeError as exc:
         raise DataError(path, f"not UTF-8 text ({exc.reason})") from None
     if not isinstance(content, dict):
@@ -119,11 +122,16 @@ def load_keyframes(
             or len(bbox) != 4
             or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in bbox)
         ):
-            raise DataError(path, f"{what} bbox must be 4 finite numbers [cx, cy, w, h], got {bbox!r}")
+            raise DataError(
+                path, f"{what} bbox must be 4 finite numbers [cx, cy, w, h], got {bbox!r}"
+            )
         image = images[image_id]
         xyxy = yolo_to_xyxy(bbox, image["width"], image["height"])
         if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
-            raise DataError(path, f"{what} bbox {bbox} is empty inside the {image['width']}x{image['height']} frame")
+            raise DataError(
+                path,
+                f"{what} bbox {bbox} is empty inside the {image['width']}x{image['height']} frame",
+            )
         image["people"].append((xyxy, category, int(ann.get("object_id", len(image["people"])))))
 
     keyframes, without_people = [], 0

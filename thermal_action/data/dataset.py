@@ -51,7 +51,10 @@ class ThermalActionDataset(BaseActionDataset):
         **kwargs,
     ) -> None:
         if num_classes != len(CLASS_NAMES):
-            raise ValueError(f"ThermalActionDataset has {len(CLASS_NAMES)} classes, got num_classes={num_classes}")
+            raise ValueError(
+                f"ThermalActionDataset has {len(CLASS_NAMES)} classes, "
+                f"got num_classes={num_classes}"
+            )
         if data_root and not os.path.isabs(hdf5_root):
             hdf5_root = os.path.join(data_root, hdf5_root)
         self.hdf5_root = Path(hdf5_root)
@@ -106,7 +109,9 @@ class ThermalActionDataset(BaseActionDataset):
                     frame_idx=keyframe.frame_idx,
                     timestamp=keyframe.timestamp_ms,
                     num_frames=info.num_frames,
-                    label=clip_label(keyframe.labels.tolist(), self.label_rule, self.class_priority),
+                    label=clip_label(
+                        keyframe.labels.tolist(), self.label_rule, self.class_priority
+                    ),
                     gt_bboxes=keyframe.boxes_xyxy,
                     gt_labels=keyframe.labels,
                     object_ids=keyframe.object_ids,

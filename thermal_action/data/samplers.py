@@ -41,7 +41,9 @@ class ClassBalancedSampler(Sampler):
 
     def __iter__(self) -> Iterator[int]:
         rng = np.random.default_rng(self.seed + self.epoch)
-        draws = rng.choice(len(self.weights), size=self.num_samples * self.world_size, p=self.weights)
+        draws = rng.choice(
+            len(self.weights), size=self.num_samples * self.world_size, p=self.weights
+        )
         return iter(draws[self.rank :: self.world_size].tolist())
 
     def __len__(self) -> int:

@@ -60,8 +60,10 @@ def train(
     if pretrained is not None:
         if not Path(pretrained).is_file():
             raise CheckpointError(f"{pretrained}: pretrained checkpoint file not found")
-        cfg.custom_hooks = [*cfg.get("custom_hooks", []),
-                            dict(type="LoadPretrainedHook", checkpoint=str(pretrained))]
+        cfg.custom_hooks = [
+            *cfg.get("custom_hooks", []),
+            dict(type="LoadPretrainedHook", checkpoint=str(pretrained)),
+        ]
     check_datasets(cfg, ("train_dataloader", "val_dataloader"))
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -72,7 +74,9 @@ def train(
     }
     best = runner.message_hub.get_info("best_ckpt")
     return TrainResult(
-        Path(cfg.work_dir), _last_checkpoint(Path(cfg.work_dir)), Path(best) if best else None,
+        Path(cfg.work_dir),
+        _last_checkpoint(Path(cfg.work_dir)),
+        Path(best) if best else None,
         val_metrics,
     )
 

@@ -7,11 +7,19 @@ from thermal_action.evaluation.metrics import (
     per_class_recall,
     top_k_accuracy,
 )
+from thermal_action.evaluation.report import (
+    WindowPrediction,
+    plot_confusion_matrix,
+    render_recording_gif,
+)
 
 __all__ = [
     "ClipAccuracyMetric",
+    "WindowPrediction",
     "confusion_matrix",
     "mean_class_accuracy",
     "per_class_recall",
+    "plot_confusion_matrix",
+    "render_recording_gif",
     "top_k_accuracy",
 ]

@@ -51,8 +51,9 @@ class ClipAccuracyMetric(BaseMetric):
 
     default_prefix = "acc"
 
-    def __init__(self, topk: Sequence[int] = (1, 5), collect_device: str = "cpu",
-                 prefix: str | None = None) -> None:
+    def __init__(
+        self, topk: Sequence[int] = (1, 5), collect_device: str = "cpu", prefix: str | None = None
+    ) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = tuple(topk)
         self.last_details: dict = {}

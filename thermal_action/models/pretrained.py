@@ -71,8 +71,10 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" not in str(exc):
             raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
-        reason = next((line.strip() for line in str(exc).splitlines()
-                       if "Unsupported global" in line), "unsupported object")
+        reason = next(
+            (line.strip() for line in str(exc).splitlines() if "Unsupported global" in line),
+            "unsupported object",
+        )
         raise CheckpointError(
             f"{path}: refused to unpickle objects outside the weights-only allow-list ({reason})"
         ) from None
@@ -120,8 +122,10 @@ def load_pretrained(
                 nn.init.normal_(module.weight, std=0.01)
                 nn.init.zeros_(module.bias)
     missing = [
-        key for key in target
-        if key not in to_load and key not in reinitialized
+        key
+        for key in target
+        if key not in to_load
+        and key not in reinitialized
         and not any(entry.startswith(f"{key} ") for entry in mismatched)
     ]
     unexpected = [key for key in source if key not in target]

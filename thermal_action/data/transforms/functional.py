@@ -104,13 +104,21 @@ def affine_clip(
     height, width = temps.shape[1:3]
     cx, cy = (width - 1) / 2, (height - 1) / 2
     matrix = np.array(
-        [[scale, 0, (1 - scale) * cx + shift_xy_px[0]], [0, scale, (1 - scale) * cy + shift_xy_px[1]]],
+        [
+            [scale, 0, (1 - scale) * cx + shift_xy_px[0]],
+            [0, scale, (1 - scale) * cy + shift_xy_px[1]],
+        ],
         dtype=np.float64,
     )
     out = np.stack(
         [
-            cv2.warpAffine(frame, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                           borderMode=cv2.BORDER_REPLICATE)
+            cv2.warpAffine(
+                frame,
+                matrix,
+                (width, height),
+                flags=cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_REPLICATE,
+            )
             for frame in temps
         ]
     ).astype(np.float32)

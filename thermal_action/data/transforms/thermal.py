@@ -51,7 +51,9 @@ class LoadThermalWindow(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(clip_len={self.clip_len}, frame_interval={self.frame_interval})"
+        return (
+            f"{type(self).__name__}(clip_len={self.clip_len}, frame_interval={self.frame_interval})"
+        )
 
 
 @TRANSFORMS.register_module()
@@ -77,7 +79,9 @@ class NormalizeTemperature(BaseTransform):
         self.mode, self.mean_c, self.std_c = mode, mean_c, std_c
 
     def transform(self, results: dict) -> dict:
-        results["imgs"] = F.normalize_temperature(results["imgs"], self.mode, self.mean_c, self.std_c)
+        results["imgs"] = F.normalize_temperature(
+            results["imgs"], self.mode, self.mean_c, self.std_c
+        )
         return results
 
 
@@ -117,7 +121,9 @@ class RandomThermalAffine(BaseTransform):
             return results
         scale = float(np.random.uniform(*self.scale_range))
         shift = tuple(np.random.uniform(-self.max_shift_px, self.max_shift_px, size=2))
-        results["imgs"], boxes = F.affine_clip(results["imgs"], results.get("gt_bboxes"), scale, shift)
+        results["imgs"], boxes = F.affine_clip(
+            results["imgs"], results.get("gt_bboxes"), scale, shift
+        )
         if boxes is not None:
             results["gt_bboxes"] = boxes
         return results
