@@ -1,0 +1,105 @@
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+
+from thermal_action.data.annotations import load_keyframes
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.errors import DataError
+from thermal_action.evaluation import (
+    WindowPrediction,
+    plot_confusion_matrix,
+    render_recording_gif,
+)
+from thermal_action.evaluation.report import (
+    GT_MAX_DISTANCE_FRAMES,
+    _nearest_keyframe,
+    visible_classes,
+)
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _matrix() -> np.ndarray:
+    matrix = np.zeros((len(CLASS_NAMES), len(CLASS_NAMES)), dtype=np.int64)
+    matrix[1, 1] = 5  # standing
+    matrix[3, 3] = 7  # lying with risk
+    matrix[3, 1] = 2
+    matrix[7, 12] = 1  # class 12 is only ever predicted: still shown
+    return matrix
+
+
+def test_visible_classes_drop_all_zero_pairs():
+    assert visible_classes(_matrix()) == [1, 3, 7, 12]
+
+
+def test_confusion_png(tmp_path: Path):
+    out = plot_confusion_matrix(_matrix(), CLASS_NAMES, tmp_path / "sub" / "cm.png", title="val")
+    assert out == tmp_path / "sub" / "cm.png"
+    assert out.read_bytes()[:8] == PNG_SIGNATURE
+    image = iio.imread(out)
+    assert image.ndim == 3 and min(image.shape[:2]) > 100
+
+
+def test_confusion_rejects_mismatched_names(tmp_path: Path):
+    with pytest.raises(ValueError, match="class names"):
+        plot_confusion_matrix(_matrix(), CLASS_NAMES[:3], tmp_path / "cm.png")
+
+
+def _rec_a(tiny_root: Path):
+    keyframes, _ = load_keyframes(tiny_root / "annotations" / "train.json", CLASS_NAMES)
+    return [kf for kf in keyframes if kf.sensor_id == "REC_A"]
+
+
+def test_nearest_keyframe_only_within_window(tiny_root: Path):
+    keyframes = _rec_a(tiny_root)  # frames 5, 40, 60
+    assert _nearest_keyframe(keyframes, 40 - GT_MAX_DISTANCE_FRAMES).frame_idx == 40
+    assert _nearest_keyframe(keyframes, 40 - GT_MAX_DISTANCE_FRAMES - 1) is None  # 5 is 18 off
+    assert _nearest_keyframe(keyframes, 50).frame_idx == 40  # tie: the earlier one
+    assert _nearest_keyframe(keyframes, 60 + GT_MAX_DISTANCE_FRAMES).frame_idx == 60
+    assert _nearest_keyframe(keyframes, 60 + GT_MAX_DISTANCE_FRAMES + 1) is None
+    assert _nearest_keyframe([], 10) is None
+
+
+def _warm_centroid_x(frames: np.ndarray) -> np.ndarray:
+    """x centroid of the bright (orange-yellow) pixels that change between frames."""
+    bright = (frames[..., 0] > 200) & (frames[..., 1] > 100)
+    moving = bright & ~bright.all(axis=0)  # drop the static colour bar
+    xs = np.arange(frames.shape[2])
+    return np.array([xs[np.nonzero(m)[1]].mean() for m in moving])
+
+
+def test_gif_frames_and_motion(tiny_root: Path, tmp_path: Path):
+    predictions = [WindowPrediction(f, label, 0.8) for f, label in ((8, 1), (40, 7), (64, 2))]
+    out = render_recording_gif(
+        tiny_root / "frames" / "REC_A.h5",
+        _rec_a(tiny_root),
+        predictions,
+        tmp_path / "rec_a.gif",
+        frame_step=2,
+        max_frames=30,
+    )
+    assert out == tmp_path / "rec_a.gif"
+    frames = [np.asarray(frame)[..., :3] for frame in iio.imiter(out)]
+    assert len(frames) == 30  # 80 frames / step 2 = 40, capped at 30
+    assert len({frame.shape for frame in frames}) == 1
+    stack = np.stack(frames)
+    centroid = _warm_centroid_x(stack[[0, 10, 20, 29]])
+    assert np.all(np.diff(centroid) > 10), centroid  # the blob drifts right
+
+
+def test_gif_marks_invalid_pixels(tiny_root: Path, tmp_path: Path):
+    out = render_recording_gif(
+        tiny_root / "frames" / "REC_A.h5", [], [], tmp_path / "a.gif", frame_step=1, max_frames=32
+    )
+    frames = iio.imread(out, index=None)[..., :3]
+    assert len(frames) == 32
+    grey = np.all(np.abs(frames.astype(int) - 0x9A) <= 8, axis=-1).sum(axis=(1, 2))
+    assert grey[31] > 20 * grey[29] + 1000  # frame 31 is 99 % 'no reading'
+
+
+def test_missing_recording_raises(tmp_path: Path):
+    with pytest.raises(DataError, match="NOPE.h5"):
+        render_recording_gif(tmp_path / "NOPE.h5", [], [], tmp_path / "x.gif")
+    assert not (tmp_path / "x.gif").exists()
