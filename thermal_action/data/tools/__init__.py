@@ -1,0 +1,1 @@
+"""Dataset tools: realism report comparing real and synthetic dataset roots."""

@@ -1,0 +1,453 @@
+"""Realism report: measure a dataset root and compare a synthetic one with the real one.
+
+A dataset root holds ``frames/<sensor_id>.h5`` (``frames`` (N, 40, 60) float32 deg C,
+``timestamps`` (N,) int64 ms) and ``annotations/train.json`` / ``val.json`` (COCO keyframes
+with YOLO boxes). ``dataset_statistics`` turns a root into a JSON-ready dict,
+``compare_statistics`` checks the synthetic numbers against the real ones,
+``format_comparison_table`` writes the verdict as Markdown and ``render_comparison_sheet``
+draws real and synthetic keyframes side by side on one temperature scale.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import h5py
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from thermal_action.data.annotations import Keyframe, load_keyframes
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.transforms.functional import invalid_mask
+from thermal_action.errors import DataError
+
+SPLITS = ("train", "val")
+PERCENTILES = (5, 50, 95)
+GAP_MS = 1000
+"""Frame intervals longer than this count as gaps (``fraction_over_1s``)."""
+READ_BLOCK_FRAMES = 1024
+"""Frames read at a time when scanning a recording (bounds memory on long recordings)."""
+SHEET_RANGE_C = (10.0, 40.0)
+INVALID_COLOUR = "#00e5ff"
+
+# Tolerances of ``compare_statistics`` (see its docstring).
+TAIL_TOLERANCE_C = 3.0
+RELATIVE_TOLERANCE = 0.5
+ABSOLUTE_TOLERANCE = {"ms": 10.0, "fraction": 0.01, "px": 1.0}
+
+
+class ComparisonRow(NamedTuple):
+    """One compared statistic: the formatted values and whether the synthetic one passes."""
+
+    name: str
+    real: str
+    synthetic: str
+    within: bool
+    note: str
+
+
+# ---------------------------------------------------------------------------------------
+# Reading
+
+
+def _recordings(root: str | os.PathLike) -> tuple[Path, list[Path]]:
+    """Check the root layout; return the root and its HDF5 recordings, sorted by name."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(root, "dataset root not found")
+    frames_dir = root / "frames"
+    if not frames_dir.is_dir():
+        raise DataError(frames_dir, "frames folder not found")
+    recordings = sorted(frames_dir.glob("*.h5"))
+    if not recordings:
+        raise DataError(frames_dir, "no recordings (*.h5) in the frames folder")
+    return root, recordings
+
+
+def _keyframes(root: Path) -> list[Keyframe]:
+    """Keyframes with at least one person box from train.json and val.json (those present)."""
+    files = [root / "annotations" / f"{split}.json" for split in SPLITS]
+    present = [path for path in files if path.is_file()]
+    if not present:
+        raise DataError(root / "annotations", "neither train.json nor val.json found")
+    keyframes: list[Keyframe] = []
+    for path in present:
+        keyframes.extend(load_keyframes(path, CLASS_NAMES)[0])
+    return keyframes
+
+
+def _by_sensor(
+    keyframes: Iterable[Keyframe], recordings: Sequence[Path]
+) -> dict[str, list[Keyframe]]:
+    grouped: dict[str, list[Keyframe]] = defaultdict(list)
+    for keyframe in keyframes:
+        grouped[keyframe.sensor_id].append(keyframe)
+    missing = sorted(set(grouped) - {path.stem for path in recordings})
+    if missing:
+        folder = recordings[0].parent
+        raise DataError(folder, f"annotations refer to recordings with no HDF5 file: {missing}")
+    return grouped
+
+
+def _datasets(file: h5py.File, path: Path) -> tuple[h5py.Dataset, h5py.Dataset]:
+    for key in ("frames", "timestamps"):
+        if key not in file:
+            raise DataError(path, f"missing dataset '{key}'")
+    frames, timestamps = file["frames"], file["timestamps"]
+    if frames.ndim != 3 or timestamps.shape != (frames.shape[0],):
+        raise DataError(
+            path, f"expected frames (N, H, W) and timestamps (N,), got {frames.shape} and "
+            f"{timestamps.shape}"
+        )
+    return frames, timestamps
+
+
+def _keyframe_indices(keyframes: Iterable[Keyframe], num_frames: int, path: Path) -> list[int]:
+    """Sorted distinct keyframe indices, checked against the recording length."""
+    wanted = sorted({keyframe.frame_idx for keyframe in keyframes})
+    if wanted and wanted[-1] >= num_frames:
+        raise DataError(
+            path, f"keyframe index {wanted[-1]} is past the last frame ({num_frames - 1})"
+        )
+    return wanted
+
+
+def _read_keyframes(
+    frames: h5py.Dataset, keyframes: Iterable[Keyframe], path: Path
+) -> dict[int, np.ndarray]:
+    """The (H, W) deg C frames of ``keyframes``, keyed by frame index, in one read."""
+    wanted = _keyframe_indices(keyframes, frames.shape[0], path)
+    block = np.asarray(frames[wanted], dtype=np.float32) if wanted else []
+    return dict(zip(wanted, block, strict=True))
+
+
+def _box_slices(box_xyxy: np.ndarray) -> tuple[slice, slice]:
+    """Rows and columns of every pixel a pixel box ``(x1, y1, x2, y2)`` touches."""
+    x1, y1, x2, y2 = (float(v) for v in box_xyxy)
+    eps = 1e-3  # 0.15 * 60 must land on pixel 9, not 8.999 -> 8
+    return (
+        slice(int(np.floor(y1 + eps)), int(np.ceil(y2 - eps))),
+        slice(int(np.floor(x1 + eps)), int(np.ceil(x2 - eps))),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Statistics
+
+
+def _percentiles(values: np.ndarray) -> dict[str, float | None]:
+    if values.size == 0:
+        return {f"p{q}": None for q in PERCENTILES}
+    found = np.percentile(values.astype(np.float64), PERCENTILES)
+    return {f"p{q}": round(float(v), 4) for q, v in zip(PERCENTILES, found, strict=True)}
+
+
+def _stat(values: np.ndarray, fn: Callable[[np.ndarray], Any]) -> float | None:
+    return float(fn(values)) if values.size else None
+
+
+def dataset_statistics(root: str | os.PathLike) -> dict:
+    """Measure one dataset root over all recordings and all keyframes of train/val.json.
+
+    Returned dict (plain Python types, JSON-ready; ``None`` where nothing was measured):
+
+    - ``background_c``: p5/p50/p95 (deg C) of valid pixels outside every person box at the
+      keyframes. A box covers every pixel it touches.
+    - ``person_max_c`` / ``person_mean_c``: p5/p50/p95 (deg C) over boxes of the max / mean
+      valid temperature inside each box (boxes with no valid pixel are skipped).
+    - ``box_size_px``: per class name present, ``count`` and ``median_width`` /
+      ``median_height`` in pixels (YOLO box times 60 / 40, clipped to the frame).
+    - ``frame_interval_ms``: ``median``, ``p95``, ``max`` over the consecutive timestamp
+      differences of all recordings, ``fraction_over_1s`` (intervals > 1000 ms) and
+      ``per_recording_median`` (sensor id -> median ms).
+    - ``invalid``: ``frame_fraction`` (frames with any invalid pixel), ``pixel_fraction``
+      (invalid pixels over all pixels), ``max_pixels_in_frame``.
+    - ``num_recordings``, ``num_keyframes`` (keyframes with at least one box), ``num_boxes``.
+
+    Raises ``DataError`` for a missing root, frames folder or annotation files, unreadable
+    recordings and keyframes that point outside their recording.
+    """
+    root, recordings = _recordings(root)
+    grouped = _by_sensor(_keyframes(root), recordings)
+
+    background, person_max, person_mean = [], [], []
+    widths: dict[int, list[float]] = defaultdict(list)
+    heights: dict[int, list[float]] = defaultdict(list)
+    intervals, per_recording_median = [], {}
+    num_frames = frames_with_invalid = invalid_pixels = max_invalid = pixels = 0
+    num_keyframes = num_boxes = 0
+
+    for path in recordings:
+        keyframes = grouped.get(path.stem, [])
+        try:
+            with h5py.File(path, "r") as file:
+                frames, timestamps_ds = _datasets(file, path)
+                timestamps_ms = np.asarray(timestamps_ds[:], dtype=np.int64)
+                wanted = _keyframe_indices(keyframes, frames.shape[0], path)
+                keyframe_temps = {}
+                for start in range(0, frames.shape[0], READ_BLOCK_FRAMES):
+                    block = np.asarray(frames[start : start + READ_BLOCK_FRAMES], np.float32)
+                    for index in wanted:
+                        if start <= index < start + len(block):
+                            keyframe_temps[index] = block[index - start]
+                    per_frame = invalid_mask(block).reshape(len(block), -1).sum(axis=1)
+                    frames_with_invalid += int((per_frame > 0).sum())
+                    invalid_pixels += int(per_frame.sum())
+                    max_invalid = max(max_invalid, int(per_frame.max()))
+                    pixels += block.size
+                num_frames += frames.shape[0]
+        except OSError as exc:
+            raise DataError(path, f"not a readable HDF5 file ({exc})") from None
+
+        diffs = np.diff(timestamps_ms)
+        intervals.append(diffs)
+        per_recording_median[path.stem] = float(np.median(diffs)) if diffs.size else None
+
+        for keyframe in keyframes:
+            temps_c = keyframe_temps[keyframe.frame_idx]
+            valid = ~invalid_mask(temps_c)
+            person = np.zeros(temps_c.shape, dtype=bool)
+            for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
+                rows, cols = _box_slices(box)
+                person[rows, cols] = True
+                inside = temps_c[rows, cols][valid[rows, cols]]
+                if inside.size:
+                    person_max.append(float(inside.max()))
+                    person_mean.append(float(inside.mean()))
+                widths[int(label)].append(float(box[2] - box[0]))
+                heights[int(label)].append(float(box[3] - box[1]))
+                num_boxes += 1
+            background.append(temps_c[valid & ~person])
+            num_keyframes += 1
+
+    all_intervals = np.concatenate(intervals) if intervals else np.zeros(0, np.int64)
+    return {
+        "num_recordings": len(recordings),
+        "num_keyframes": num_keyframes,
+        "num_boxes": num_boxes,
+        "background_c": _percentiles(
+            np.concatenate(background) if background else np.zeros(0, np.float32)
+        ),
+        "person_max_c": _percentiles(np.asarray(person_max)),
+        "person_mean_c": _percentiles(np.asarray(person_mean)),
+        "box_size_px": {
+            CLASS_NAMES[label]: {
+                "count": len(widths[label]),
+                "median_width": round(float(np.median(widths[label])), 4),
+                "median_height": round(float(np.median(heights[label])), 4),
+            }
+            for label in sorted(widths)
+        },
+        "frame_interval_ms": {
+            "median": _stat(all_intervals, np.median),
+            "p95": _stat(all_intervals, lambda v: np.percentile(v, 95)),
+            "max": _stat(all_intervals, np.max),
+            "fraction_over_1s": _stat(all_intervals, lambda v: np.mean(v > GAP_MS)),
+            "per_recording_median": per_recording_median,
+        },
+        "invalid": {
+            "frame_fraction": frames_with_invalid / num_frames if num_frames else None,
+            "pixel_fraction": invalid_pixels / pixels if pixels else None,
+            "max_pixels_in_frame": max_invalid,
+        },
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# Comparison
+
+
+def _format(value: float | None, unit: str) -> str:
+    if value is None:
+        return "n/a"
+    if unit == "fraction":
+        return f"{value:.3f}"
+    if unit == "ms":
+        return f"{value:.0f} ms"
+    if unit == "C":
+        return f"{value:.1f} °C"
+    return f"{value:.1f} px"
+
+
+def _row(name: str, real: float | None, synthetic: float | None, low: float | None,
+         high: float | None, unit: str) -> ComparisonRow:
+    real_text, synthetic_text = _format(real, unit), _format(synthetic, unit)
+    if real is None or low is None or high is None:
+        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in real data")
+    if synthetic is None:
+        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in synthetic")
+    allowed = f"allowed {_format(low, unit)} .. {_format(high, unit)}"
+    if synthetic < low:
+        return ComparisonRow(name, real_text, synthetic_text, False, f"too low; {allowed}")
+    if synthetic > high:
+        return ComparisonRow(name, real_text, synthetic_text, False, f"too high; {allowed}")
+    return ComparisonRow(name, real_text, synthetic_text, True, allowed)
+
+
+def _relative(name: str, real: float | None, synthetic: float | None, unit: str) -> ComparisonRow:
+    if real is None:
+        return _row(name, real, synthetic, None, None, unit)
+    tolerance = max(RELATIVE_TOLERANCE * abs(real), ABSOLUTE_TOLERANCE[unit])
+    return _row(name, real, synthetic, real - tolerance, real + tolerance, unit)
+
+
+def _get(stats: dict, group: str, key: str) -> float | None:
+    return (stats.get(group) or {}).get(key)
+
+
+def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
+    """Compare two ``dataset_statistics`` dicts, one row per comparable scalar.
+
+    Rule for ``within`` (bounds inclusive):
+
+    - medians of a distribution (background p50, person max p50, person mean p50): the
+      synthetic p50 lies inside the real p5 .. p95 of the same distribution;
+    - background p5 and p95 (the tails): within +-3 deg C of the real value;
+    - every other scalar (frame interval median / p95 / fraction > 1 s, invalid frame and
+      pixel fractions, per-class median box width and height for classes with boxes in
+      both): ``|synthetic - real| <= max(0.5 * |real|, absolute)``, i.e. +-50 % of the
+      real value but never tighter than 10 ms, 0.01 (fractions) or 1 px.
+
+    A value missing on either side is never within. ``note`` gives the allowed range, with
+    "too low" / "too high" in front of a miss.
+    """
+    rows = []
+    for q in ("p5", "p50", "p95"):
+        value = _get(real, "background_c", q)
+        if q == "p50":
+            low, high = _get(real, "background_c", "p5"), _get(real, "background_c", "p95")
+        elif value is None:
+            low = high = None
+        else:
+            low, high = value - TAIL_TOLERANCE_C, value + TAIL_TOLERANCE_C
+        rows.append(_row(f"background {q}", value, _get(synthetic, "background_c", q),
+                         low, high, "C"))
+    for group, label in (("person_max_c", "person max"), ("person_mean_c", "person mean")):
+        rows.append(_row(f"{label} p50", _get(real, group, "p50"),
+                         _get(synthetic, group, "p50"), _get(real, group, "p5"),
+                         _get(real, group, "p95"), "C"))
+    for key, label, unit in (("median", "frame interval median", "ms"),
+                             ("p95", "frame interval p95", "ms"),
+                             ("fraction_over_1s", "frame intervals > 1 s", "fraction")):
+        rows.append(_relative(label, _get(real, "frame_interval_ms", key),
+                              _get(synthetic, "frame_interval_ms", key), unit))
+    for key, label in (("frame_fraction", "frames with invalid pixels"),
+                       ("pixel_fraction", "invalid pixels")):
+        rows.append(_relative(label, _get(real, "invalid", key),
+                              _get(synthetic, "invalid", key), "fraction"))
+    real_boxes, synthetic_boxes = real.get("box_size_px") or {}, synthetic.get("box_size_px") or {}
+    for name in CLASS_NAMES:
+        if real_boxes.get(name, {}).get("count") and synthetic_boxes.get(name, {}).get("count"):
+            for key, label in (("median_width", "width"), ("median_height", "height")):
+                rows.append(_relative(f"box {label} {name}", real_boxes[name][key],
+                                      synthetic_boxes[name][key], "px"))
+    return rows
+
+
+def format_comparison_table(rows: Iterable[ComparisonRow]) -> str:
+    """Markdown table of comparison rows; the last column says ``ok`` or ``off``."""
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
+    lines = ["| statistic | real | synthetic | note | ok |", "|---|---|---|---|---|"]
+    for row in rows:
+        verdict = "ok" if row.within else "off"
+        lines.append(f"| {cell(row.name)} | {cell(row.real)} | {cell(row.synthetic)} | "
+                     f"{cell(row.note)} | {verdict} |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------
+# Contact sheet
+
+
+def _sample_keyframes(root: str | os.PathLike, count: int,
+                      seed: int) -> list[tuple[Keyframe, np.ndarray]]:
+    """Up to ``count`` keyframes drawn with ``seed`` and their (H, W) frames in deg C."""
+    root, recordings = _recordings(root)
+    keyframes = _keyframes(root)
+    _by_sensor(keyframes, recordings)  # every sensor must have a recording
+    rng = np.random.default_rng(seed)
+    picks = sorted(rng.choice(len(keyframes), size=min(count, len(keyframes)), replace=False))
+    chosen = [keyframes[i] for i in picks]
+    frames_by_key: dict[tuple[str, int], np.ndarray] = {}
+    for sensor_id in sorted({k.sensor_id for k in chosen}):
+        path = root / "frames" / f"{sensor_id}.h5"
+        on_sensor = [k for k in chosen if k.sensor_id == sensor_id]
+        try:
+            with h5py.File(path, "r") as file:
+                frames, _ = _datasets(file, path)
+                for index, temps_c in _read_keyframes(frames, on_sensor, path).items():
+                    frames_by_key[sensor_id, index] = temps_c
+        except OSError as exc:
+            raise DataError(path, f"not a readable HDF5 file ({exc})") from None
+    return [(k, frames_by_key[k.sensor_id, k.frame_idx]) for k in chosen]
+
+
+def render_comparison_sheet(
+    real_root: str | os.PathLike,
+    synthetic_root: str | os.PathLike,
+    out_png: str | os.PathLike,
+    frames_per_row: int = 6,
+    seed: int = 0,
+) -> Path:
+    """Write a PNG: ``frames_per_row`` random real keyframes on top, synthetic ones below.
+
+    Both rows share one scale (10..40 deg C, 'inferno', invalid pixels in cyan), person
+    boxes carry their class names, and a colourbar is in deg C. The same ``seed`` always
+    picks the same keyframes. Returns the path written.
+    """
+    if frames_per_row < 1:
+        raise ValueError(f"frames_per_row must be at least 1, got {frames_per_row}")
+    rows = [("real", _sample_keyframes(real_root, frames_per_row, seed)),
+            ("synthetic", _sample_keyframes(synthetic_root, frames_per_row, seed))]
+
+    cmap = colormaps["inferno"].with_extremes(bad=INVALID_COLOUR)
+    norm = Normalize(*SHEET_RANGE_C)
+    box_colours = colormaps["tab20"]
+    fig = Figure(figsize=(1.2 + 2.2 * frames_per_row, 4.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, frames_per_row, squeeze=False)
+    for row, (title, samples) in enumerate(rows):
+        for column in range(frames_per_row):
+            ax = axes[row, column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(title, fontsize=11)
+            if column >= len(samples):
+                for spine in ax.spines.values():
+                    spine.set_visible(False)
+                continue
+            keyframe, temps_c = samples[column]
+            ax.imshow(np.ma.masked_array(temps_c, invalid_mask(temps_c)), cmap=cmap, norm=norm,
+                      interpolation="nearest")
+            height = temps_c.shape[0]
+            for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
+                x1, y1, x2, y2 = (float(v) - 0.5 for v in box)  # pixel edges -> imshow coords
+                colour = box_colours(int(label) % 20)
+                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                                       edgecolor=colour, linewidth=1.0))
+                above = y1 > 0.15 * height
+                ax.text(x1, y1 if above else y2, CLASS_NAMES[int(label)], fontsize=5,
+                        color=colour, va="bottom" if above else "top", clip_on=True,
+                        bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
+            ax.set_title(f"{keyframe.sensor_id} #{keyframe.frame_idx}", fontsize=7)
+    fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="temperature (°C)",
+                 shrink=0.9)
+    fig.suptitle(f"keyframes on one scale, {SHEET_RANGE_C[0]:.0f}..{SHEET_RANGE_C[1]:.0f} °C; "
+                 "invalid pixels in cyan", fontsize=9)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, format="png")
+    return out_png
