@@ -8,9 +8,9 @@ import re
 import sys
 from collections.abc import Sequence
 
-from thermal_action.cli import configs, test, train
+from thermal_action.cli import configs, data, demo, test, train
 
-COMMANDS = {"train": train, "test": test, "configs": configs}
+COMMANDS = {"demo": demo, "train": train, "test": test, "data": data, "configs": configs}
 
 
 def clean_error(exc: BaseException) -> str:

@@ -1,0 +1,170 @@
+"""The simulator: deterministic, in the real layout, with class-specific footprints and the
+real data's artifacts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import h5py
+import numpy as np
+import pytest
+
+from thermal_action.data import ThermalActionDataset
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.synthetic import SynthConfig, generate_dataset
+from thermal_action.data.synthetic import people as P
+from thermal_action.data.synthetic.scene import make_scene
+from thermal_action.data.synthetic.sensor import frame_timestamps_ms
+from thermal_action.data.tools.realism import dataset_statistics
+
+SMALL = SynthConfig(num_recordings=4, frames_per_recording=160, seed=3)
+
+
+@pytest.fixture(scope="module")
+def synthetic_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("synthetic")
+    generate_dataset(root, SMALL)
+    return root
+
+
+def test_layout_matches_the_real_dataset(synthetic_root):
+    for path in ("annotations/train.json", "annotations/val.json",
+                 "annotations/class_mapping.json", "frames/sensor_info.json",
+                 "dataset_info.json"):
+        assert (synthetic_root / path).is_file(), path
+    recordings = sorted((synthetic_root / "frames").glob("*.h5"))
+    assert len(recordings) == 4
+    with h5py.File(recordings[0]) as file:
+        assert file["frames"].shape == (160, 40, 60) and file["frames"].dtype == np.float32
+        assert file["timestamps"].dtype == np.int64 and file["frame_seqs"].dtype == np.int64
+        assert np.all(np.diff(file["timestamps"][:]) > 0)
+        assert np.all(np.diff(file["frame_seqs"][:]) > 0)
+        for attr in ("sensor_id", "mac_address", "frame_height", "frame_width", "total_frames",
+                     "min_timestamp", "max_timestamp", "compression", "created_at"):
+            assert attr in file.attrs
+    raw = (synthetic_root / "raw_annotations").glob("*.jsonl")
+    line = json.loads(next(raw).read_text().splitlines()[0])
+    assert {"data_id", "mac_address", "annotator_id", "annotation_time", "data_time",
+            "annotations"} <= set(line)
+    categories = {a["category"] for a in line["annotations"]}
+    assert "person" in categories and categories <= {"person", "object", "furniture"}
+    person = next(a for a in line["annotations"] if a["category"] == "person")
+    assert person["subcategory"] in CLASS_NAMES and len(person["bbox"]) == 4
+
+
+def test_dataset_class_and_statistics_read_it_unchanged(synthetic_root):
+    train = ThermalActionDataset(ann_file=str(synthetic_root / "annotations/train.json"),
+                                 hdf5_root=str(synthetic_root / "frames"), pipeline=[])
+    val = ThermalActionDataset(ann_file="annotations/val.json", hdf5_root="frames",
+                               data_root=str(synthetic_root), pipeline=[])
+    assert len(train) > 20 and len(val) > 5
+    assert train[0]["imgs"].shape == (64, 40, 60, 3)
+    sensors = lambda ds: {ds.get_data_info(i)["sensor_id"] for i in range(len(ds))}  # noqa: E731
+    assert not sensors(train) & sensors(val)  # held out by whole recordings
+    stats = dataset_statistics(synthetic_root)
+    assert stats["num_recordings"] == 4
+
+
+def test_same_seed_same_data_other_seed_other_data(synthetic_root, tmp_path):
+    generate_dataset(tmp_path / "again", SMALL)
+    generate_dataset(tmp_path / "other", replace(SMALL, seed=4))
+    name = sorted((synthetic_root / "frames").glob("*.h5"))[0].name
+    read = lambda root: h5py.File(root / "frames" / name)["frames"][:]  # noqa: E731
+    np.testing.assert_array_equal(read(synthetic_root), read(tmp_path / "again"))
+    assert (synthetic_root / "annotations/train.json").read_text() == (
+        tmp_path / "again" / "annotations/train.json").read_text()
+    assert not np.array_equal(read(synthetic_root), read(tmp_path / "other"))
+
+
+def _footprint(label: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    scene = make_scene(rng)
+    person = P.make_person([label], 20.0, scene, [], rng)
+    state = P.body_state(person, 10.0)
+    heat = P.render_person(*state, person.scale, person.warmth, 40, 60)
+    ys, xs = np.nonzero(heat > 1.0)
+    coords = np.stack([xs, ys], 1).astype(float)
+    eigen = np.linalg.eigvalsh(np.cov(coords.T))
+    return heat, len(xs), float(np.sqrt(eigen[1] / eigen[0]))
+
+
+def test_posture_footprints_differ_as_seen_from_above():
+    _, standing_area, standing_elongation = _footprint(1)
+    _, lying_area, lying_elongation = _footprint(3)
+    _, sitting_area, _ = _footprint(0)
+    _, kneeling_area, kneeling_elongation = _footprint(10)
+    assert lying_elongation > 1.8 > standing_elongation  # lying is long, standing compact
+    assert lying_area > 2 * standing_area
+    assert sitting_area > standing_area and kneeling_elongation > standing_elongation
+    heat, _, _ = _footprint(4)
+    _, _, floor_heat = _footprint(3)
+    lying_heat, _, _ = _footprint(3)
+    assert heat.max() <= lying_heat.max() + 0.5  # blanket: bed lying no warmer than floor
+
+
+def test_walking_moves_and_lying_stays():
+    rng = np.random.default_rng(1)
+    scene = make_scene(rng)
+    walker = P.make_person([2], 20.0, scene, [], rng)
+    lying = P.make_person([3], 20.0, scene, [], rng)
+    walked = np.array([P.body_state(walker, t)[1] for t in np.arange(2.0, 6.01, 0.1)])
+    path_px = np.hypot(*np.diff(walked, axis=0).T).sum()
+    assert 8 * 4 * 0.95 < path_px < 14 * 4 * 1.05  # 8-14 px/s for 4 s
+    still = [P.body_state(lying, t)[1] for t in (15.0, 19.0)]
+    assert np.hypot(*(still[1] - still[0])) < 0.5
+
+
+def test_fall_is_sudden_then_still():
+    rng = np.random.default_rng(2)
+    story = P.make_story([7], 30.0, rng)
+    labels = [episode.label for episode in story]
+    assert labels[-2:] == [7, 3]
+    fall = story[-2]
+    assert 1.0 <= fall.end_s - fall.start_s <= 2.0 and fall.posture_to == "lying"
+
+
+@pytest.mark.parametrize("label", range(len(CLASS_NAMES)))
+def test_every_class_has_a_story(label):
+    story = P.make_story([label], 30.0, np.random.default_rng(label))
+    assert label in [episode.label for episode in story]
+    assert story[0].start_s == 0.0 and story[-1].end_s == pytest.approx(30.0)
+
+
+def test_a_uniform_mix_covers_the_classes(tmp_path):
+    summary = generate_dataset(tmp_path, SynthConfig(num_recordings=28, frames_per_recording=120,
+                                                     seed=5, people_weights=(1.0,)))
+    seen = set(summary.class_counts["train"]) | set(summary.class_counts["val"])
+    assert len(seen) >= 12
+
+
+def test_class_mix_is_honoured(tmp_path):
+    weights = tuple(1.0 if c in (1, 3, 7) else 0.0 for c in range(len(CLASS_NAMES)))
+    summary = generate_dataset(tmp_path, SynthConfig(num_recordings=6, frames_per_recording=160,
+                                                     seed=1, class_weights=weights))
+    seen = set(summary.class_counts["train"]) | set(summary.class_counts["val"])
+    # stories also pass through the classes they need (posture changes, walking before a fall)
+    assert seen <= {CLASS_NAMES[c] for c in (1, 2, 3, 6, 7)}
+
+
+def test_sensor_artifacts_rates(tmp_path):
+    rng = np.random.default_rng(0)
+    stamps = frame_timestamps_ms(20000, 160.0, 0, rng, gap_prob=0.01)
+    intervals = np.diff(stamps)
+    assert 120 < np.median(intervals) < 200
+    assert 0.005 < (intervals > 1000).mean() < 0.03
+    assert (intervals > 0).all()
+    summary = generate_dataset(tmp_path, SynthConfig(num_recordings=4, frames_per_recording=300,
+                                                     seed=0, glitchy_recording_prob=1.0))
+    stats = dataset_statistics(summary.root)
+    assert 0.05 < stats["invalid"]["frame_fraction"] < 0.16
+    assert stats["invalid"]["max_pixels_in_frame"] >= 2300  # nearly whole invalid frames
+
+
+def test_bad_configs_are_refused():
+    with pytest.raises(ValueError):
+        SynthConfig(num_recordings=1)
+    with pytest.raises(ValueError):
+        SynthConfig(frames_per_recording=50)
+    with pytest.raises(ValueError):
+        SynthConfig(class_weights=(1.0,) * 3)

@@ -1,0 +1,20 @@
+"""``thermal-action data VERB``: dataset tools, one module per verb."""
+
+from __future__ import annotations
+
+import argparse
+
+from thermal_action.cli import data_synth
+
+VERBS = {"synth": data_synth}
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(name, help="dataset tools: " + ", ".join(VERBS))
+    verbs = parser.add_subparsers(dest="data_command", metavar="VERB", required=True)
+    for verb, module in VERBS.items():
+        module.add_parser(verbs, verb)
+
+
+def run(args: argparse.Namespace) -> int:
+    return VERBS[args.data_command].run(args)

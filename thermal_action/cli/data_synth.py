@@ -1,0 +1,91 @@
+"""``thermal-action data synth``: simulate a dataset, optionally compare it with real data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import replace
+from pathlib import Path
+
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.errors import ConfigError
+
+
+def parse_class_mix(entries: list[str] | None) -> tuple[float, ...]:
+    """``ID_OR_NAME=WEIGHT`` entries over a default weight of 1 for every class."""
+    weights = [1.0] * len(CLASS_NAMES)
+    for entry in entries or []:
+        key, sep, value = entry.rpartition("=")
+        if not sep:
+            raise ConfigError(f"--class-mix entry {entry!r} is not ID_OR_NAME=WEIGHT")
+        if key.isdigit() and int(key) < len(CLASS_NAMES):
+            index = int(key)
+        elif key in CLASS_NAMES:
+            index = CLASS_NAMES.index(key)
+        else:
+            raise ConfigError(f"--class-mix: unknown class {key!r} (ids 0..13 or class names)")
+        try:
+            weights[index] = float(value)
+        except ValueError:
+            raise ConfigError(f"--class-mix: weight {value!r} is not a number") from None
+    return tuple(weights)
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="simulate ceiling thermal recordings in the real dataset layout")
+    parser.add_argument("--out", required=True, help="dataset folder to write")
+    parser.add_argument("--recordings", type=int, default=8, help="number of recordings")
+    parser.add_argument("--frames", type=int, default=400, help="frames per recording")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--val-fraction", type=float, default=0.25,
+                        help="share of whole recordings held out in val.json")
+    parser.add_argument("--class-mix", nargs="+", metavar="ID_OR_NAME=WEIGHT",
+                        help="relative frequency of story classes (default 1 each)")
+    parser.add_argument("--compare", metavar="REAL_ROOT",
+                        help="also write a realism report against this real dataset")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmengine.utils import ProgressBar
+
+    from thermal_action.data.synthetic import SynthConfig, generate_dataset
+
+    try:
+        config = replace(SynthConfig(), num_recordings=args.recordings,
+                         frames_per_recording=args.frames, seed=args.seed,
+                         val_fraction=args.val_fraction,
+                         class_weights=parse_class_mix(args.class_mix))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    bar = ProgressBar(config.num_recordings)
+    summary = generate_dataset(args.out, config, progress=lambda done, total: bar.update())
+    print()
+    print(f"wrote {summary.root}: train {summary.num_keyframes['train']} keyframes / "
+          f"{summary.num_boxes['train']} boxes ({len(summary.train_recordings)} recordings), "
+          f"val {summary.num_keyframes['val']} / {summary.num_boxes['val']} "
+          f"({len(summary.val_recordings)} recordings)")
+    if args.compare:
+        from thermal_action.data.tools.realism import (
+            compare_statistics,
+            dataset_statistics,
+            format_comparison_table,
+            render_comparison_sheet,
+        )
+
+        report_dir = Path(args.out) / "realism"
+        report_dir.mkdir(parents=True, exist_ok=True)
+        real, synthetic = dataset_statistics(args.compare), dataset_statistics(args.out)
+        rows = compare_statistics(real, synthetic)
+        table = format_comparison_table(rows)
+        (report_dir / "statistics.md").write_text(table + "\n")
+        (report_dir / "statistics.json").write_text(
+            json.dumps(dict(real=real, synthetic=synthetic), indent=2))
+        sheet = render_comparison_sheet(args.compare, args.out, report_dir / "frames.png")
+        print(table)
+        off = [row.name for row in rows if not row.within]
+        print(f"{len(rows) - len(off)}/{len(rows)} statistics within the real range"
+              + (f"; off: {', '.join(off)}" if off else ""))
+        print(f"realism sheet: {sheet}")
+        print(f"statistics:    {report_dir / 'statistics.md'}, {report_dir / 'statistics.json'}")
+    return 0

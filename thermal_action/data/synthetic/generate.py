@@ -1,0 +1,408 @@
+"""Write a simulated dataset in the real layout: ``frames/*.h5``, ``raw_annotations/*.jsonl``,
+``annotations/{train,val,class_mapping}.json``, ``frames/sensor_info.json`` and
+``dataset_info.json``. Deterministic for a seed."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NamedTuple
+
+import h5py
+import numpy as np
+
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.synthetic import people as P
+from thermal_action.data.synthetic.scene import Scene, make_scene
+from thermal_action.data.synthetic.sensor import (
+    apply_optics_and_noise,
+    corrupt_frame,
+    frame_timestamps_ms,
+)
+
+HEIGHT, WIDTH = 40, 60
+WINDOW = 64  # frames a sample spans; keyframes keep their whole window inside the recording
+PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
+
+
+@dataclass(frozen=True)
+class SynthConfig:
+    """What to simulate. Times in seconds or ms, sizes in pixels."""
+
+    num_recordings: int = 8
+    frames_per_recording: int = 400
+    recordings_per_session: int = 4  # recordings of one session share a room
+    seed: int = 0
+    class_weights: tuple[float, ...] = (1.0,) * len(CLASS_NAMES)  # mix of story focus classes
+    people_weights: tuple[float, ...] = (0.6, 0.3, 0.1)  # 1, 2, 3 people per recording
+    keyframe_every_s: float = 1.5
+    segment_s: float = 12.0  # one story focus class per this much recording time
+    val_fraction: float = 0.25  # whole recordings held out for val.json
+    glitchy_recording_prob: float = 0.5  # recordings with invalid-pixel frames
+    invalid_frame_rate: tuple[float, float] = (0.08, 0.13)
+    # Sessions run fast (SL14-like, 38-100 ms median interval) or slow (SL18-like, ~163 ms).
+    median_interval_ms: tuple[tuple[float, float], ...] = ((38.0, 100.0), (150.0, 170.0))
+
+    def __post_init__(self) -> None:
+        if self.num_recordings < 2:
+            raise ValueError("num_recordings must be at least 2 (one train, one val)")
+        if self.frames_per_recording < WINDOW + 2:
+            raise ValueError(f"frames_per_recording must exceed the {WINDOW}-frame window")
+        if (
+            len(self.class_weights) != len(CLASS_NAMES)
+            or min(self.class_weights) < 0
+            or not any(self.class_weights)
+        ):
+            raise ValueError(f"class_weights needs {len(CLASS_NAMES)} non-negative weights")
+
+
+class PersonBox(NamedTuple):
+    object_id: int
+    label: int
+    box_xyxy: np.ndarray  # pixels
+
+
+class SimKeyframe(NamedTuple):
+    frame_idx: int
+    timestamp_ms: int
+    people: list[PersonBox]
+
+
+class SimRecording(NamedTuple):
+    sensor_id: str
+    frames_c: np.ndarray  # (N, H, W) float32
+    timestamps_ms: np.ndarray  # (N,) int64
+    keyframes: list[SimKeyframe]
+    scene: Scene
+
+
+def _box_of(heat: np.ndarray) -> np.ndarray | None:
+    ys, xs = np.nonzero(heat > PERSON_THRESHOLD_C)
+    if not len(xs):
+        return None
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
+
+
+def _keyframe_times(
+    persons: Sequence[P.Person], duration_s: float, every_s: float, rng: np.random.Generator
+) -> list[float]:
+    times = list(np.arange(rng.uniform(0, every_s), duration_s, every_s))
+    for person in persons:  # every transition gets a keyframe in its middle
+        times += [(e.start_s + e.end_s) / 2 for e in person.episodes if e.label in (6, 7, 8)]
+    return sorted(times)
+
+
+def simulate_recording(
+    sensor_id: str,
+    scene: Scene,
+    config: SynthConfig,
+    start_ms: int,
+    median_interval_ms: float,
+    rng: np.random.Generator,
+) -> SimRecording:
+    """Render one recording of a scene and annotate its keyframes."""
+    num_frames = config.frames_per_recording
+    timestamps = frame_timestamps_ms(num_frames, median_interval_ms, start_ms, rng,
+                                     gap_prob=float(rng.uniform(0.0, 0.03)))
+    times_s = (timestamps - timestamps[0]) / 1000.0
+    duration_s = float(times_s[-1]) + 1e-3
+
+    class_p = np.asarray(config.class_weights, np.float64) / sum(config.class_weights)
+    people_p = np.asarray(config.people_weights, np.float64) / sum(config.people_weights)
+    num_people = int(rng.choice(np.arange(1, len(people_p) + 1), p=people_p))
+    persons: list[P.Person] = []
+    bed_taken = False
+    targets_per_person = max(1, round(duration_s / config.segment_s))
+    for _ in range(num_people):
+        targets = [int(t) for t in rng.choice(len(class_p), targets_per_person, p=class_p)]
+        if bed_taken:
+            targets = [t for t in targets if t not in P.ON_BED] or [1]
+        elif any(t in P.ON_BED for t in targets):
+            targets, bed_taken = [next(t for t in targets if t in P.ON_BED)], True
+        taken = [person.path_xy[0] for person in persons]
+        persons.append(P.make_person(targets, duration_s, scene, taken, rng))
+
+    noise_c = float(rng.uniform(0.12, 0.25))
+    fixed_pattern = rng.normal(0.0, 0.08, (HEIGHT, WIDTH)).astype(np.float32)
+    glitchy = rng.random() < config.glitchy_recording_prob
+    invalid_rate = float(rng.uniform(*config.invalid_frame_rate)) if glitchy else 0.0
+    jitter = [np.zeros(2) for _ in persons]
+
+    key_times = _keyframe_times(persons, duration_s, config.keyframe_every_s, rng)
+    key_indices = sorted({int(np.searchsorted(times_s, t)) for t in key_times})
+    key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
+    wanted = set(key_indices)
+
+    frames = np.empty((num_frames, HEIGHT, WIDTH), np.float32)
+    keyframes: list[SimKeyframe] = []
+    offset_c = 0.0
+    for index, t_s in enumerate(times_s):
+        frame = scene.background_c.copy()
+        boxes: list[PersonBox] = []
+        for object_id, person in enumerate(persons):
+            state = P.body_state(person, float(t_s))
+            if state is None:
+                continue
+            blobs, centre, angle = state
+            jitter[object_id] = 0.9 * jitter[object_id] + rng.normal(0, 0.08, 2)
+            breathing = 0.02 * np.sin(2 * np.pi * 0.25 * t_s)
+            heat = P.render_person(
+                blobs,
+                centre + jitter[object_id],
+                angle,
+                person.scale,
+                person.warmth,
+                HEIGHT,
+                WIDTH,
+                breathing,
+            )
+            frame += heat
+            if index in wanted:
+                label = P.label_at(person, float(t_s))
+                box = _box_of(heat)
+                if label is not None and box is not None:
+                    boxes.append(PersonBox(object_id, label, box))
+        offset_c = 0.95 * offset_c + rng.normal(0, 0.03)
+        frame = apply_optics_and_noise(frame, fixed_pattern, noise_c, offset_c, rng)
+        if invalid_rate and rng.random() < invalid_rate:
+            frame = corrupt_frame(frame, rng)
+        frames[index] = frame
+        if boxes:
+            keyframes.append(SimKeyframe(index, int(timestamps[index]), boxes))
+    return SimRecording(sensor_id, frames, timestamps, keyframes, scene)
+
+
+def _mac(rng: np.random.Generator) -> str:
+    return "02:" + ":".join(f"{b:02x}" for b in rng.integers(0, 256, 5))
+
+
+def _write_hdf5(path: Path, recording: SimRecording, mac: str) -> None:
+    frames, timestamps = recording.frames_c, recording.timestamps_ms
+    with h5py.File(path, "w") as file:
+        file.create_dataset(
+            "frames",
+            data=frames,
+            compression="gzip",
+            compression_opts=4,
+            chunks=(min(64, len(frames)), HEIGHT, WIDTH),
+        )
+        file.create_dataset("timestamps", data=timestamps)
+        file.create_dataset("frame_seqs", data=np.arange(len(frames), dtype=np.int64) + 1000)
+        file.attrs.update(
+            sensor_id=recording.sensor_id,
+            mac_address=mac,
+            frame_height=HEIGHT,
+            frame_width=WIDTH,
+            total_frames=len(frames),
+            min_timestamp=int(timestamps[0]),
+            max_timestamp=int(timestamps[-1]),
+            compression="gzip",
+            compression_level=4,
+            created_at=datetime.now(UTC).isoformat(),
+            simulated=True,
+        )
+
+
+def _yolo(box: np.ndarray | Sequence[float]) -> list[float]:
+    x1, y1, x2, y2 = (float(v) for v in box)
+    return [
+        round((x1 + x2) / 2 / WIDTH, 6),
+        round((y1 + y2) / 2 / HEIGHT, 6),
+        round((x2 - x1) / WIDTH, 6),
+        round((y2 - y1) / HEIGHT, 6),
+    ]
+
+
+def _raw_lines(recording: SimRecording, mac: str) -> list[str]:
+    lines = []
+    for keyframe in recording.keyframes:
+        annotations = [
+            dict(
+                bbox=_yolo(p.box_xyxy),
+                category="person",
+                subcategory=CLASS_NAMES[p.label],
+                attribute_obscured="0%",
+                attribute_heat_residual=None,
+                object_id=p.object_id,
+            )
+            for p in keyframe.people
+        ]
+        first_object_id = len(annotations) + 10
+        annotations += [
+            dict(
+                bbox=_yolo(obj.box_xyxy),
+                category=obj.category,
+                subcategory=obj.name,
+                attribute_obscured="0%",
+                attribute_heat_residual="no",
+                object_id=first_object_id + k,
+            )
+            for k, obj in enumerate(recording.scene.objects)
+        ]
+        lines.append(
+            json.dumps(
+                dict(
+                    data_id=recording.sensor_id,
+                    mac_address=mac,
+                    annotator_id="simulator",
+                    annotation_time=keyframe.timestamp_ms + 86_400_000,
+                    data_time=keyframe.timestamp_ms,
+                    annotations=annotations,
+                )
+            )
+        )
+    return lines
+
+
+def _coco(recordings: Sequence[SimRecording], macs: dict[str, str], description: str) -> dict:
+    images, annotations = [], []
+    for recording in recordings:
+        for keyframe in recording.keyframes:
+            image_id = f"{recording.sensor_id}_{keyframe.timestamp_ms}"
+            images.append(
+                dict(
+                    id=image_id,
+                    sensor_id=recording.sensor_id,
+                    mac_address=macs[recording.sensor_id],
+                    timestamp=keyframe.timestamp_ms,
+                    width=WIDTH,
+                    height=HEIGHT,
+                    frame_idx=keyframe.frame_idx,
+                )
+            )
+            for person in keyframe.people:
+                annotations.append(
+                    dict(
+                        id=len(annotations),
+                        image_id=image_id,
+                        bbox=_yolo(person.box_xyxy),
+                        category_id=person.label,
+                        category_name=CLASS_NAMES[person.label],
+                        object_id=person.object_id,
+                        attribute_obscured="0%",
+                    )
+                )
+    return dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=i, name=name) for i, name in enumerate(CLASS_NAMES)],
+        info=dict(description=description, version="1.0", year=2026),
+    )
+
+
+class SynthSummary(NamedTuple):
+    """What ``generate_dataset`` wrote."""
+
+    root: Path
+    train_recordings: list[str]
+    val_recordings: list[str]
+    num_keyframes: dict[str, int]  # per split
+    num_boxes: dict[str, int]
+    class_counts: dict[str, dict[str, int]]  # per split, class name -> boxes
+
+
+def generate_dataset(
+    out_dir: str | os.PathLike,
+    config: SynthConfig = SynthConfig(),
+    progress: Callable[[int, int], None] | None = None,
+) -> SynthSummary:
+    """Simulate ``config.num_recordings`` recordings into ``out_dir`` (created; existing
+    files of the same names are overwritten). ``progress(done, total)`` is called per
+    recording."""
+    root = Path(out_dir)
+    for folder in ("frames", "annotations", "raw_annotations"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(config.seed)
+    recordings: list[SimRecording] = []
+    macs: dict[str, str] = {}
+    scene = None
+    start_ms = 1_760_000_000_000 + int(rng.integers(0, 10**9))
+    session = 0
+    for index in range(config.num_recordings):
+        if index % config.recordings_per_session == 0:
+            session += 1
+            scene = make_scene(rng, HEIGHT, WIDTH)
+            low, high = config.median_interval_ms[rng.integers(len(config.median_interval_ms))]
+            median_ms = float(rng.uniform(low, high))
+            mac = _mac(rng)
+        sensor_id = f"SIM{session:02d}_R{index % config.recordings_per_session + 1}"
+        recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng)
+        start_ms = int(recording.timestamps_ms[-1]) + int(rng.integers(2_000, 60_000))
+        macs[sensor_id] = mac
+        _write_hdf5(root / "frames" / f"{sensor_id}.h5", recording, mac)
+        (root / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
+            "\n".join(_raw_lines(recording, mac)) + "\n"
+        )
+        recordings.append(recording)
+        if progress is not None:
+            progress(index + 1, config.num_recordings)
+
+    num_val = max(1, round(config.val_fraction * len(recordings)))
+    val_ids = set(rng.choice([r.sensor_id for r in recordings], num_val, replace=False).tolist())
+    splits = {
+        "train": [r for r in recordings if r.sensor_id not in val_ids],
+        "val": [r for r in recordings if r.sensor_id in val_ids],
+    }
+    for split, members in splits.items():
+        coco = _coco(members, macs, f"Simulated thermal action dataset ({split})")
+        (root / "annotations" / f"{split}.json").write_text(json.dumps(coco, indent=1))
+    (root / "annotations" / "class_mapping.json").write_text(
+        json.dumps(
+            dict(classes=list(CLASS_NAMES), class_to_id={n: i for i, n in enumerate(CLASS_NAMES)}),
+            indent=2,
+        )
+    )
+    (root / "frames" / "sensor_info.json").write_text(
+        json.dumps(
+            {
+                r.sensor_id: dict(
+                    hdf5_path=f"frames/{r.sensor_id}.h5",
+                    mac_address=macs[r.sensor_id],
+                    total_frames=len(r.frames_c),
+                    corrupted_frames=0,
+                    annotation_count=len(r.keyframes),
+                    min_timestamp=int(r.timestamps_ms[0]),
+                    max_timestamp=int(r.timestamps_ms[-1]),
+                )
+                for r in recordings
+            },
+            indent=2,
+        )
+    )
+    counts = {
+        split: Counter(CLASS_NAMES[p.label] for r in members for k in r.keyframes for p in k.people)
+        for split, members in splits.items()
+    }
+    summary = SynthSummary(
+        root=root,
+        train_recordings=[r.sensor_id for r in splits["train"]],
+        val_recordings=[r.sensor_id for r in splits["val"]],
+        num_keyframes={s: sum(len(r.keyframes) for r in m) for s, m in splits.items()},
+        num_boxes={s: sum(counts[s].values()) for s in splits},
+        class_counts={s: dict(sorted(c.items())) for s, c in counts.items()},
+    )
+    (root / "dataset_info.json").write_text(
+        json.dumps(
+            dict(
+                generator="thermal_action.data.synthetic",
+                configuration=asdict(config),
+                split=dict(
+                    type="recording", train=summary.train_recordings, val=summary.val_recordings
+                ),
+                annotations=dict(
+                    train_images=summary.num_keyframes["train"],
+                    val_images=summary.num_keyframes["val"],
+                    train_annotations=summary.num_boxes["train"],
+                    val_annotations=summary.num_boxes["val"],
+                    class_counts=summary.class_counts,
+                ),
+            ),
+            indent=2,
+        )
+    )
+    return summary

@@ -1,0 +1,293 @@
+"""People seen from above: posture footprints, scripted stories per action class, and
+rendering to deg C heat on the pixel grid.
+
+A posture is a few anisotropic Gaussian blobs in body coordinates (u along the body axis /
+facing direction, v across it, pixels) with an amplitude in deg C above the room: the head
+is the warmest, clothing-covered body parts are cooler. Transitions blend two postures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import numpy as np
+
+from thermal_action.data.synthetic.scene import Scene
+
+# (u, v, sigma_u, sigma_v, amplitude deg C) per blob; 6 blobs so postures blend.
+_B = 6
+
+
+def _posture(*blobs: tuple[float, float, float, float, float]) -> np.ndarray:
+    table = np.zeros((_B, 5), np.float32)
+    table[:, 2:4] = 1.0
+    table[: len(blobs)] = blobs
+    return table
+
+
+POSTURES: dict[str, np.ndarray] = {
+    "standing": _posture((0, 0, 1.1, 1.1, 4.2), (0, 0, 1.5, 2.5, 3.0)),
+    "sitting": _posture(
+        (-1.0, 0, 1.1, 1.1, 4.0),
+        (-0.6, 0, 1.6, 2.4, 3.0),
+        (2.3, 0, 1.8, 2.3, 2.6),
+        (4.4, 0, 0.9, 1.7, 1.3),
+    ),
+    "lying": _posture(
+        (-6.0, 0, 1.1, 1.1, 3.6),
+        (-2.6, 0, 2.6, 2.2, 3.0),
+        (1.0, 0, 1.8, 1.9, 2.5),
+        (4.6, 0, 2.6, 1.5, 2.0),
+        (-2.2, 3.2, 2.2, 0.8, 1.4),
+    ),
+    "leaning": _posture((2.0, 0, 1.1, 1.1, 4.0), (0.9, 0, 1.5, 2.3, 3.0), (-1.3, 0, 1.3, 1.8, 1.8)),
+    "kneeling": _posture(
+        (0.5, 0, 1.1, 1.1, 4.0), (0, 0, 1.5, 2.0, 3.0), (-2.5, 0, 1.6, 1.6, 2.4),
+        (-5.0, 0, 1.8, 1.4, 2.0),
+    ),
+    "bending": _posture((3.3, 0, 1.0, 1.0, 3.0), (1.4, 0, 1.8, 2.2, 3.0), (-1.2, 0, 1.3, 1.9, 2.4)),
+    "crouching": _posture((0, 0, 2.4, 2.4, 3.4), (0.6, 0, 1.0, 1.0, 3.5)),
+    "floor_sitting": _posture(
+        (-1.6, 0, 1.1, 1.1, 4.0), (-1.0, 0, 1.5, 2.3, 3.0), (3.6, 0, 3.0, 1.8, 2.3)
+    ),
+}
+POSTURES["lying_bed"] = POSTURES["lying"] * np.array([1, 1, 1, 1, 0.5], np.float32)
+POSTURES["lying_bed"][0, 4] = 3.6  # the head stays out of the blanket
+
+# Class id -> posture held by its static episodes.
+STATIC_POSTURE = {
+    0: "sitting",
+    1: "standing",
+    2: "standing",
+    3: "lying",
+    4: "lying_bed",
+    5: "leaning",
+    9: "floor_sitting",
+    10: "kneeling",
+    11: "bending",
+    12: "crouching",
+    13: "standing",
+}
+ON_BED = {4, 8}
+
+
+class Episode(NamedTuple):
+    """One labelled stretch of a person's story, times in seconds."""
+
+    label: int
+    start_s: float
+    end_s: float
+    posture_from: str
+    posture_to: str  # equal to posture_from for static episodes
+
+
+class Person(NamedTuple):
+    """A simulated person: body, story and path."""
+
+    episodes: list[Episode]
+    scale: float  # body size factor
+    warmth: float  # amplitude factor
+    angle: float  # body axis, radians
+    path_xy: np.ndarray  # (K, 2) waypoints in pixels; walking follows them
+    speed_px_s: float
+    fall_shift_px: float  # how far the body centre moves along the axis in a fall
+
+
+LOW_POSTURE_LABEL = {"sitting": 0, "crouching": 12, "kneeling": 10}
+
+
+def make_story(targets: Sequence[int], duration_s: float,
+               rng: np.random.Generator) -> list[Episode]:
+    """Episodes of a person whose recording focuses on the classes ``targets``.
+
+    Segments share the duration; a change of posture between segments is a normal
+    transition (class 6). A fall (7) is followed by lying with risk (3) and ends the story;
+    a bed story (4, 8) starts sitting on the bed and ends lying on it.
+    """
+    episodes: list[Episode] = []
+    t = 0.0
+    posture = "standing"
+
+    def add(label: int, length: float, posture_from: str, posture_to: str | None = None) -> None:
+        nonlocal t, posture
+        end = min(t + length, duration_s)
+        if end > t:
+            episodes.append(Episode(label, t, end, posture_from, posture_to or posture_from))
+        t = end
+        posture = posture_to or posture_from
+
+    def change_to(new_posture: str) -> None:
+        if new_posture != posture:
+            add(6, rng.uniform(1.5, 2.5), posture, new_posture)
+
+    if any(target in ON_BED for target in targets):
+        posture = "sitting"
+        add(0, rng.uniform(0.3, 0.5) * duration_s, "sitting")
+        add(8, rng.uniform(2.0, 3.0), "sitting", "lying_bed")
+        add(4, duration_s, "lying_bed")
+        return episodes
+
+    falls = [target for target in targets if target in (3, 7)]
+    ordinary = [target for target in targets if target not in (3, 7)]
+    fall_share = rng.uniform(0.35, 0.5) if falls else 0.0
+    segment_s = duration_s * (1 - fall_share) / max(len(ordinary), 1)
+    posture = STATIC_POSTURE.get(ordinary[0], "standing") if ordinary else "standing"
+    for target in ordinary:
+        segment_end = t + segment_s
+        if target == 6:  # several posture changes back and forth
+            low = str(rng.choice(list(LOW_POSTURE_LABEL)))
+            while t < segment_end - 1.5:
+                up = posture != "standing"
+                add(6, rng.uniform(1.5, 3.0), posture, "standing" if up else low)
+                add(1 if up else LOW_POSTURE_LABEL[low], rng.uniform(2.0, 4.0), posture)
+        else:
+            change_to(STATIC_POSTURE[target])
+            add(target, max(segment_end - t, 1.0), posture)
+    if falls:
+        change_to("standing")
+        add(1, rng.uniform(1.5, 3.0), "standing")
+        add(7, rng.uniform(1.2, 1.8), "standing", "lying")
+        add(3, duration_s, "lying")
+    elif t < duration_s:
+        add(episodes[-1].label if episodes[-1].label != 6 else 1, duration_s, posture)
+    return episodes
+
+
+def make_person(
+    targets: Sequence[int],
+    duration_s: float,
+    scene: Scene,
+    taken_xy: list[np.ndarray],
+    rng: np.random.Generator,
+) -> Person:
+    """Place a person whose story focuses on ``targets`` away from the others."""
+    episodes = make_story(targets, duration_s, rng)
+    # Body size and skin/clothing warmth, calibrated on the real boxes and peak temperatures.
+    scale, warmth = float(rng.uniform(1.1, 1.4)), float(rng.uniform(1.05, 1.45))
+    if any(target in ON_BED for target in targets):
+        x1, y1, x2, y2 = scene.bed_xyxy
+        start = np.array([(x1 + x2) / 2 + rng.uniform(-1, 1), (y1 + y2) / 2 + rng.uniform(-1, 1)])
+        angle = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))  # along the bed
+    else:
+        free = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)  # (x, y)
+        for other in taken_xy:
+            free = free[np.hypot(*(free - other).T) > 14]
+        if not len(free):
+            free = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)
+        start = free[rng.integers(len(free))] + rng.uniform(-0.5, 0.5, 2)
+        angle = float(rng.uniform(0, 2 * np.pi))
+    waypoints = [start]
+    if any(ep.label == 2 for ep in episodes):
+        floor = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)
+        waypoints += [floor[rng.integers(len(floor))] for _ in range(12)]
+    return Person(
+        episodes,
+        scale,
+        warmth,
+        angle,
+        np.array(waypoints),
+        float(rng.uniform(8, 14)),
+        float(rng.uniform(3.0, 5.0)),
+    )
+
+
+def label_at(person: Person, t_s: float) -> int | None:
+    """Class of the episode active at ``t_s``, None after the story ends."""
+    for episode in person.episodes:
+        if episode.start_s <= t_s < episode.end_s:
+            return episode.label
+    return None
+
+
+def _smoothstep(x: float) -> float:
+    x = min(max(x, 0.0), 1.0)
+    return x * x * (3 - 2 * x)
+
+
+def _walk_position(person: Person, distance_px: float) -> tuple[np.ndarray, float]:
+    """Point and heading ``distance_px`` along the waypoint path (ping-pong at its end)."""
+    points = person.path_xy
+    if len(points) < 2:
+        return points[0], person.angle
+    legs = np.diff(points, axis=0)
+    lengths = np.maximum(np.hypot(*legs.T), 1e-6)
+    total = lengths.sum()
+    distance_px %= 2 * total
+    forward = distance_px <= total
+    distance_px = distance_px if forward else 2 * total - distance_px
+    index = int(np.searchsorted(np.cumsum(lengths), distance_px))
+    index = min(index, len(legs) - 1)
+    offset = distance_px - (np.cumsum(lengths)[index] - lengths[index])
+    direction = legs[index] / lengths[index]
+    heading = float(np.arctan2(direction[1], direction[0])) + (0 if forward else np.pi)
+    return points[index] + direction * offset, heading
+
+
+def body_state(person: Person, t_s: float) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """(blobs (B, 5) in body coordinates, centre (x, y) px, body angle) at ``t_s``."""
+    walked = 0.0
+    centre, angle = person.path_xy[0].copy(), person.angle
+    for episode in person.episodes:
+        if t_s < episode.start_s:
+            break
+        active_end = min(t_s, episode.end_s)
+        if episode.label == 2:
+            walked += (active_end - episode.start_s) * person.speed_px_s
+            centre, angle = _walk_position(person, walked)
+        if episode.start_s <= t_s < episode.end_s:
+            blobs = POSTURES[episode.posture_from].copy()
+            if episode.posture_to != episode.posture_from:
+                span = episode.end_s - episode.start_s
+                if episode.label == 7:  # a fall: most of it in under a second, then stillness
+                    progress = _smoothstep((t_s - episode.start_s) / min(0.8, span))
+                else:
+                    progress = _smoothstep((t_s - episode.start_s) / span)
+                blobs = (1 - progress) * blobs + progress * POSTURES[episode.posture_to]
+                if episode.label == 7:
+                    shift = progress * person.fall_shift_px
+                    centre = centre + shift * np.array([np.cos(angle), np.sin(angle)])
+            elif episode.label == 2:  # gait: legs swing at ~1.8 Hz, body sways sideways
+                phase = 2 * np.pi * 1.8 * t_s
+                blobs[2] = (1.8 * np.sin(phase), 0.8, 1.0, 1.0, 1.8)
+                blobs[3] = (-1.8 * np.sin(phase), -0.8, 1.0, 1.0, 1.8)
+                blobs[:, 1] += 0.3 * np.sin(phase / 2)
+            elif episode.label == 13:  # 'other': arm exercise, arms out and in at ~1 Hz
+                reach = 2.0 + 2.5 * abs(np.sin(2 * np.pi * 1.0 * t_s))
+                blobs[2] = (0.0, reach, 0.9, 1.8, 2.0)
+                blobs[3] = (0.0, -reach, 0.9, 1.8, 2.0)
+            elif episode.label == 11:  # bending: slow bob of the head
+                blobs[0, 0] += 0.6 * np.sin(2 * np.pi * 0.4 * t_s)
+            return blobs, centre, angle
+        if episode.label == 7:
+            centre = centre + person.fall_shift_px * np.array([np.cos(angle), np.sin(angle)])
+    return None
+
+
+def render_person(
+    blobs: np.ndarray,
+    centre_xy: np.ndarray,
+    angle: float,
+    scale: float,
+    warmth: float,
+    height: int,
+    width: int,
+    breathing: float = 0.0,
+) -> np.ndarray:
+    """Heat (deg C above the room) of one person on the (H, W) grid."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    cos, sin = np.cos(angle), np.sin(angle)
+    heat = np.zeros((height, width), np.float32)
+    for u, v, su, sv, amplitude in blobs:
+        if amplitude <= 0:
+            continue
+        bx = centre_xy[0] + scale * (u * cos - v * sin)
+        by = centre_xy[1] + scale * (u * sin + v * cos)
+        du, dv = (xx - bx) * cos + (yy - by) * sin, -(xx - bx) * sin + (yy - by) * cos
+        heat += (
+            amplitude
+            * warmth
+            * (1 + breathing)
+            * np.exp(-0.5 * ((du / (su * scale)) ** 2 + (dv / (sv * scale)) ** 2))
+        )
+    return heat
