@@ -2,8 +2,7 @@
 PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
-DATA_ROOT ?= ../shared/data/thermal_action_dataset
-CONFIG ?= slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x60
+DATA_ROOT ?=
 OUT ?= work_dirs/demo
 
 .PHONY: install install-dev demo test lint benchmark clean
@@ -18,11 +17,10 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 
-# Main job: train the thermal-native SlowFast on DATA_ROOT, then test its best checkpoint.
+# Main job: simulate the built-in dataset (or use DATA_ROOT), train the thermal-native
+# SlowFast, test it on held-out recordings, draw the confusion matrix and a recording GIF.
 demo: install
-	$(BIN)/thermal-action train $(CONFIG) --data-root $(DATA_ROOT) --work-dir $(OUT)
-	$(BIN)/thermal-action test $(CONFIG) $$(ls -t $(OUT)/best_*.pth | head -n 1) \
-		--data-root $(DATA_ROOT) --work-dir $(OUT) --out $(OUT)/metrics.json
+	$(BIN)/thermal-action demo --out $(OUT) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
 lint: install-dev
 	$(BIN)/ruff check thermal_action tests benchmarks

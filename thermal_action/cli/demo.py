@@ -14,16 +14,30 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--out", default="work_dirs/demo", help="output folder")
     parser.add_argument("--data-root", help="use this dataset instead of the simulated one")
     parser.add_argument("--epochs", type=int, help="override the number of training epochs")
+    parser.add_argument("--recordings", type=int,
+                        help="simulated recordings (default: the built-in demo dataset's)")
+    parser.add_argument("--frames", type=int, help="frames per simulated recording")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
                         help="override config entries")
 
 
 def run(args: argparse.Namespace) -> int:
-    from thermal_action.engine.demo import run_demo
+    from dataclasses import replace
 
-    result = run_demo(args.out, data_root=args.data_root, epochs=args.epochs,
-                      cfg_options=args.cfg_options, on_stage=lambda text: print(f"demo: {text}",
-                                                                              flush=True))
+    from thermal_action.engine.demo import DEMO_SYNTH, run_demo
+    from thermal_action.errors import ConfigError
+
+    synth = DEMO_SYNTH
+    try:
+        if args.recordings is not None:
+            synth = replace(synth, num_recordings=args.recordings)
+        if args.frames is not None:
+            synth = replace(synth, frames_per_recording=args.frames)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    result = run_demo(args.out, data_root=args.data_root, epochs=args.epochs, synth=synth,
+                      cfg_options=args.cfg_options,
+                      on_stage=lambda text: print(f"demo: {text}", flush=True))
     metrics = result.metrics
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in
                        result.stage_seconds.items())

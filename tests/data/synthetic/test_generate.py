@@ -97,10 +97,9 @@ def test_posture_footprints_differ_as_seen_from_above():
     assert lying_elongation > 1.8 > standing_elongation  # lying is long, standing compact
     assert lying_area > 2 * standing_area
     assert sitting_area > standing_area and kneeling_elongation > standing_elongation
-    heat, _, _ = _footprint(4)
-    _, _, floor_heat = _footprint(3)
-    lying_heat, _, _ = _footprint(3)
-    assert heat.max() <= lying_heat.max() + 0.5  # blanket: bed lying no warmer than floor
+    bed_heat, _, _ = _footprint(4)
+    floor_heat, _, _ = _footprint(3)
+    assert bed_heat.max() <= floor_heat.max() + 0.5  # blanket: bed lying no warmer than floor
 
 
 def test_walking_moves_and_lying_stays():

@@ -41,7 +41,8 @@ class SynthConfig:
     class_weights: tuple[float, ...] = (1.0,) * len(CLASS_NAMES)  # mix of story focus classes
     people_weights: tuple[float, ...] = (0.6, 0.3, 0.1)  # 1, 2, 3 people per recording
     keyframe_every_s: float = 1.5
-    segment_s: float = 12.0  # one story focus class per this much recording time
+    segment_s: float = 20.0  # one story focus class per this much recording time
+    min_window_purity: float = 0.7  # see _window_is_clear
     val_fraction: float = 0.25  # whole recordings held out for val.json
     glitchy_recording_prob: float = 0.5  # recordings with invalid-pixel frames
     invalid_frame_rate: tuple[float, float] = (0.08, 0.13)
@@ -88,6 +89,41 @@ def _box_of(heat: np.ndarray) -> np.ndarray | None:
     return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], np.float32)
 
 
+class ClassDeck:
+    """Story classes dealt from shuffled decks holding each class in proportion to its
+    weight, so every class with a weight appears evenly across recordings (independent
+    draws leave rare classes out of small datasets)."""
+
+    def __init__(self, weights: Sequence[float], rng: np.random.Generator,
+                 copies: int = 4) -> None:
+        weights = np.asarray(weights, np.float64)
+        counts = np.round(weights / weights[weights > 0].min() * copies).astype(int)
+        self._cards = np.repeat(np.arange(len(weights)), counts)
+        self._rng = rng
+        self._pile: list[int] = []
+
+    def draw(self, count: int) -> list[int]:
+        drawn = []
+        for _ in range(count):
+            if not self._pile:
+                self._pile = self._rng.permutation(self._cards).tolist()
+            drawn.append(int(self._pile.pop()))
+        return drawn
+
+
+def _window_is_clear(labels: np.ndarray, index: int, min_purity: float) -> bool:
+    """Annotators label a keyframe when its action is clear: every person keeps the
+    keyframe's label over ``min_purity`` of the window (transitions are brief by nature
+    and always kept)."""
+    window = labels[:, index - WINDOW // 2 : index + WINDOW // 2]
+    for person_labels, label in zip(window, labels[:, index], strict=True):
+        if label in (6, 7, 8) or label < 0:
+            continue
+        if (person_labels == label).mean() < min_purity:
+            return False
+    return True
+
+
 def _keyframe_times(
     persons: Sequence[P.Person], duration_s: float, every_s: float, rng: np.random.Generator
 ) -> list[float]:
@@ -104,22 +140,24 @@ def simulate_recording(
     start_ms: int,
     median_interval_ms: float,
     rng: np.random.Generator,
+    deck: ClassDeck | None = None,
 ) -> SimRecording:
-    """Render one recording of a scene and annotate its keyframes."""
+    """Render one recording of a scene and annotate its keyframes; story classes come from
+    ``deck`` (a fresh one for ``config.class_weights`` when not given)."""
     num_frames = config.frames_per_recording
     timestamps = frame_timestamps_ms(num_frames, median_interval_ms, start_ms, rng,
                                      gap_prob=float(rng.uniform(0.0, 0.03)))
     times_s = (timestamps - timestamps[0]) / 1000.0
     duration_s = float(times_s[-1]) + 1e-3
 
-    class_p = np.asarray(config.class_weights, np.float64) / sum(config.class_weights)
+    deck = deck or ClassDeck(config.class_weights, rng)
     people_p = np.asarray(config.people_weights, np.float64) / sum(config.people_weights)
     num_people = int(rng.choice(np.arange(1, len(people_p) + 1), p=people_p))
     persons: list[P.Person] = []
     bed_taken = False
     targets_per_person = max(1, round(duration_s / config.segment_s))
     for _ in range(num_people):
-        targets = [int(t) for t in rng.choice(len(class_p), targets_per_person, p=class_p)]
+        targets = deck.draw(targets_per_person)
         if bed_taken:
             targets = [t for t in targets if t not in P.ON_BED] or [1]
         elif any(t in P.ON_BED for t in targets):
@@ -136,7 +174,8 @@ def simulate_recording(
     key_times = _keyframe_times(persons, duration_s, config.keyframe_every_s, rng)
     key_indices = sorted({int(np.searchsorted(times_s, t)) for t in key_times})
     key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
-    wanted = set(key_indices)
+    labels = np.array([[P.label_at(person, float(t)) or -1 for t in times_s] for person in persons])
+    wanted = {i for i in key_indices if _window_is_clear(labels, i, config.min_window_purity)}
 
     frames = np.empty((num_frames, HEIGHT, WIDTH), np.float32)
     keyframes: list[SimKeyframe] = []
@@ -318,6 +357,7 @@ def generate_dataset(
     for folder in ("frames", "annotations", "raw_annotations"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
+    deck = ClassDeck(config.class_weights, rng)
     recordings: list[SimRecording] = []
     macs: dict[str, str] = {}
     scene = None
@@ -331,7 +371,7 @@ def generate_dataset(
             median_ms = float(rng.uniform(low, high))
             mac = _mac(rng)
         sensor_id = f"SIM{session:02d}_R{index % config.recordings_per_session + 1}"
-        recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng)
+        recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng, deck)
         start_ms = int(recording.timestamps_ms[-1]) + int(rng.integers(2_000, 60_000))
         macs[sensor_id] = mac
         _write_hdf5(root / "frames" / f"{sensor_id}.h5", recording, mac)

@@ -1,0 +1,48 @@
+"""``thermal-action demo`` and ``thermal-action data synth`` run end to end at toy size."""
+
+from __future__ import annotations
+
+import json
+
+import imageio.v3 as iio
+
+from tests.conftest import TINY_TRAIN_OPTIONS, run_cli
+
+
+def test_demo_generates_trains_tests_and_draws(tmp_path):
+    out = tmp_path / "demo"
+    result = run_cli("demo", "--out", str(out), "--recordings", "4", "--frames", "160",
+                     "--epochs", "1", *TINY_TRAIN_OPTIONS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (out / "data" / "annotations" / "train.json").is_file()
+    report = json.loads((out / "metrics.json").read_text())
+    assert set(report["metrics"]) == {"acc/top1", "acc/top5", "acc/mean_class"}
+    assert report["ann_file"].endswith("val.json")
+    assert iio.imread(out / "confusion_matrix.png").ndim == 3
+    gif = next(out.glob("recording_SIM*.gif"))
+    assert len(iio.imread(gif, index=None)) > 10
+    assert "mean-class" in result.stdout and "recording GIF:" in result.stdout
+    assert "(simulated by this run)" in result.stdout
+
+
+def test_synth_cli_writes_dataset_and_realism_report(tmp_path, real_data_root):
+    out = tmp_path / "synthetic"
+    result = run_cli("data", "synth", "--out", str(out), "--recordings", "3", "--frames", "120",
+                     "--seed", "7", "--class-mix", "standing=2", "13=0",
+                     "--compare", str(real_data_root))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(list((out / "frames").glob("*.h5"))) == 3
+    assert (out / "realism" / "frames.png").is_file()
+    table = (out / "realism" / "statistics.md").read_text()
+    assert "| background p50 |" in table and "person max p50" in table
+    assert "statistics within the real range" in result.stdout
+    info = json.loads((out / "dataset_info.json").read_text())
+    assert info["configuration"]["class_weights"][1] == 2.0
+    assert info["configuration"]["class_weights"][13] == 0.0
+
+
+def test_synth_cli_rejects_bad_class_mix(tmp_path):
+    result = run_cli("data", "synth", "--out", str(tmp_path), "--class-mix", "flying=3")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("thermal-action data: error:")
+    assert "unknown class 'flying'" in result.stderr
