@@ -146,7 +146,7 @@ def simulate_recording(
     ``deck`` (a fresh one for ``config.class_weights`` when not given)."""
     num_frames = config.frames_per_recording
     timestamps = frame_timestamps_ms(num_frames, median_interval_ms, start_ms, rng,
-                                     gap_prob=float(rng.uniform(0.0, 0.03)))
+                                     gap_prob=float(rng.uniform(0.0, 0.015)))
     times_s = (timestamps - timestamps[0]) / 1000.0
     duration_s = float(times_s[-1]) + 1e-3
 

@@ -15,7 +15,7 @@ def frame_timestamps_ms(num_frames: int, median_interval_ms: float, start_ms: in
     """Strictly increasing capture times as the real sensor delivers them: multiples of a
     ~37 ms base period (frames dropped in bursts, heavy-tailed around the recording's
     median interval) plus occasional 1.0-2.6 s gaps."""
-    multiples = np.exp(rng.normal(np.log(median_interval_ms / base_period_ms), 0.9,
+    multiples = np.exp(rng.normal(np.log(median_interval_ms / base_period_ms), 0.75,
                                   num_frames - 1))
     intervals = np.maximum(np.round(multiples), 1) * base_period_ms
     intervals += rng.normal(0.0, 2.0, num_frames - 1)
