@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_action.cli import data_synth
+from thermal_action.cli import data_synth, data_validate
 
-VERBS = {"synth": data_synth}
+VERBS = {"synth": data_synth, "validate": data_validate}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -17,6 +17,7 @@ from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import make_scene
 from thermal_action.data.synthetic.sensor import frame_timestamps_ms
 from thermal_action.data.tools.realism import dataset_statistics
+from thermal_action.data.tools.validate import validate_dataset
 
 SMALL = SynthConfig(num_recordings=4, frames_per_recording=160, seed=3)
 
@@ -64,6 +65,9 @@ def test_dataset_class_and_statistics_read_it_unchanged(synthetic_root):
     assert not sensors(train) & sensors(val)  # held out by whole recordings
     stats = dataset_statistics(synthetic_root)
     assert stats["num_recordings"] == 4
+    report = validate_dataset(synthetic_root)
+    assert report.ok, report.errors
+    assert not [f for f in report.findings if f.code == "window-overlap"]  # split by recording
 
 
 def test_same_seed_same_data_other_seed_other_data(synthetic_root, tmp_path):
