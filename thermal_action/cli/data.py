@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_action.cli import data_synth, data_validate
+from thermal_action.cli import data_stats, data_synth, data_validate
 
-VERBS = {"synth": data_synth, "validate": data_validate}
+VERBS = {"synth": data_synth, "validate": data_validate, "stats": data_stats}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:

@@ -394,6 +394,24 @@ def _sample_keyframes(root: str | os.PathLike, count: int,
     return [(k, frames_by_key[k.sensor_id, k.frame_idx]) for k in chosen]
 
 
+def draw_keyframe(ax, keyframe: Keyframe, temps_c: np.ndarray, cmap, norm, box_colours) -> None:
+    """One keyframe on ``ax``: temperatures (invalid pixels masked), person boxes and class
+    names, and the sensor / frame index as title."""
+    ax.imshow(np.ma.masked_array(temps_c, invalid_mask(temps_c)), cmap=cmap, norm=norm,
+              interpolation="nearest")
+    height = temps_c.shape[0]
+    for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
+        x1, y1, x2, y2 = (float(v) - 0.5 for v in box)  # pixel edges -> imshow coords
+        colour = box_colours(int(label) % 20)
+        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                               edgecolor=colour, linewidth=1.0))
+        above = y1 > 0.15 * height
+        ax.text(x1, y1 if above else y2, CLASS_NAMES[int(label)], fontsize=5,
+                color=colour, va="bottom" if above else "top", clip_on=True,
+                bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
+    ax.set_title(f"{keyframe.sensor_id} #{keyframe.frame_idx}", fontsize=7)
+
+
 def render_comparison_sheet(
     real_root: str | os.PathLike,
     synthetic_root: str | os.PathLike,
@@ -429,20 +447,7 @@ def render_comparison_sheet(
                 for spine in ax.spines.values():
                     spine.set_visible(False)
                 continue
-            keyframe, temps_c = samples[column]
-            ax.imshow(np.ma.masked_array(temps_c, invalid_mask(temps_c)), cmap=cmap, norm=norm,
-                      interpolation="nearest")
-            height = temps_c.shape[0]
-            for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
-                x1, y1, x2, y2 = (float(v) - 0.5 for v in box)  # pixel edges -> imshow coords
-                colour = box_colours(int(label) % 20)
-                ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
-                                       edgecolor=colour, linewidth=1.0))
-                above = y1 > 0.15 * height
-                ax.text(x1, y1 if above else y2, CLASS_NAMES[int(label)], fontsize=5,
-                        color=colour, va="bottom" if above else "top", clip_on=True,
-                        bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
-            ax.set_title(f"{keyframe.sensor_id} #{keyframe.frame_idx}", fontsize=7)
+            draw_keyframe(ax, *samples[column], cmap, norm, box_colours)
     fig.colorbar(ScalarMappable(norm=norm, cmap=cmap), ax=axes, label="temperature (°C)",
                  shrink=0.9)
     fig.suptitle(f"keyframes on one scale, {SHEET_RANGE_C[0]:.0f}..{SHEET_RANGE_C[1]:.0f} °C; "

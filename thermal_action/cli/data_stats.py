@@ -1,0 +1,55 @@
+"""``thermal-action data stats``: class distribution, recording summary and figures."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from thermal_action.errors import DataError
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="class distribution per split, recording summary, figures")
+    parser.add_argument("root", metavar="ROOT", help="dataset folder (frames/, annotations/)")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder (default work_dirs/stats/<root name>)")
+    parser.add_argument("--count", type=int, default=12,
+                        help="keyframes on the sample sheet (default 12)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seed that picks the sample keyframes (default 0)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from thermal_action.data.tools.stats import (
+        class_distribution,
+        format_stats,
+        plot_class_distribution,
+        recording_summary,
+        render_keyframe_sheet,
+    )
+
+    root = Path(args.root)
+    if not root.is_dir():
+        raise DataError(root, "dataset folder not found")
+    if args.count < 1:
+        raise DataError(root, f"--count must be a positive number, got {args.count}")
+    out = Path(args.out) if args.out else Path("work_dirs") / "stats" / root.resolve().name
+    distribution = class_distribution(root)
+    recordings = recording_summary(root)
+    print(format_stats(distribution, recordings))
+    out.mkdir(parents=True, exist_ok=True)
+    written = [
+        plot_class_distribution(distribution, out / "class_distribution.png"),
+        render_keyframe_sheet(root, out / "keyframes.png", count=args.count, seed=args.seed),
+    ]
+    stats_json = out / "stats.json"
+    stats_json.write_text(json.dumps(
+        dict(root=str(root.resolve()), class_distribution=distribution,
+             recordings=recordings), indent=2) + "\n")
+    written.append(stats_json)
+    print()
+    for path in written:
+        print(f"wrote {path}")
+    return 0
