@@ -67,6 +67,18 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert "epoch_2.pth: loaded" in log and "re-initialized head 2" in log
 
 
+def _train_error_line(data_root, work_dir, options) -> str:
+    """Train on ``data_root`` expecting failure: exit 2, no traceback, and the last stderr
+    line is the one error line; returns it."""
+    result = run_cli("train", "r18-thermal", "--data-root", str(data_root), "--work-dir",
+                     str(work_dir), "--epochs", "1", *options)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("thermal-action train: error: ")
+    return last
+
+
 def _bad_input_cases():
     def delete_recording(root):
         (root / "frames" / "REC_B.h5").unlink()
@@ -118,45 +130,17 @@ def _bad_input_cases():
 )
 def test_bad_inputs_give_one_error_line(name, damage, pattern, tiny_root, tmp_path):
     damage(tiny_root)
-    result = run_cli(
-        "train",
-        "r18-thermal",
-        "--data-root",
-        str(tiny_root),
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--epochs",
-        "1",
-        *TINY_TRAIN_OPTIONS,
-    )
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    last = _train_error_line(tiny_root, tmp_path / "work", TINY_TRAIN_OPTIONS)
     assert not (tmp_path / "work").exists()  # refused before the Runner wrote anything
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("thermal-action train: error: ")
     assert re.search(pattern, last), last
 
 
 def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
     write_recording(tiny_root / "frames" / "REC_B.h5", invalid_frames={t: 1.0 for t in range(80)})
     options = [o for o in TINY_TRAIN_OPTIONS if "num_workers" not in o and "persistent" not in o]
-    result = run_cli(
-        "train",
-        "r18-thermal",
-        "--data-root",
-        str(tiny_root),
-        "--work-dir",
-        str(tmp_path / "work"),
-        "--epochs",
-        "1",
-        *options,
-        "train_dataloader.num_workers=2",
-    )
-    assert result.returncode == 2
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("thermal-action train: error: ")
+    last = _train_error_line(tiny_root, tmp_path / "work",
+                             [*options, "train_dataloader.num_workers=2"])
     assert "REC_B.h5: keyframe" in last and "every pixel of the clip is invalid" in last
-    assert "Traceback" not in result.stderr
 
 
 def test_test_needs_an_existing_checkpoint(tiny_root, tmp_path, capsys):
