@@ -45,6 +45,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert "acc/top1:" in tested.stdout and "acc/mean_class:" in tested.stdout
     report = json.loads(out.read_text())
     assert report["num_clips"] == 3
+    assert report["hdf5_root"] == str(tiny_root / "frames")
     assert set(report["metrics"]) == {"acc/top1", "acc/top5", "acc/mean_class"}
     assert len(report["confusion_matrix"]) == 14
     assert report["per_class_recall"]["standing"] is not None

@@ -15,7 +15,6 @@ import numpy as np
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
-from thermal_action.engine.config import load_config
 from thermal_action.engine.inference import predict_recording
 from thermal_action.engine.runner import test, train
 from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
@@ -42,7 +41,7 @@ class DemoResult(NamedTuple):
     stage_seconds: dict[str, float]
 
 
-def _gif_recording(data_root: Path, ann_file: Path) -> tuple[str, list]:
+def _gif_recording(ann_file: Path) -> tuple[str, list]:
     """The test-split recording with the most annotated keyframes, and its keyframes."""
     keyframes, _ = load_keyframes(ann_file, CLASS_NAMES)
     sensor = Counter(k.sensor_id for k in keyframes).most_common(1)[0][0]
@@ -103,10 +102,8 @@ def run_demo(
         title=f"held-out clips: top-1 {report['metrics']['acc/top1']:.2f}, "
               f"mean-class {report['metrics']['acc/mean_class']:.2f}",
     )
-    ann_file = Path(report["ann_file"])
-    hdf5_root = Path(load_config(config, data_root=root).test_dataloader.dataset.hdf5_root)
-    sensor, keyframes = _gif_recording(root, ann_file)
-    hdf5_path = (root / hdf5_root if not hdf5_root.is_absolute() else hdf5_root) / f"{sensor}.h5"
+    sensor, keyframes = _gif_recording(Path(report["ann_file"]))
+    hdf5_path = Path(report["hdf5_root"]) / f"{sensor}.h5"
     if on_stage:
         on_stage(f"rendering held-out recording {sensor}")
     predictions = predict_recording(config, checkpoint, hdf5_path, stride_frames=4)

@@ -113,6 +113,7 @@ def test(
         config=str(cfg.filename),
         checkpoint=str(checkpoint),
         ann_file=str(runner.test_dataloader.dataset.ann_file),
+        hdf5_root=str(runner.test_dataloader.dataset.hdf5_root),
         metrics={key: float(value) for key, value in metrics.items()},
         **details,
     )
