@@ -155,3 +155,60 @@ def run_cli(
         timeout=timeout,
         env={**os.environ, **(env or {})},
     )
+
+
+# Raw inputs of `data build`: annotators' JSONL lines and regularly timed recordings.
+RAW_START_MS, RAW_INTERVAL_MS = 1_760_000_000_000, 200
+RAW_PERSON = dict(bbox=[0.3, 0.5, 0.1, 0.2], category="person", subcategory=CLASS_NAMES[1],
+                  attribute_obscured="0%", attribute_heat_residual=None, object_id=0)
+RAW_CHAIR = dict(bbox=[0.7, 0.7, 0.2, 0.2], category="furniture", subcategory="chair",
+                 attribute_obscured="0%", attribute_heat_residual="no", object_id=5)
+
+
+def raw_frame_ms(index: int) -> int:
+    """Capture time (ms) of frame ``index`` of a ``regular_recording``."""
+    return RAW_START_MS + RAW_INTERVAL_MS * index
+
+
+def regular_recording(num_frames: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (a warm block over a 20 deg C room, two -273.2 pixels in frame 3) and
+    timestamps every RAW_INTERVAL_MS ms."""
+    rng = np.random.default_rng(seed)
+    frames = (20 + rng.normal(0, 0.3, (num_frames, HEIGHT, WIDTH))).astype(np.float32)
+    frames[:, 18:24, 15:20] += 15
+    frames[3, 0, :2] = -273.2
+    return frames, raw_frame_ms(np.arange(num_frames, dtype=np.int64))
+
+
+def raw_line(sensor_id: str, data_time: int, boxes: list[dict] | None = None) -> str:
+    """One raw annotation line (default boxes: a standing person and a chair)."""
+    return json.dumps(dict(data_id=sensor_id, mac_address="02:00:00:00:00:01",
+                           annotator_id="test", annotation_time=data_time + 1,
+                           data_time=data_time, annotations=boxes or [RAW_PERSON, RAW_CHAIR]))
+
+
+def add_raw_lines(raw_dir: Path, sensor_id: str, *lines: str) -> None:
+    path = raw_dir / f"{sensor_id}_annotation.jsonl"
+    path.write_text(path.read_text() + "\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def raw_inputs(tmp_path: Path) -> tuple[Path, Path]:
+    """``raw/`` with one JSONL per recording and ``rec/`` with two 160-frame HDF5
+    recordings S1_R1, S1_R2; annotated frames 40, 60, ..., 120 each hold a chair and one
+    person (lying with risk at frame 80, standing otherwise)."""
+    from thermal_action.data.recording import write_recording
+
+    raw, rec = tmp_path / "raw", tmp_path / "rec"
+    raw.mkdir()
+    rec.mkdir()
+    for seed, sensor_id in enumerate(("S1_R1", "S1_R2")):
+        frames, timestamps = regular_recording(160, seed)
+        write_recording(rec / f"{sensor_id}.h5", frames, timestamps, sensor_id=sensor_id,
+                        mac_address="02:00:00:00:00:01")
+        lines = [raw_line(sensor_id, raw_frame_ms(i),
+                          [dict(RAW_PERSON, subcategory=CLASS_NAMES[3 if i == 80 else 1]),
+                           RAW_CHAIR])
+                 for i in range(40, 121, 20)]
+        (raw / f"{sensor_id}_annotation.jsonl").write_text("\n".join(lines) + "\n")
+    return raw, rec

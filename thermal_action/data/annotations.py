@@ -1,10 +1,12 @@
-"""COCO-style keyframe annotations -> typed per-keyframe records with pixel boxes."""
+"""COCO-style keyframe annotations -> typed per-keyframe records with pixel boxes, and the
+documents that ``annotations/*.json`` hold."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -45,6 +47,26 @@ def yolo_to_xyxy(box: Sequence[float], width: int, height: int) -> np.ndarray:
     xyxy[0::2] = xyxy[0::2].clip(0, width)
     xyxy[1::2] = xyxy[1::2].clip(0, height)
     return xyxy
+
+
+def coco_document(
+    images: list[dict], annotations: list[dict], class_names: Sequence[str], description: str
+) -> dict[str, Any]:
+    """A COCO keyframe file (``annotations/<split>.json``): ``images`` and ``annotations``
+    as given (``bbox`` normalized YOLO ``[cx, cy, w, h]``), ``categories`` from
+    ``class_names`` (id = position) and an ``info`` block with ``description``."""
+    return dict(
+        images=images,
+        annotations=annotations,
+        categories=[dict(id=i, name=name) for i, name in enumerate(class_names)],
+        info=dict(description=description, version="1.0", year=datetime.now(UTC).year),
+    )
+
+
+def class_mapping(class_names: Sequence[str]) -> dict[str, Any]:
+    """``annotations/class_mapping.json``: ``classes`` (names by id) and ``class_to_id``."""
+    return dict(classes=list(class_names),
+                class_to_id={name: i for i, name in enumerate(class_names)})
 
 
 def _read_json(path: Path) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""HDF5 recordings: metadata checks and lazy, per-process windowed frame reads.
+"""HDF5 recordings: metadata checks, lazy per-process windowed frame reads, and the writer.
 
 A recording holds ``frames`` (N, 40, 60) float32 deg C, ``timestamps`` (N,) int64 ms and
 ``frame_seqs`` (N,) int64. Handles are opened on first use inside the process that reads
@@ -8,6 +8,7 @@ A recording holds ``frames`` (N, 40, 60) float32 deg C, ``timestamps`` (N,) int6
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
@@ -17,6 +18,10 @@ import numpy as np
 from thermal_action.errors import DataError
 
 _CHUNK_CACHE_BYTES = 32 * 1024 * 1024
+COMPRESSION_LEVEL = 4
+"""gzip level of the ``frames`` dataset written by ``write_recording`` (as the real data)."""
+CHUNK_FRAMES = 64
+"""Frames per HDF5 chunk of ``frames`` (one 64-frame sample window)."""
 _handles: dict[str, h5py.File] = {}
 _handles_pid: int | None = None
 
@@ -123,3 +128,48 @@ def read_window(
     temps_c = np.asarray(block[inds - first], dtype=np.float32)
     timestamps_ms = np.asarray(file["timestamps"][first : last + 1])[inds - first]
     return FrameWindow(temps_c, inds, timestamps_ms.astype(np.int64), padded)
+
+
+def write_recording(
+    path: str | os.PathLike,
+    temps_c: np.ndarray,
+    timestamps_ms: np.ndarray,
+    frame_seqs: np.ndarray | None = None,
+    **attrs: object,
+) -> Path:
+    """Write one recording in the dataset layout and return its path.
+
+    ``temps_c`` (N, H, W) deg C is stored as float32 ``frames``, gzip level
+    ``COMPRESSION_LEVEL`` in ``CHUNK_FRAMES``-frame chunks; ``timestamps_ms`` (N,) and
+    ``frame_seqs`` (N,) (0..N-1 when not given) as int64. The file attributes
+    ``frame_height``, ``frame_width``, ``total_frames``, ``min_timestamp``,
+    ``max_timestamp``, ``compression``, ``compression_level`` and ``created_at`` (UTC, ISO
+    8601) are derived; ``attrs`` (e.g. ``sensor_id``, ``mac_address``) are added as given.
+    """
+    path = Path(path)
+    temps_c = np.asarray(temps_c, dtype=np.float32)
+    timestamps_ms = np.asarray(timestamps_ms, dtype=np.int64)
+    if temps_c.ndim != 3 or not len(temps_c) or timestamps_ms.shape != temps_c.shape[:1]:
+        raise ValueError(f"expected frames (N>0, H, W) and timestamps (N,), got "
+                         f"{temps_c.shape} and {timestamps_ms.shape}")
+    num_frames, height, width = temps_c.shape
+    if frame_seqs is None:
+        frame_seqs = np.arange(num_frames, dtype=np.int64)
+    with h5py.File(path, "w") as file:
+        file.create_dataset("frames", data=temps_c, compression="gzip",
+                            compression_opts=COMPRESSION_LEVEL,
+                            chunks=(min(CHUNK_FRAMES, num_frames), height, width))
+        file.create_dataset("timestamps", data=timestamps_ms)
+        file.create_dataset("frame_seqs", data=np.asarray(frame_seqs, dtype=np.int64))
+        file.attrs.update(
+            frame_height=height,
+            frame_width=width,
+            total_frames=num_frames,
+            min_timestamp=int(timestamps_ms[0]),
+            max_timestamp=int(timestamps_ms[-1]),
+            compression="gzip",
+            compression_level=COMPRESSION_LEVEL,
+            created_at=datetime.now(UTC).isoformat(),
+        )
+        file.attrs.update(attrs)
+    return path

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter, defaultdict
+from collections import Counter
 from itertools import permutations
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,6 +22,7 @@ import numpy as np
 
 from thermal_action.data.annotations import Keyframe, load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.tools.splits import overlapping_windows
 from thermal_action.data.transforms.functional import invalid_mask
 from thermal_action.errors import DataError
 
@@ -314,15 +315,9 @@ def _check_across_splits(
     for first, second in permutations(names, 2):
         path_a, keyframes_a = split_keyframes[first]
         path_b, keyframes_b = split_keyframes[second]
-        others: dict[str, np.ndarray] = defaultdict(lambda: np.empty(0, np.int64))
-        by_sensor: dict[str, list[int]] = defaultdict(list)
-        for kf in keyframes_b:
-            by_sensor[kf.sensor_id].append(kf.frame_idx)
-        others.update({s: np.asarray(v, np.int64) for s, v in by_sensor.items()})
-        overlapping = sum(
-            1 for kf in keyframes_a
-            if (np.abs(others[kf.sensor_id] - kf.frame_idx) < window).any()
-        )
+        overlapping = overlapping_windows(
+            [(kf.sensor_id, kf.frame_idx) for kf in keyframes_a],
+            [(kf.sensor_id, kf.frame_idx) for kf in keyframes_b], window)
         leakage[f"{first}~{second}"] = dict(
             overlapping_windows=overlapping, windows=len(keyframes_a))
         if overlapping:

@@ -1,0 +1,99 @@
+"""``thermal-action data build``: raw annotation JSONL + recordings -> a dataset folder."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from thermal_action.data.tools.splits import SPLIT_STRATEGIES
+from thermal_action.errors import ConfigError
+
+
+def _frame_shape(text: str) -> tuple[int, int]:
+    rows, sep, columns = text.lower().partition("x")
+    if not (sep and rows.isdigit() and columns.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLUMNS such as 40x60, got {text!r}")
+    return int(rows), int(columns)
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="build a dataset folder from raw annotation JSONL files and recordings")
+    parser.add_argument("--annotations", required=True, nargs="+", metavar="PATH",
+                        help="raw annotation .jsonl files or folders of them")
+    parser.add_argument("--recordings", required=True, metavar="DIR",
+                        help="one file per sensor: <sensor_id>.h5/.hdf5/.npz/.npy/.csv")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="dataset folder to write (missing or empty unless --overwrite)")
+    parser.add_argument("--split", choices=SPLIT_STRATEGIES, default="recording",
+                        help="random: keyframes of each recording, as the seed (windows "
+                             "overlap); recording / session: whole recordings / sessions "
+                             "held out (default recording)")
+    parser.add_argument("--val-fraction", type=float, default=0.2,
+                        help="share of keyframes (random) or of recordings / sessions for val "
+                             "(default 0.2)")
+    parser.add_argument("--test-fraction", type=float, default=0.0,
+                        help="likewise for a test split (default 0: no test.json)")
+    parser.add_argument("--holdout", nargs="+", metavar="GLOB", default=[],
+                        help="recordings (recording split) or sessions (session split) for "
+                             "val, e.g. 'SL18*'; replaces --val-fraction")
+    parser.add_argument("--test-holdout", nargs="+", metavar="GLOB", default=[],
+                        help="likewise for test.json; replaces --test-fraction")
+    parser.add_argument("--seed", type=int, default=42, help="split seed (default 42)")
+    parser.add_argument("--tolerance-ms", type=int, default=50,
+                        help="largest gap between an annotated time and its recording frame "
+                             "(default 50)")
+    parser.add_argument("--window", type=int, default=64,
+                        help="sample length in frames around each keyframe (default 64)")
+    parser.add_argument("--window-policy", choices=("skip", "pad"), default="skip",
+                        help="a window that runs past an end of its recording: skip the "
+                             "keyframe (default, as the seed) or keep it (the loader pads)")
+    parser.add_argument("--allow-overlap", action="store_true",
+                        help="write a split whose windows overlap across splits")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace a non-empty output folder")
+    parser.add_argument("--frame-shape", type=_frame_shape, default=(40, 60),
+                        metavar="ROWSxCOLUMNS", help="sensor geometry (default 40x60)")
+    parser.add_argument("--report", metavar="PATH",
+                        help="JSON report (default OUT/build_report.json)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from mmengine.utils import ProgressBar
+
+    from thermal_action.data.tools.build import (
+        BuildOptions,
+        build_dataset,
+        format_summary,
+        report_to_json,
+    )
+
+    try:
+        options = BuildOptions(
+            split=args.split, val_fraction=args.val_fraction, test_fraction=args.test_fraction,
+            seed=args.seed, holdout=tuple(args.holdout), test_holdout=tuple(args.test_holdout),
+            tolerance_ms=args.tolerance_ms, window=args.window,
+            window_policy=args.window_policy, allow_overlap=args.allow_overlap,
+            overwrite=args.overwrite, frame_shape=args.frame_shape)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+    bars: list[ProgressBar] = []
+
+    def progress(done: int, total: int) -> None:
+        if not bars:
+            bars.append(ProgressBar(total, file=sys.stderr))
+        if done:
+            bars[0].update()
+        if done == total:
+            print(file=sys.stderr)
+
+    report = build_dataset(args.annotations, args.recordings, args.out, options, progress)
+    print(format_summary(report))
+    out = Path(args.report) if args.report else Path(args.out) / "build_report.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report_to_json(report), indent=2) + "\n")
+    print(f"report: {out}")
+    return 0
