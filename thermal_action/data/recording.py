@@ -23,6 +23,10 @@ COMPRESSION_LEVEL = 4
 CHUNK_FRAMES = 64
 """Frames per HDF5 chunk of ``frames`` (one 64-frame sample window)."""
 _handles: dict[str, h5py.File] = {}
+# HDF5 keeps a dataset's chunk cache only while the dataset stays open, so the open
+# 'frames' / 'timestamps' datasets are kept with their file (reopening them per read
+# decompressed every window again: ~9 ms instead of ~0.1 ms per 64-frame window).
+_datasets: dict[str, tuple[h5py.Dataset, h5py.Dataset]] = {}
 _handles_pid: int | None = None
 
 
@@ -70,11 +74,13 @@ def read_recording_info(path: str | os.PathLike) -> RecordingInfo:
     return RecordingInfo(path, num_frames, height, width)
 
 
-def _open(path: Path) -> h5py.File:
-    """Return this process's read handle for ``path``, opening it on first use."""
+def _open(path: Path) -> tuple[h5py.Dataset, h5py.Dataset]:
+    """This process's open ``frames`` and ``timestamps`` datasets of ``path``, opened on
+    first use."""
     global _handles_pid
     if _handles_pid != os.getpid():
         _handles.clear()  # handles inherited through fork are not safe to share
+        _datasets.clear()
         _handles_pid = os.getpid()
     key = str(path)
     handle = _handles.get(key)
@@ -84,7 +90,8 @@ def _open(path: Path) -> h5py.File:
         except (OSError, FileNotFoundError) as exc:
             raise DataError(path, f"cannot open recording ({exc})") from None
         _handles[key] = handle
-    return handle
+        _datasets[key] = handle["frames"], handle["timestamps"]
+    return _datasets[key]
 
 
 def close_all() -> None:
@@ -93,6 +100,7 @@ def close_all() -> None:
         if handle.id.valid:
             handle.close()
     _handles.clear()
+    _datasets.clear()
 
 
 def window_indices(
@@ -116,8 +124,7 @@ def read_window(
 ) -> FrameWindow:
     """Read the clip around ``keyframe`` from the recording at ``path``."""
     path = Path(path)
-    file = _open(path)
-    frames = file["frames"]
+    frames, timestamps = _open(path)
     num_frames = frames.shape[0]
     try:
         inds, padded = window_indices(keyframe, clip_len, frame_interval, num_frames)
@@ -126,7 +133,7 @@ def read_window(
     first, last = int(inds.min()), int(inds.max())
     block = frames[first : last + 1]  # one contiguous read; chunks stay in the cache
     temps_c = np.asarray(block[inds - first], dtype=np.float32)
-    timestamps_ms = np.asarray(file["timestamps"][first : last + 1])[inds - first]
+    timestamps_ms = np.asarray(timestamps[first : last + 1])[inds - first]
     return FrameWindow(temps_c, inds, timestamps_ms.astype(np.int64), padded)
 
 
