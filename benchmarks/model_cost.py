@@ -2,7 +2,8 @@
 
 Prints, per config: parameters, GFLOPs, forward wall and CPU time per clip (batch 1), and
 training-step time per clip (batch 8); then the cost ratio of the GPU recipe to the
-thermal-native one and the projected time of a full training run on the real train split.
+thermal-native one, of the whole-frame to the person-centred thermal-native one, and the
+projected time of a full training run on the real train split.
 With ``--train DATA_ROOT`` it also runs that full training and prints the measured time.
 
     python benchmarks/model_cost.py [--threads 2] [--repeats 5] [--train DATA_ROOT]
@@ -24,6 +25,7 @@ from thermal_action.engine import load_config, train
 
 GPU_RECIPE = "slowfast_r50_1xb8-4x16x1-50e_thermal-256px"
 NATIVE = "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x60"
+PERSON = "slowfast_r18-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 REAL_TRAIN_CLIPS = 314
 
 
@@ -33,7 +35,10 @@ def input_shape(cfg) -> tuple[int, int, int, int]:
     load = next(step for step in pipeline if step["type"] == "LoadThermalWindow")
     channels = next(step for step in pipeline if step["type"] == "ThermalToChannels")
     resize = next((step for step in pipeline if step["type"] == "Resize"), None)
+    crop = next((step for step in pipeline if step["type"] == "CropAroundPerson"), None)
     height, width = resize["scale"][::-1] if resize else (cfg.sensor_height, cfg.sensor_width)
+    if crop:
+        height, width = crop["size_px"]
     return channels["num_channels"], load["clip_len"], height, width
 
 
@@ -92,7 +97,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats")
-    rows = [measure(name, args.repeats) for name in (GPU_RECIPE, NATIVE)]
+    rows = [measure(name, args.repeats) for name in (GPU_RECIPE, NATIVE, PERSON)]
     print(
         f"{'config':<52} {'input CxTxHxW':<16} {'params M':>9} {'GFLOPs':>8} "
         f"{'fwd wall ms':>12} {'fwd CPU ms':>11} {'train ms/clip':>14}"
@@ -103,9 +108,14 @@ def main() -> None:
             f"{row['name']:<52} {shape:<16} {row['params_m']:>9.2f} {row['gflops']:>8.2f} "
             f"{row['wall_ms']:>12.1f} {row['cpu_ms']:>11.1f} {row['train_ms']:>14.1f}"
         )
-    gpu, native = rows
+    gpu, native, person = rows
     ratio = gpu["cpu_ms"] / native["cpu_ms"]
     print(f"forward CPU time ratio (GPU recipe / thermal-native): {ratio:.1f}x")
+    print(
+        f"person-centred vs whole-frame thermal-native, per clip: forward CPU "
+        f"{native['cpu_ms'] / person['cpu_ms']:.1f}x, train step "
+        f"{native['train_ms'] / person['train_ms']:.1f}x less"
+    )
     print(
         f"forward wall time ratio: {gpu['wall_ms'] / native['wall_ms']:.1f}x; "
         f"GFLOPs ratio: {gpu['gflops'] / native['gflops']:.1f}x"

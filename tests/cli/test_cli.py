@@ -14,7 +14,7 @@ from thermal_action.cli.main import clean_error, main
 def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     work_dir = tmp_path / "work"
     common = ["--data-root", str(tiny_root), "--work-dir", str(work_dir)]
-    result = run_cli("train", "r18-thermal", *common, "--epochs", "1", *TINY_TRAIN_OPTIONS)
+    result = run_cli("train", "thermal-40x60", *common, "--epochs", "1", *TINY_TRAIN_OPTIONS)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (work_dir / "epoch_1.pth").is_file()
     assert list(work_dir.glob("best_acc_mean_class_epoch_*.pth"))
@@ -22,7 +22,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert "last checkpoint:" in result.stdout and "val acc/mean_class:" in result.stdout
 
     resumed = run_cli(
-        "train", "r18-thermal", *common, "--epochs", "2", "--resume", *TINY_TRAIN_OPTIONS
+        "train", "thermal-40x60", *common, "--epochs", "2", "--resume", *TINY_TRAIN_OPTIONS
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed epoch: 1" in resumed.stdout + resumed.stderr
@@ -31,7 +31,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     out = tmp_path / "metrics.json"
     tested = run_cli(
         "test",
-        "r18-thermal",
+        "thermal-40x60",
         str(work_dir / "epoch_2.pth"),
         "--data-root",
         str(tiny_root),
@@ -52,7 +52,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
 
     pretrained = run_cli(
         "train",
-        "r18-thermal",
+        "thermal-40x60",
         "--data-root",
         str(tiny_root),
         "--work-dir",
@@ -71,7 +71,7 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
 def _train_error_line(data_root, work_dir, options) -> str:
     """Train on ``data_root`` expecting failure: exit 2, no traceback, and the last stderr
     line is the one error line; returns it."""
-    result = run_cli("train", "r18-thermal", "--data-root", str(data_root), "--work-dir",
+    result = run_cli("train", "thermal-40x60", "--data-root", str(data_root), "--work-dir",
                      str(work_dir), "--epochs", "1", *options)
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
@@ -146,7 +146,7 @@ def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
 
 def test_test_needs_an_existing_checkpoint(tiny_root, tmp_path, capsys):
     assert (
-        main(["test", "r18-thermal", str(tmp_path / "none.pth"), "--data-root", str(tiny_root)])
+        main(["test", "thermal-40x60", str(tmp_path / "none.pth"), "--data-root", str(tiny_root)])
         == 2
     )
     assert "none.pth: checkpoint file not found" in capsys.readouterr().err

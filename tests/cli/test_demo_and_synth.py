@@ -18,10 +18,12 @@ def test_demo_generates_trains_tests_and_draws(tmp_path):
     report = json.loads((out / "metrics.json").read_text())
     assert set(report["metrics"]) == {"acc/top1", "acc/top5", "acc/mean_class"}
     assert report["ann_file"].endswith("val.json")
+    assert report["sample_unit"] == "person"  # the demo's model classifies each person
     assert iio.imread(out / "confusion_matrix.png").ndim == 3
     gif = next(out.glob("recording_SIM*.gif"))
     assert len(iio.imread(gif, index=None)) > 10
-    assert "mean-class" in result.stdout and "recording GIF:" in result.stdout
+    assert "held-out people:" in result.stdout and "mean-class" in result.stdout
+    assert "recording GIF:" in result.stdout
     assert "(simulated by this run)" in result.stdout
 
 

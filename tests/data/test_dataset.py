@@ -75,3 +75,18 @@ def test_missing_hdf5_root(tiny_root):
             hdf5_root=str(tiny_root / "nowhere"),
             pipeline=[],
         )
+
+
+def test_person_samples_carry_their_own_label_and_box(tiny_root):
+    keyframes = _dataset(tiny_root)
+    people = _dataset(tiny_root, sample_unit="person")
+    assert len(people) == sum(len(keyframes.get_data_info(i)["gt_labels"])
+                              for i in range(len(keyframes)))
+    infos = [people.get_data_info(i) for i in range(len(people))]
+    two = [info for info in infos if info["frame_idx"] == 40 and info["sensor_id"] == "REC_A"]
+    assert [info["label"] for info in two] == [1, 3]  # each person's own class, no rule
+    for info in two:
+        np.testing.assert_array_equal(info["person_box_xyxy"],
+                                      info["gt_bboxes"][info["gt_labels"].tolist().index(info["label"])])
+    with pytest.raises(ValueError, match="sample_unit"):
+        _dataset(tiny_root, sample_unit="frame")

@@ -134,3 +134,32 @@ def test_all_invalid_window_raises_data_error(tmp_path):
     )
     with pytest.raises(DataError, match=r"BAD.h5: keyframe 20: every pixel of the clip is invalid"):
         pipeline(dict(hdf5_path=str(tmp_path / "BAD.h5"), frame_idx=20))
+
+
+def test_crop_around_centres_the_person_and_replicates_the_border():
+    temps = np.arange(40 * 60, dtype=np.float32).reshape(1, 40, 60).repeat(2, axis=0)
+    boxes = np.array([[10, 20, 14, 26]], np.float32)
+    crop, moved, origin = F.crop_around(temps, (12.0, 23.0), (8, 8), boxes)
+    assert crop.shape == (2, 8, 8) and origin == (8, 19)
+    np.testing.assert_array_equal(crop[0], temps[0, 19:27, 8:16])
+    np.testing.assert_array_equal(moved, [[2, 1, 6, 7]])
+    corner, _, origin = F.crop_around(temps, (1.0, 1.0), (6, 6))  # past the top-left corner
+    assert origin == (-2, -2)
+    assert np.all(corner[0, :3, :3] == temps[0, 0, 0])  # the corner pixel repeats
+    np.testing.assert_array_equal(corner[0, 2:, 2:], temps[0, :4, :4])
+    with pytest.raises(ValueError, match="positive"):
+        F.crop_around(temps, (5, 5), (0, 4))
+
+
+def test_crop_around_person_transform_needs_the_box():
+    crop = TRANSFORMS.build(dict(type="CropAroundPerson", size_px=(24, 24)))
+    temps = np.zeros((4, 40, 60), np.float32)
+    temps[:, 30:34, 50:54] = 30.0  # a warm person near the bottom-right corner
+    results = crop(dict(imgs=temps, person_box_xyxy=np.array([50, 30, 54, 34], np.float32),
+                        gt_bboxes=np.array([[50, 30, 54, 34]], np.float32)))
+    assert results["imgs"].shape == (4, 24, 24) and results["img_shape"] == (24, 24)
+    assert results["imgs"][0, 10:14, 10:14].min() == 30.0  # the person sits in the middle
+    np.testing.assert_array_equal(results["gt_bboxes"], [[10, 10, 14, 14]])
+    np.testing.assert_array_equal(results["person_box_xyxy"], [10, 10, 14, 14])
+    with pytest.raises(KeyError, match="sample_unit='person'"):
+        crop(dict(imgs=temps))

@@ -15,6 +15,7 @@ CONFIGS = list_configs()
 def test_both_recipes_ship():
     assert any("r50" in name and "256px" in name for name in CONFIGS)
     assert any("thermal-40x60" in name for name in CONFIGS)
+    assert any("thermal-person-24px" in name for name in CONFIGS)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -26,7 +27,11 @@ def test_config_builds_and_forwards(name, tiny_root):
     load = next(step for step in pipeline if step["type"] == "LoadThermalWindow")
     resize = next((step for step in pipeline if step["type"] == "Resize"), None)
     channels = next(step for step in pipeline if step["type"] == "ThermalToChannels")
+    crop = next((step for step in pipeline if step["type"] == "CropAroundPerson"), None)
     height, width = resize["scale"][::-1] if resize else (cfg.sensor_height, cfg.sensor_width)
+    if crop:
+        height, width = crop["size_px"]
+        assert cfg.val_dataloader.dataset.sample_unit == "person"
     inputs = torch.randn(1, 1, channels["num_channels"], load["clip_len"], height, width)
     with torch.no_grad():
         scores = model.cls_head(model.extract_feat(inputs)[0])
@@ -39,15 +44,22 @@ def test_config_builds_and_forwards(name, tiny_root):
 
 
 def test_short_names_and_did_you_mean():
-    assert resolve_config("r18-thermal").stem.startswith("slowfast_r18-thermal")
+    assert resolve_config("thermal-40x60").stem.startswith("slowfast_r18-thermal")
+    assert resolve_config("person-24px").stem.endswith("thermal-person-24px")
     with pytest.raises(ConfigError, match="ambiguous"):
-        resolve_config("slowfast")
+        resolve_config("r18-thermal")  # the whole-frame and the person-centred recipe
     with pytest.raises(ConfigError, match="did you mean"):
         resolve_config("slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61")
 
 
+def test_epochs_scale_cosine_schedule():
+    cfg = load_config("person-24px")
+    set_epochs(cfg, 10)
+    assert cfg.param_scheduler[0]["T_max"] == 10 and cfg.param_scheduler[0]["end"] == 10
+
+
 def test_epochs_scale_milestones():
-    cfg = load_config("r18-thermal")
+    cfg = load_config("thermal-40x60")
     set_epochs(cfg, 10)
     assert cfg.train_cfg.max_epochs == 10
     assert cfg.param_scheduler[0]["milestones"] == [6, 8] and cfg.param_scheduler[0]["end"] == 10

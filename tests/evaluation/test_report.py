@@ -103,3 +103,24 @@ def test_missing_recording_raises(tmp_path: Path):
     with pytest.raises(DataError, match="NOPE.h5"):
         render_recording_gif(tmp_path / "NOPE.h5", [], [], tmp_path / "x.gif")
     assert not (tmp_path / "x.gif").exists()
+
+
+def _has_colour(frame: np.ndarray, hex_colour: str, tolerance: int = 30) -> bool:
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
+    return bool((np.abs(frame.astype(int) - rgb).max(axis=-1) < tolerance).sum() > 20)
+
+
+def test_gif_writes_per_person_predictions_on_their_boxes(tiny_root: Path, tmp_path: Path):
+    keyframes = _rec_a(tiny_root)
+    two_people = next(k for k in keyframes if len(k.labels) == 2)
+    right, wrong = two_people.labels.tolist()[0], (two_people.labels.tolist()[1] + 1) % 14
+    predictions = [
+        WindowPrediction(two_people.frame_idx, label, 0.9, None, int(object_id),
+                         tuple(box.tolist()))
+        for label, object_id, box in zip((right, wrong), two_people.object_ids,
+                                         two_people.boxes_xyxy, strict=True)
+    ]
+    out = render_recording_gif(tiny_root / "frames" / "REC_A.h5", keyframes, predictions,
+                               tmp_path / "people.gif", frame_step=1, max_frames=80)
+    frame = np.asarray(iio.imread(out, index=two_people.frame_idx))[..., :3]
+    assert _has_colour(frame, "#3ddc84") and _has_colour(frame, "#ff5c5c")  # right and wrong box

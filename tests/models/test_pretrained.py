@@ -48,10 +48,10 @@ def test_kinetics_r50_checkpoint_loads_with_fresh_head(tmp_path):
 
 
 def test_rgb_stem_is_summed_into_single_channel(tmp_path):
-    rgb = _model("r18-thermal", in_channels=3)
+    rgb = _model("thermal-40x60", in_channels=3)
     path = tmp_path / "rgb.pth"
     _save_kinetics_style(rgb, path)
-    thermal = _model("r18-thermal")
+    thermal = _model("thermal-40x60")
     report = load_pretrained(thermal, path)
     assert sorted(report.adapted) == [
         "backbone.fast_path.conv1.conv.weight",
@@ -62,7 +62,7 @@ def test_rgb_stem_is_summed_into_single_channel(tmp_path):
 
 
 def test_incompatible_architecture_is_reported(tmp_path):
-    r18 = _model("r18-thermal")
+    r18 = _model("thermal-40x60")
     path = tmp_path / "r18.pth"
     _save_kinetics_style(r18, path)
     report = load_pretrained(_model("r50_1xb8"), path)
@@ -70,18 +70,18 @@ def test_incompatible_architecture_is_reported(tmp_path):
     assert "shape mismatch" in report.summary() and "missing from checkpoint" in report.summary()
     r50_path = tmp_path / "r50.pth"
     _save_kinetics_style(_model("r50_1xb8"), r50_path)
-    reverse = load_pretrained(_model("r18-thermal"), r50_path)
+    reverse = load_pretrained(_model("thermal-40x60"), r50_path)
     assert any(".conv3." in key for key in reverse.unexpected)
     assert "unexpected in checkpoint" in reverse.summary()
 
 
 def test_bad_checkpoint_files(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint file not found"):
-        load_pretrained(_model("r18-thermal"), tmp_path / "none.pth")
+        load_pretrained(_model("thermal-40x60"), tmp_path / "none.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
     with pytest.raises(CheckpointError, match="junk.pth: not a readable PyTorch checkpoint"):
-        load_pretrained(_model("r18-thermal"), tmp_path / "junk.pth")
+        load_pretrained(_model("thermal-40x60"), tmp_path / "junk.pth")
 
     torch.save({"state_dict": {"w": torch.ones(1)}, "extra": Custom()}, tmp_path / "custom.pth")
     with pytest.raises(CheckpointError, match="refused to unpickle"):
-        load_pretrained(_model("r18-thermal"), tmp_path / "custom.pth")
+        load_pretrained(_model("thermal-40x60"), tmp_path / "custom.pth")

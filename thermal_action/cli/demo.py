@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(f"data:             {result.data_root}"
           + (" (simulated by this run)" if result.generated else ""))
-    print(f"held-out clips:   top-1 {metrics['acc/top1']:.3f}  top-5 {metrics['acc/top5']:.3f}  "
+    unit = "people:" if result.sample_unit == "person" else "clips:"
+    print(f"held-out {unit:<9}top-1 {metrics['acc/top1']:.3f}  top-5 {metrics['acc/top5']:.3f}  "
           f"mean-class {metrics['acc/mean_class']:.3f}")
     print(f"checkpoint:       {result.checkpoint}")
     print(f"metrics:          {result.metrics_json}")

@@ -20,6 +20,7 @@ SEED_PIPELINE: tuple[dict, ...] = (
     dict(type="ThermalToChannels", num_channels=3),
 )
 """What ``pipeline=[]`` means: the seed's 64-frame (64, 40, 60, 3) window in deg C."""
+SAMPLE_UNITS = ("keyframe", "person")
 
 
 @DATASETS.register_module()
@@ -29,6 +30,9 @@ class ThermalActionDataset(BaseActionDataset):
     Each sample carries ``label`` (one clip label, chosen by ``label_rule`` from the people
     in the keyframe, see ``classes.clip_label``), ``gt_bboxes`` (N, 4) xyxy pixels,
     ``gt_labels`` (N,), ``sensor_id``, ``frame_idx``, ``timestamp`` (ms) and ``hdf5_path``.
+    With ``sample_unit='person'`` every person box is a sample of its own, labelled with
+    that person's class (the ground truth; no rule needed) and carrying
+    ``person_box_xyxy`` and ``object_id`` for ``CropAroundPerson``.
     An empty ``pipeline`` loads the seed's raw 64-frame window (``SEED_PIPELINE``).
 
     Relative ``ann_file`` and ``hdf5_root`` are taken under ``data_root`` when it is given.
@@ -46,6 +50,7 @@ class ThermalActionDataset(BaseActionDataset):
         data_root: str | None = None,
         num_classes: int = len(CLASS_NAMES),
         label_rule: str = "safety",
+        sample_unit: str = "keyframe",
         class_priority: Sequence[int] = SAFETY_PRIORITY,
         test_mode: bool = False,
         **kwargs,
@@ -58,7 +63,11 @@ class ThermalActionDataset(BaseActionDataset):
         if data_root and not os.path.isabs(hdf5_root):
             hdf5_root = os.path.join(data_root, hdf5_root)
         self.hdf5_root = Path(hdf5_root)
+        if sample_unit not in SAMPLE_UNITS:
+            raise ValueError(f"unknown sample_unit {sample_unit!r}; expected one of "
+                             f"{', '.join(SAMPLE_UNITS)}")
         self.label_rule = label_rule
+        self.sample_unit = sample_unit
         self.class_priority = tuple(class_priority)
         clip_label([self.class_priority[0]], label_rule, self.class_priority)  # validate early
         self.num_keyframes_without_people = 0
@@ -101,20 +110,26 @@ class ThermalActionDataset(BaseActionDataset):
                     f"image {keyframe.image_id!r}: keyframe {keyframe.frame_idx} is outside "
                     f"{info.path.name} ({info.num_frames} frames)",
                 )
-            data_list.append(
-                dict(
-                    image_id=keyframe.image_id,
-                    sensor_id=keyframe.sensor_id,
-                    hdf5_path=str(info.path),
-                    frame_idx=keyframe.frame_idx,
-                    timestamp=keyframe.timestamp_ms,
-                    num_frames=info.num_frames,
-                    label=clip_label(
-                        keyframe.labels.tolist(), self.label_rule, self.class_priority
-                    ),
-                    gt_bboxes=keyframe.boxes_xyxy,
-                    gt_labels=keyframe.labels,
-                    object_ids=keyframe.object_ids,
-                )
+            sample = dict(
+                image_id=keyframe.image_id,
+                sensor_id=keyframe.sensor_id,
+                hdf5_path=str(info.path),
+                frame_idx=keyframe.frame_idx,
+                timestamp=keyframe.timestamp_ms,
+                num_frames=info.num_frames,
+                label=clip_label(keyframe.labels.tolist(), self.label_rule, self.class_priority),
+                gt_bboxes=keyframe.boxes_xyxy,
+                gt_labels=keyframe.labels,
+                object_ids=keyframe.object_ids,
             )
+            if self.sample_unit == "keyframe":
+                data_list.append(sample)
+                continue
+            for box, label, object_id in zip(
+                keyframe.boxes_xyxy, keyframe.labels, keyframe.object_ids, strict=True
+            ):
+                data_list.append(
+                    sample
+                    | dict(label=int(label), person_box_xyxy=box, object_id=int(object_id))
+                )
         return data_list

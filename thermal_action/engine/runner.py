@@ -90,7 +90,8 @@ def test(
     cfg_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the config's test split; return (and optionally write to
-    ``out`` as JSON) the metrics, per-class recall and confusion matrix."""
+    ``out`` as JSON) the metrics, per-class recall and confusion matrix. ``sample_unit``
+    says what was scored: whole-frame clips ("keyframe") or people ("person")."""
     checkpoint = Path(checkpoint)
     if not checkpoint.is_file():
         raise CheckpointError(f"{checkpoint}: checkpoint file not found")
@@ -114,6 +115,7 @@ def test(
         checkpoint=str(checkpoint),
         ann_file=str(runner.test_dataloader.dataset.ann_file),
         hdf5_root=str(runner.test_dataloader.dataset.hdf5_root),
+        sample_unit=getattr(runner.test_dataloader.dataset, "sample_unit", "keyframe"),
         metrics={key: float(value) for key, value in metrics.items()},
         **details,
     )

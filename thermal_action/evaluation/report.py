@@ -40,12 +40,15 @@ _DPI = 100
 
 
 class WindowPrediction(NamedTuple):
-    """The model's prediction for one clip window of a recording."""
+    """The model's prediction for one clip window of a recording; person-centred models
+    predict one per person, named by ``object_id`` with its keyframe box."""
 
     frame_idx: int  # centre frame of the window, index into the recording
     label: int  # predicted class id
     score: float  # softmax probability of ``label``, 0..1
     scores: np.ndarray | None = None  # (C,) softmax probabilities of every class
+    object_id: int | None = None  # the person, for person-centred models
+    box_xyxy: tuple[float, float, float, float] | None = None  # that person's box, pixels
 
 
 # --------------------------------------------------------------------------------------
@@ -198,6 +201,8 @@ def render_recording_gif(
     first frame, the prediction of the window whose centre frame is closest (green when it
     equals the clip label of the shown keyframe, red when not, white without ground truth)
     and, while an annotated keyframe is within ±16 frames, its person boxes and classes.
+    Per-person predictions (``object_id`` set) are written on the boxes instead, each
+    green or red against that person's class.
     ``keyframes`` must belong to this recording. Plays at ``fps`` GIF frames per second.
     Returns the path written; raises ``DataError`` for a missing or malformed recording.
     """
@@ -219,6 +224,9 @@ def render_recording_gif(
     invalid = invalid_mask(temps_c)
     seconds = (timestamps_ms[indices] - timestamps_ms[0]) / 1000.0
     gt_labels = {kf.frame_idx: clip_label(kf.labels.tolist()) for kf in keyframes}
+    per_person = {
+        (p.frame_idx, p.object_id): p for p in predictions if p.object_id is not None
+    }
 
     # Layout in pixels: three header text lines above the frame, a colour bar at the right.
     img_w, img_h = info.width * scale, info.height * scale
@@ -271,9 +279,19 @@ def render_recording_gif(
         else:
             truth = gt_labels[keyframe.frame_idx]
             true_text.set_text(f"true: {class_names[truth]}   (keyframe {keyframe.frame_idx})")
-            for (x1, y1, x2, y2), label in zip(
-                keyframe.boxes_xyxy.tolist(), keyframe.labels.tolist(), strict=True
+            correct = 0
+            for (x1, y1, x2, y2), label, object_id in zip(
+                keyframe.boxes_xyxy.tolist(), keyframe.labels.tolist(),
+                keyframe.object_ids.tolist(), strict=True
             ):
+                text, colour = class_names[label], _BOX_COLOR
+                person = per_person.get((keyframe.frame_idx, object_id))
+                if person is not None:
+                    correct += person.label == label
+                    colour = _CORRECT_COLOR if person.label == label else _WRONG_COLOR
+                    text = f"{class_names[person.label]} {person.score:.2f}"
+                    if person.label != label:
+                        text += f"\ntrue: {class_names[label]}"
                 overlays.append(
                     ax.add_patch(
                         Rectangle(
@@ -281,7 +299,7 @@ def render_recording_gif(
                             x2 - x1,
                             y2 - y1,
                             fill=False,
-                            edgecolor=_BOX_COLOR,
+                            edgecolor=colour,
                             linewidth=1.5,
                         )
                     )
@@ -291,8 +309,8 @@ def render_recording_gif(
                     ax.text(
                         x1 + 0.3,
                         y1 - 0.3 if above else y1 + 0.3,
-                        class_names[label],
-                        color=_BOX_COLOR,
+                        text,
+                        color=colour,
                         fontsize=7,
                         va="bottom" if above else "top",
                         ha="left",
@@ -300,6 +318,19 @@ def render_recording_gif(
                         bbox=dict(facecolor="black", alpha=0.55, pad=1, linewidth=0),
                     )
                 )
+
+        if per_person:
+            if keyframe is None:
+                pred_text.set_text("pred: per person, on the boxes of a keyframe")
+                pred_text.set_color(_NEUTRAL_COLOR)
+            else:
+                people = len(keyframe.labels)
+                pred_text.set_text(f"pred: per person on the boxes, {correct} of {people} right")
+                pred_text.set_color(_CORRECT_COLOR if correct == people else _WRONG_COLOR)
+                true_text.set_text(f"true: per person   (keyframe {keyframe.frame_idx})")
+            canvas.draw()
+            rendered.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
+            continue
 
         prediction = _nearest_prediction(predictions, frame_idx)
         if prediction is None:

@@ -94,16 +94,16 @@ def _footprint(label: int, seed: int = 0):
 
 
 def test_posture_footprints_differ_as_seen_from_above():
-    _, standing_area, standing_elongation = _footprint(1)
-    _, lying_area, lying_elongation = _footprint(3)
-    _, sitting_area, _ = _footprint(0)
-    _, kneeling_area, kneeling_elongation = _footprint(10)
-    assert lying_elongation > 1.8 > standing_elongation  # lying is long, standing compact
-    assert lying_area > 2 * standing_area
-    assert sitting_area > standing_area and kneeling_elongation > standing_elongation
-    bed_heat, _, _ = _footprint(4)
-    floor_heat, _, _ = _footprint(3)
-    assert bed_heat.max() <= floor_heat.max() + 0.5  # blanket: bed lying no warmer than floor
+    footprints = {label: _footprint(label) for label in (0, 1, 3, 4, 10, 12)}
+    heat = {label: f[0].max() for label, f in footprints.items()}
+    area = {label: f[1] for label, f in footprints.items()}
+    elongation = {label: f[2] for label, f in footprints.items()}
+    assert elongation[3] > 1.5 and area[3] > 2 * area[1]  # lying: long and large
+    assert area[1] < min(area[0], area[3], area[10])  # standing: compact
+    assert elongation[12] < 1.2 < elongation[1]  # crouching round, standing wide-shouldered
+    assert area[0] > area[1] and elongation[10] > 1.3  # sitting: thighs; kneeling: shins
+    assert heat[10] > heat[0]  # the upright kneeling torso is the hottest spot
+    assert heat[4] <= heat[3] + 0.5  # blanket: bed lying no warmer than floor
 
 
 def test_walking_moves_and_lying_stays():
@@ -148,6 +148,42 @@ def test_class_mix_is_honoured(tmp_path):
     seen = set(summary.class_counts["train"]) | set(summary.class_counts["val"])
     # stories also pass through the classes they need (posture changes, walking before a fall)
     assert seen <= {CLASS_NAMES[c] for c in (1, 2, 3, 6, 7)}
+
+
+def test_story_targets_keep_bed_stories_alone_and_one_fall_per_person():
+    from thermal_action.data.synthetic.generate import ClassDeck, _story_targets
+
+    rng = np.random.default_rng(0)
+    weights = tuple(1.0 if c in (3, 4, 7) else 0.0 for c in range(len(CLASS_NAMES)))
+    deck = ClassDeck(weights, rng, copies=2)
+    cards_before = sorted(deck._cards.tolist())
+    for _ in range(30):
+        targets = _story_targets(deck, 3, bed_free=True)
+        if 4 in targets:
+            assert targets == [4]  # a bed story holds nothing else
+        else:
+            assert sum(t in P.FALL for t in targets) == 1  # one fall, it ends the story
+    assert all(4 not in _story_targets(deck, 3, bed_free=False) for _ in range(10))
+    size, sevens = len(deck._pile), deck._pile.count(7)
+    deck.put_back([7, 7])  # cards a person could not take return to the pile
+    assert len(deck._pile) == size + 2 and deck._pile.count(7) == sevens + 2
+    assert sorted(set(cards_before)) == [3, 4, 7]
+
+
+def test_short_segments_give_each_person_several_actions(tmp_path):
+    config = SynthConfig(num_recordings=6, frames_per_recording=320, people_weights=(1.0,),
+                         segment_windows=1.5, keyframe_every_windows=0.4, seed=2)
+    summary = generate_dataset(tmp_path, config)
+    per_recording = {}
+    for split in ("train", "val"):
+        coco = json.loads((tmp_path / "annotations" / f"{split}.json").read_text())
+        sensors = {image["id"]: image["sensor_id"] for image in coco["images"]}
+        for annotation in coco["annotations"]:
+            per_recording.setdefault(sensors[annotation["image_id"]], set()).add(
+                annotation["category_id"])
+    assert len(per_recording) == 6
+    assert np.mean([len(labels) for labels in per_recording.values()]) >= 3
+    assert sum(summary.num_keyframes.values()) >= 6 * 5
 
 
 def test_sensor_artifacts_rates(tmp_path):

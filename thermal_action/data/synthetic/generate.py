@@ -40,11 +40,15 @@ class SynthConfig:
     seed: int = 0
     class_weights: tuple[float, ...] = (1.0,) * len(CLASS_NAMES)  # mix of story focus classes
     people_weights: tuple[float, ...] = (0.6, 0.3, 0.1)  # 1, 2, 3 people per recording
-    keyframe_every_s: float = 1.5
-    segment_s: float = 20.0  # one story focus class per this much recording time
+    # Spacing and story lengths in units of one 64-frame window's duration, so that slow and
+    # fast sensors give the same number of clear keyframes per episode.
+    keyframe_every_windows: float = 0.25  # the real data: about 0.15-0.2
+    segment_windows: float = 2.0  # each story focus class lasts about this long
     min_window_purity: float = 0.7  # see _window_is_clear
     val_fraction: float = 0.25  # whole recordings held out for val.json
-    glitchy_recording_prob: float = 0.5  # recordings with invalid-pixel frames
+    # Share of sessions whose sensor writes invalid-pixel frames (as SL14 does and SL18 not),
+    # spread evenly over the sessions rather than drawn, so small datasets get their share.
+    glitchy_recording_prob: float = 0.5
     invalid_frame_rate: tuple[float, float] = (0.08, 0.13)
     # Sessions run fast (SL14-like, 38-100 ms median interval) or slow (SL18-like, ~163 ms).
     median_interval_ms: tuple[tuple[float, float], ...] = ((38.0, 100.0), (150.0, 170.0))
@@ -110,6 +114,29 @@ class ClassDeck:
             drawn.append(int(self._pile.pop()))
         return drawn
 
+    def put_back(self, cards: Sequence[int]) -> None:
+        """Return cards a person could not take at random places in the pile."""
+        for card in cards:
+            self._pile.insert(int(self._rng.integers(len(self._pile) + 1)), int(card))
+
+
+def _story_targets(deck: ClassDeck, count: int, bed_free: bool) -> list[int]:
+    """Focus classes for one person. A bed story (the person is on the bed all along) is
+    decided by the first card and holds only its bed class; a story has at most one fall
+    (it ends the story). Cards the person cannot take go back to the deck."""
+    first = deck.draw(1)[0]
+    if first in P.ON_BED and bed_free:
+        return [first]
+    kept, returned, fall = [], [], False
+    for target in [first, *deck.draw(count - 1)]:
+        if target in P.ON_BED or (target in P.FALL and fall):
+            returned.append(target)
+            continue
+        fall = fall or target in P.FALL
+        kept.append(target)
+    deck.put_back(returned)
+    return kept or [1]
+
 
 def _window_is_clear(labels: np.ndarray, index: int, min_purity: float) -> bool:
     """Annotators label a keyframe when its action is clear: every person keeps the
@@ -141,9 +168,12 @@ def simulate_recording(
     median_interval_ms: float,
     rng: np.random.Generator,
     deck: ClassDeck | None = None,
+    glitchy: bool | None = None,
 ) -> SimRecording:
     """Render one recording of a scene and annotate its keyframes; story classes come from
-    ``deck`` (a fresh one for ``config.class_weights`` when not given)."""
+    ``deck`` (a fresh one for ``config.class_weights`` when not given). ``glitchy`` says
+    whether the sensor writes invalid-pixel frames (drawn with
+    ``config.glitchy_recording_prob`` when not given)."""
     num_frames = config.frames_per_recording
     timestamps = frame_timestamps_ms(num_frames, median_interval_ms, start_ms, rng,
                                      gap_prob=float(rng.uniform(0.0, 0.015)))
@@ -155,23 +185,22 @@ def simulate_recording(
     num_people = int(rng.choice(np.arange(1, len(people_p) + 1), p=people_p))
     persons: list[P.Person] = []
     bed_taken = False
-    targets_per_person = max(1, round(duration_s / config.segment_s))
+    window_s = WINDOW * median_interval_ms / 1000.0
+    targets_per_person = max(1, int(duration_s // (config.segment_windows * window_s)))
     for _ in range(num_people):
-        targets = deck.draw(targets_per_person)
-        if bed_taken:
-            targets = [t for t in targets if t not in P.ON_BED] or [1]
-        elif any(t in P.ON_BED for t in targets):
-            targets, bed_taken = [next(t for t in targets if t in P.ON_BED)], True
+        targets = _story_targets(deck, targets_per_person, bed_free=not bed_taken)
+        bed_taken = bed_taken or targets[0] in P.ON_BED
         taken = [person.path_xy[0] for person in persons]
         persons.append(P.make_person(targets, duration_s, scene, taken, rng))
 
     noise_c = float(rng.uniform(0.12, 0.25))
     fixed_pattern = rng.normal(0.0, 0.08, (HEIGHT, WIDTH)).astype(np.float32)
-    glitchy = rng.random() < config.glitchy_recording_prob
+    if glitchy is None:
+        glitchy = bool(rng.random() < config.glitchy_recording_prob)
     invalid_rate = float(rng.uniform(*config.invalid_frame_rate)) if glitchy else 0.0
     jitter = [np.zeros(2) for _ in persons]
 
-    key_times = _keyframe_times(persons, duration_s, config.keyframe_every_s, rng)
+    key_times = _keyframe_times(persons, duration_s, config.keyframe_every_windows * window_s, rng)
     key_indices = sorted({int(np.searchsorted(times_s, t)) for t in key_times})
     key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
     labels = np.array([[P.label_at(person, float(t)) or -1 for t in times_s] for person in persons])
@@ -370,8 +399,11 @@ def generate_dataset(
             low, high = config.median_interval_ms[rng.integers(len(config.median_interval_ms))]
             median_ms = float(rng.uniform(low, high))
             mac = _mac(rng)
+            share = config.glitchy_recording_prob
+            glitchy = int(session * share + 1e-9) > int((session - 1) * share + 1e-9)
         sensor_id = f"SIM{session:02d}_R{index % config.recordings_per_session + 1}"
-        recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng, deck)
+        recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng, deck,
+                                       glitchy)
         start_ms = int(recording.timestamps_ms[-1]) + int(rng.integers(2_000, 60_000))
         macs[sensor_id] = mac
         _write_hdf5(root / "frames" / f"{sensor_id}.h5", recording, mac)

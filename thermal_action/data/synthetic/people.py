@@ -26,30 +26,40 @@ def _posture(*blobs: tuple[float, float, float, float, float]) -> np.ndarray:
     return table
 
 
+# Seen from above, each posture has its own signature: standing is compact and widest
+# across the shoulders, crouching a round ball (the curved back), sitting shows two thighs
+# in front of the head, kneeling two shins behind an upright (hot) torso and hands working
+# in front of it, bending a long back ending in the head, leaning two arms reaching forward
+# to a surface, sitting on the floor two long legs, lying the whole body with arms along it.
 POSTURES: dict[str, np.ndarray] = {
-    "standing": _posture((0, 0, 1.1, 1.1, 4.2), (0, 0, 1.5, 2.5, 3.0)),
+    "standing": _posture((0, 0, 1.0, 1.0, 4.4), (0, 0, 1.3, 2.6, 3.0)),
     "sitting": _posture(
-        (-1.0, 0, 1.1, 1.1, 4.0),
-        (-0.6, 0, 1.6, 2.4, 3.0),
-        (2.3, 0, 1.8, 2.3, 2.6),
-        (4.4, 0, 0.9, 1.7, 1.3),
+        (-1.4, 0, 1.0, 1.0, 4.0),
+        (-0.8, 0, 1.4, 2.4, 2.8),
+        (2.0, 1.1, 1.9, 0.8, 2.6),
+        (2.0, -1.1, 1.9, 0.8, 2.6),
     ),
     "lying": _posture(
-        (-6.0, 0, 1.1, 1.1, 3.6),
-        (-2.6, 0, 2.6, 2.2, 3.0),
-        (1.0, 0, 1.8, 1.9, 2.5),
-        (4.6, 0, 2.6, 1.5, 2.0),
-        (-2.2, 3.2, 2.2, 0.8, 1.4),
+        (-4.8, 0, 1.1, 1.1, 3.6),
+        (-2.0, 0, 2.2, 2.1, 3.0),
+        (0.9, 0, 1.6, 1.8, 2.5),
+        (3.7, 0, 2.1, 1.4, 2.0),
+        (-1.3, 2.4, 1.9, 0.7, 1.4),
+        (-1.3, -2.4, 1.9, 0.7, 1.4),
     ),
-    "leaning": _posture((2.0, 0, 1.1, 1.1, 4.0), (0.9, 0, 1.5, 2.3, 3.0), (-1.3, 0, 1.3, 1.8, 1.8)),
+    "leaning": _posture(
+        (1.4, 0, 1.0, 1.0, 4.0), (0, 0, 1.4, 2.4, 3.0), (4.4, 1.8, 0.8, 0.6, 2.2),
+        (4.4, -1.8, 0.8, 0.6, 2.2), (2.8, 1.2, 1.2, 0.5, 1.6), (2.8, -1.2, 1.2, 0.5, 1.6),
+    ),
     "kneeling": _posture(
-        (0.5, 0, 1.1, 1.1, 4.0), (0, 0, 1.5, 2.0, 3.0), (-2.5, 0, 1.6, 1.6, 2.4),
-        (-5.0, 0, 1.8, 1.4, 2.0),
+        (0, 0, 0.9, 0.9, 4.8), (0, 0, 1.2, 2.0, 3.4), (-3.6, 0.9, 2.0, 0.6, 2.3),
+        (-3.6, -0.9, 2.0, 0.6, 2.3),
     ),
-    "bending": _posture((3.3, 0, 1.0, 1.0, 3.0), (1.4, 0, 1.8, 2.2, 3.0), (-1.2, 0, 1.3, 1.9, 2.4)),
-    "crouching": _posture((0, 0, 2.4, 2.4, 3.4), (0.6, 0, 1.0, 1.0, 3.5)),
+    "bending": _posture((4.2, 0, 1.0, 1.0, 3.8), (1.6, 0, 2.4, 1.7, 2.6), (-0.8, 0, 1.1, 1.8, 2.8)),
+    "crouching": _posture((0, 0, 1.8, 1.8, 3.8), (0.8, 0, 0.9, 0.9, 3.0)),
     "floor_sitting": _posture(
-        (-1.6, 0, 1.1, 1.1, 4.0), (-1.0, 0, 1.5, 2.3, 3.0), (3.6, 0, 3.0, 1.8, 2.3)
+        (-2.2, 0, 1.0, 1.0, 4.0), (-1.6, 0, 1.4, 2.3, 3.0), (2.8, 1.1, 3.2, 0.8, 2.3),
+        (2.8, -1.1, 3.2, 0.8, 2.3),
     ),
 }
 POSTURES["lying_bed"] = POSTURES["lying"] * np.array([1, 1, 1, 1, 0.5], np.float32)
@@ -70,6 +80,7 @@ STATIC_POSTURE = {
     13: "standing",
 }
 ON_BED = {4, 8}
+FALL = {3, 7}
 
 
 class Episode(NamedTuple):
@@ -128,13 +139,14 @@ def make_story(targets: Sequence[int], duration_s: float,
         add(4, duration_s, "lying_bed")
         return episodes
 
-    falls = [target for target in targets if target in (3, 7)]
-    ordinary = [target for target in targets if target not in (3, 7)]
-    fall_share = rng.uniform(0.35, 0.5) if falls else 0.0
+    falls = [target for target in targets if target in FALL]
+    ordinary = [target for target in targets if target not in FALL]
+    # The fall, the stillness after it and the standing before it need about two segments.
+    fall_share = min(0.6, rng.uniform(1.5, 2.0) / len(targets)) if falls else 0.0
     segment_s = duration_s * (1 - fall_share) / max(len(ordinary), 1)
     posture = STATIC_POSTURE.get(ordinary[0], "standing") if ordinary else "standing"
-    for target in ordinary:
-        segment_end = t + segment_s
+    for number, target in enumerate(ordinary, start=1):
+        segment_end = number * segment_s
         if target == 6:  # several posture changes back and forth
             low = str(rng.choice(list(LOW_POSTURE_LABEL)))
             while t < segment_end - 1.5:
@@ -253,9 +265,12 @@ def body_state(person: Person, t_s: float) -> tuple[np.ndarray, np.ndarray, floa
                 blobs[3] = (-1.8 * np.sin(phase), -0.8, 1.0, 1.0, 1.8)
                 blobs[:, 1] += 0.3 * np.sin(phase / 2)
             elif episode.label == 13:  # 'other': arm exercise, arms out and in at ~1 Hz
-                reach = 2.0 + 2.5 * abs(np.sin(2 * np.pi * 1.0 * t_s))
-                blobs[2] = (0.0, reach, 0.9, 1.8, 2.0)
-                blobs[3] = (0.0, -reach, 0.9, 1.8, 2.0)
+                reach = 1.5 + 4.0 * abs(np.sin(2 * np.pi * 0.8 * t_s))
+                blobs[2] = (0.0, reach, 0.9, 1.8, 2.4)
+                blobs[3] = (0.0, -reach, 0.9, 1.8, 2.4)
+            elif episode.label == 10:  # kneeling: working with the hands in front, ~0.6 Hz
+                reach = 2.2 + 1.4 * np.sin(2 * np.pi * 0.6 * t_s)
+                blobs[4] = (reach, 0.6, 0.8, 0.7, 2.2)
             elif episode.label == 11:  # bending: slow bob of the head
                 blobs[0, 0] += 0.6 * np.sin(2 * np.pi * 0.4 * t_s)
             return blobs, centre, angle

@@ -1,6 +1,7 @@
 """Thermal clip transforms: numpy functions (``functional``) and registered wrappers."""
 
 from thermal_action.data.transforms.thermal import (
+    CropAroundPerson,
     LoadThermalWindow,
     NormalizeTemperature,
     RandomThermalAffine,
@@ -11,6 +12,7 @@ from thermal_action.data.transforms.thermal import (
 )
 
 __all__ = [
+    "CropAroundPerson",
     "LoadThermalWindow",
     "NormalizeTemperature",
     "RandomThermalAffine",

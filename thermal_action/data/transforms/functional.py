@@ -76,9 +76,21 @@ def normalize_temperature(
 
 
 def flip_clip(
-    temps: np.ndarray, boxes_xyxy: np.ndarray | None, horizontal: bool, vertical: bool
+    temps: np.ndarray,
+    boxes_xyxy: np.ndarray | None,
+    horizontal: bool,
+    vertical: bool,
+    transpose: bool = False,
 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """Mirror a (T, H, W) clip and its pixel boxes; a top-down view has no preferred side."""
+    """Mirror a (T, H, W) clip and its pixel boxes; a top-down view has no preferred side.
+    ``transpose`` first swaps rows and columns (a square clip only); with both flips it
+    gives every quarter turn and mirror image."""
+    if transpose:
+        if temps.shape[1] != temps.shape[2]:
+            raise ValueError(f"transpose needs square frames, got {temps.shape[1:3]}")
+        temps = temps.transpose(0, 2, 1)
+        if boxes_xyxy is not None:
+            boxes_xyxy = boxes_xyxy[:, [1, 0, 3, 2]].copy()
     height, width = temps.shape[1:3]
     if horizontal:
         temps = temps[:, :, ::-1]
@@ -129,6 +141,35 @@ def affine_clip(
         boxes_xyxy[:, 0::2] = boxes_xyxy[:, 0::2].clip(0, width)
         boxes_xyxy[:, 1::2] = boxes_xyxy[:, 1::2].clip(0, height)
     return out, boxes_xyxy
+
+
+def crop_around(
+    temps: np.ndarray,
+    centre_xy: tuple[float, float],
+    size_hw: tuple[int, int],
+    boxes_xyxy: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Cut a fixed ``size_hw`` (rows, columns) window centred on ``centre_xy`` pixels out of
+    every frame of (T, H, W) ``temps``; parts past the frame edge replicate the border (the
+    room continues). Boxes move into the window's coordinates (not clipped). Returns the
+    crop, the boxes and the window's top-left corner (x, y) in frame pixels."""
+    rows, cols = size_hw
+    if rows < 1 or cols < 1:
+        raise ValueError(f"crop size must be positive, got {size_hw}")
+    x0 = int(np.floor(centre_xy[0] - cols / 2 + 0.5))
+    y0 = int(np.floor(centre_xy[1] - rows / 2 + 0.5))
+    height, width = temps.shape[1:3]
+    pad = (
+        (0, 0),
+        (max(0, -y0), max(0, y0 + rows - height)),
+        (max(0, -x0), max(0, x0 + cols - width)),
+    )
+    padded = np.pad(temps, pad, mode="edge") if any(sum(p) for p in pad) else temps
+    top, left = y0 + pad[1][0], x0 + pad[2][0]
+    crop = np.ascontiguousarray(padded[:, top : top + rows, left : left + cols], np.float32)
+    if boxes_xyxy is not None:
+        boxes_xyxy = (boxes_xyxy - np.array([x0, y0, x0, y0], np.float32)).astype(np.float32)
+    return crop, boxes_xyxy, (x0, y0)
 
 
 def jitter_temperature(temps_c: np.ndarray, offset_c: float, gain: float) -> np.ndarray:

@@ -86,21 +86,63 @@ class NormalizeTemperature(BaseTransform):
 
 
 @TRANSFORMS.register_module()
-class RandomThermalFlip(BaseTransform):
-    """Mirror left-right and/or top-bottom, each with its own probability (boxes follow)."""
+class CropAroundPerson(BaseTransform):
+    """Person-centred clip: a fixed ``size_px`` (rows, columns) window of every frame around
+    the centre of ``person_box_xyxy`` (the person's box at the keyframe, pixels), so the
+    model sees one person at full sensor resolution instead of a small blob in the room.
 
-    def __init__(self, horizontal_prob: float = 0.5, vertical_prob: float = 0.5) -> None:
+    Needs ``imgs`` (T, H, W) and ``person_box_xyxy`` (set by ``ThermalActionDataset`` with
+    ``sample_unit='person'``, or by the caller at inference); moves ``gt_bboxes`` and
+    ``person_box_xyxy`` into the window and records ``crop_origin_xy``.
+    """
+
+    def __init__(self, size_px: tuple[int, int] = (24, 24)) -> None:
+        self.size_px = (int(size_px[0]), int(size_px[1]))
+        if min(self.size_px) < 1:
+            raise ValueError(f"size_px must be positive, got {size_px}")
+
+    def transform(self, results: dict) -> dict:
+        box = results.get("person_box_xyxy")
+        if box is None:
+            raise KeyError(
+                "CropAroundPerson needs 'person_box_xyxy': use ThermalActionDataset with "
+                "sample_unit='person', or give person boxes at inference"
+            )
+        box = np.asarray(box, np.float32)
+        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+        crop, boxes, origin = F.crop_around(results["imgs"], centre, self.size_px,
+                                            results.get("gt_bboxes"))
+        results.update(imgs=crop, img_shape=crop.shape[1:3], crop_origin_xy=origin,
+                       person_box_xyxy=box - np.array([*origin, *origin], np.float32))
+        if boxes is not None:
+            results["gt_bboxes"] = boxes
+        return results
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(size_px={self.size_px})"
+
+
+@TRANSFORMS.register_module()
+class RandomThermalFlip(BaseTransform):
+    """Mirror left-right and/or top-bottom, each with its own probability (boxes follow);
+    ``transpose_prob`` > 0 also swaps rows and columns of square (person-centred) clips."""
+
+    def __init__(
+        self, horizontal_prob: float = 0.5, vertical_prob: float = 0.5, transpose_prob: float = 0.0
+    ) -> None:
         self.horizontal_prob, self.vertical_prob = horizontal_prob, vertical_prob
+        self.transpose_prob = transpose_prob
 
     def transform(self, results: dict) -> dict:
         horizontal = np.random.rand() < self.horizontal_prob
         vertical = np.random.rand() < self.vertical_prob
+        transpose = np.random.rand() < self.transpose_prob
         results["imgs"], boxes = F.flip_clip(
-            results["imgs"], results.get("gt_bboxes"), horizontal, vertical
+            results["imgs"], results.get("gt_bboxes"), horizontal, vertical, transpose
         )
         if boxes is not None:
             results["gt_bboxes"] = boxes
-        results["flip"] = (horizontal, vertical)
+        results["flip"] = (horizontal, vertical, transpose)
         return results
 
 
