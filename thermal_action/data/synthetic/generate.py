@@ -9,14 +9,14 @@ import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple
 
-import h5py
 import numpy as np
 
+from thermal_action.data.annotations import class_mapping, coco_document
 from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.recording import write_recording
 from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import Scene, make_scene
 from thermal_action.data.synthetic.sensor import (
@@ -249,33 +249,6 @@ def _mac(rng: np.random.Generator) -> str:
     return "02:" + ":".join(f"{b:02x}" for b in rng.integers(0, 256, 5))
 
 
-def _write_hdf5(path: Path, recording: SimRecording, mac: str) -> None:
-    frames, timestamps = recording.frames_c, recording.timestamps_ms
-    with h5py.File(path, "w") as file:
-        file.create_dataset(
-            "frames",
-            data=frames,
-            compression="gzip",
-            compression_opts=4,
-            chunks=(min(64, len(frames)), HEIGHT, WIDTH),
-        )
-        file.create_dataset("timestamps", data=timestamps)
-        file.create_dataset("frame_seqs", data=np.arange(len(frames), dtype=np.int64) + 1000)
-        file.attrs.update(
-            sensor_id=recording.sensor_id,
-            mac_address=mac,
-            frame_height=HEIGHT,
-            frame_width=WIDTH,
-            total_frames=len(frames),
-            min_timestamp=int(timestamps[0]),
-            max_timestamp=int(timestamps[-1]),
-            compression="gzip",
-            compression_level=4,
-            created_at=datetime.now(UTC).isoformat(),
-            simulated=True,
-        )
-
-
 def _yolo(box: np.ndarray | Sequence[float]) -> list[float]:
     x1, y1, x2, y2 = (float(v) for v in box)
     return [
@@ -355,12 +328,7 @@ def _coco(recordings: Sequence[SimRecording], macs: dict[str, str], description:
                         attribute_obscured="0%",
                     )
                 )
-    return dict(
-        images=images,
-        annotations=annotations,
-        categories=[dict(id=i, name=name) for i, name in enumerate(CLASS_NAMES)],
-        info=dict(description=description, version="1.0", year=2026),
-    )
+    return coco_document(images, annotations, CLASS_NAMES, description)
 
 
 class SynthSummary(NamedTuple):
@@ -406,7 +374,10 @@ def generate_dataset(
                                        glitchy)
         start_ms = int(recording.timestamps_ms[-1]) + int(rng.integers(2_000, 60_000))
         macs[sensor_id] = mac
-        _write_hdf5(root / "frames" / f"{sensor_id}.h5", recording, mac)
+        write_recording(root / "frames" / f"{sensor_id}.h5", recording.frames_c,
+                        recording.timestamps_ms,
+                        np.arange(len(recording.frames_c), dtype=np.int64) + 1000,
+                        sensor_id=sensor_id, mac_address=mac, simulated=True)
         (root / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
             "\n".join(_raw_lines(recording, mac)) + "\n"
         )
@@ -424,10 +395,7 @@ def generate_dataset(
         coco = _coco(members, macs, f"Simulated thermal action dataset ({split})")
         (root / "annotations" / f"{split}.json").write_text(json.dumps(coco, indent=1))
     (root / "annotations" / "class_mapping.json").write_text(
-        json.dumps(
-            dict(classes=list(CLASS_NAMES), class_to_id={n: i for i, n in enumerate(CLASS_NAMES)}),
-            indent=2,
-        )
+        json.dumps(class_mapping(CLASS_NAMES), indent=2)
     )
     (root / "frames" / "sensor_info.json").write_text(
         json.dumps(
