@@ -25,7 +25,7 @@ from thermal_action.engine import load_config, train
 
 GPU_RECIPE = "slowfast_r50_1xb8-4x16x1-50e_thermal-256px"
 NATIVE = "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x60"
-PERSON = "slowfast_r18-thermal_1xb16-4x16x1-50e_thermal-person-24px"
+PERSON = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 REAL_TRAIN_CLIPS = 314
 
 

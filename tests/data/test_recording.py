@@ -1,4 +1,5 @@
 import multiprocessing as mp
+import os
 
 import numpy as np
 import pytest
@@ -47,13 +48,45 @@ def test_handles_are_per_process(tmp_path):
     path = tmp_path / "R.h5"
     write_recording(path)
     parent_mean = float(recording.read_window(path, 40, 8, 1).temps_c.mean())
-    assert recording._handles_pid is not None
+    assert recording._opened_pid is not None
     queue = mp.get_context("fork").Queue()
     child = mp.get_context("fork").Process(target=_child_reads, args=(str(path), queue))
     child.start()
     child.join(30)
     assert child.exitcode == 0
     assert queue.get(timeout=5) == pytest.approx(parent_mean)
+
+
+def test_recordings_held_in_memory_within_budget(tmp_path, monkeypatch):
+    recording.close_all()
+    frames_a = write_recording(tmp_path / "A.h5", num_frames=80)
+    frames_b = write_recording(tmp_path / "B.h5", num_frames=80)
+    one_recording = frames_a.nbytes + 80 * 8
+    monkeypatch.setattr(recording, "MEMORY_BUDGET_BYTES", one_recording)
+    window_a = recording.read_window(tmp_path / "A.h5", 40, 32, 2)
+    window_b = recording.read_window(tmp_path / "B.h5", 40, 32, 2)
+    assert recording._opened[str(tmp_path / "A.h5")].handle is None  # decoded in memory
+    assert recording._opened[str(tmp_path / "B.h5")].handle is not None  # over budget: HDF5
+    assert recording._memory_used == one_recording
+    np.testing.assert_array_equal(window_a.temps_c, frames_a[8:72:2])
+    np.testing.assert_array_equal(window_b.temps_c, frames_b[8:72:2])
+    window_a.temps_c[:] = 0.0  # a window is a copy: changing it leaves the recording alone
+    again = recording.read_window(tmp_path / "A.h5", 40, 32, 2)
+    np.testing.assert_array_equal(again.temps_c, frames_a[8:72:2])
+    recording.close_all()
+    assert recording._memory_used == 0 and not recording._opened
+
+
+def test_rewritten_recording_is_read_again(tmp_path):
+    path = tmp_path / "R.h5"
+    write_recording(path, num_frames=80, seed=1)
+    first = recording.read_window(path, 40, 8, 1).temps_c
+    written_ns = path.stat().st_mtime_ns
+    rewritten = write_recording(path, num_frames=80, seed=2)
+    os.utime(path, ns=(written_ns + 10**9, written_ns + 10**9))  # coarse clocks: force a change
+    second = recording.read_window(path, 40, 8, 1).temps_c
+    np.testing.assert_array_equal(second, rewritten[36:44])
+    assert not np.array_equal(first, second)
 
 
 def test_dataset_reads_in_dataloader_workers(tiny_root):

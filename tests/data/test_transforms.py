@@ -21,6 +21,16 @@ def test_repair_holds_last_valid_reading():
     assert fraction == pytest.approx(2 / clip.size)
 
 
+@pytest.mark.parametrize("bad", [np.inf, -np.inf, np.nan, -273.2])
+def test_repair_catches_every_kind_of_invalid_pixel_alone(bad):
+    clip = _clip()
+    clip[2, 7, 9] = bad
+    repaired, fraction = F.repair_invalid_pixels(clip)
+    assert repaired[2, 7, 9] == 20.0 and fraction == pytest.approx(1 / clip.size)
+    clean, fraction = F.repair_invalid_pixels(_clip())
+    assert fraction == 0.0 and np.array_equal(clean, _clip())
+
+
 def test_repair_fills_spatially_without_earlier_reading():
     clip = _clip()
     clip[0, :, :30] = 30.0
@@ -163,3 +173,53 @@ def test_crop_around_person_transform_needs_the_box():
     np.testing.assert_array_equal(results["person_box_xyxy"], [10, 10, 14, 14])
     with pytest.raises(KeyError, match="sample_unit='person'"):
         crop(dict(imgs=temps))
+
+
+def _person_steps():
+    return [
+        dict(type="LoadThermalWindow", clip_len=8, frame_interval=2),
+        dict(type="RepairInvalidPixels"),
+        dict(type="CropAroundPerson", size_px=(24, 24)),
+        dict(type="NormalizeTemperature"),
+    ]
+
+
+def _person_results(tiny_root, frame_idx=40, box=(10.0, 10.0, 20.0, 24.0)):
+    return dict(_results(tiny_root, frame_idx), person_box_xyxy=np.array(box, np.float32))
+
+
+def test_cached_steps_match_the_steps_and_read_once(tiny_root, monkeypatch):
+    from thermal_action.data.transforms import thermal
+
+    reads = []
+    real_read = thermal.read_window
+    monkeypatch.setattr(thermal, "read_window", lambda *a: reads.append(a) or real_read(*a))
+    cached = TRANSFORMS.build(dict(type="CachedSteps", steps=_person_steps()))
+    plain = Compose([TRANSFORMS.build(step) for step in _person_steps()])
+    expected = plain(_person_results(tiny_root))
+    reads.clear()
+    first = cached(_person_results(tiny_root))
+    second = cached(_person_results(tiny_root))
+    assert len(reads) == 1  # the second epoch is served from memory
+    for out in (first, second):
+        np.testing.assert_array_equal(out["imgs"], expected["imgs"])
+        np.testing.assert_array_equal(out["person_box_xyxy"], expected["person_box_xyxy"])
+        assert out["crop_origin_xy"] == expected["crop_origin_xy"]
+    second["imgs"][:] = 0.0  # what a hit returns is a copy
+    np.testing.assert_array_equal(cached(_person_results(tiny_root))["imgs"], expected["imgs"])
+    other_person = cached(_person_results(tiny_root, box=(40.0, 20.0, 50.0, 30.0)))
+    other_time = cached(_person_results(tiny_root, frame_idx=50))
+    assert len(reads) == 3  # another box or keyframe is another sample
+    assert not np.array_equal(other_person["imgs"], expected["imgs"])
+    assert not np.array_equal(other_time["imgs"], expected["imgs"])
+
+
+def test_cached_steps_stop_caching_at_the_budget(tiny_root):
+    clip_bytes = 8 * 24 * 24 * 4
+    cached = TRANSFORMS.build(
+        dict(type="CachedSteps", steps=_person_steps(), max_bytes=clip_bytes * 2.5))
+    for frame_idx in (36, 40, 44, 48):
+        cached(_person_results(tiny_root, frame_idx))
+    assert len(cached._cache) == 2 and cached._cached_bytes <= clip_bytes * 2.5
+    with pytest.raises(ValueError, match="at least one step"):
+        TRANSFORMS.build(dict(type="CachedSteps", steps=[]))

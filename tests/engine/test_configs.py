@@ -47,7 +47,7 @@ def test_short_names_and_did_you_mean():
     assert resolve_config("thermal-40x60").stem.startswith("slowfast_r18-thermal")
     assert resolve_config("person-24px").stem.endswith("thermal-person-24px")
     with pytest.raises(ConfigError, match="ambiguous"):
-        resolve_config("r18-thermal")  # the whole-frame and the person-centred recipe
+        resolve_config("thermal_1xb")  # the whole-frame and the person-centred recipe
     with pytest.raises(ConfigError, match="did you mean"):
         resolve_config("slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61")
 

@@ -13,7 +13,7 @@ from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.engine import load_config
 from thermal_action.engine.inference import predict_people, predict_recording
 
-PERSON_CONFIG = "slowfast_r18-thermal_1xb16-4x16x1-50e_thermal-person-24px"
+PERSON_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 
 
 def _untrained_checkpoint(config: str, path):

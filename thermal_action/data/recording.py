@@ -18,16 +18,31 @@ import numpy as np
 from thermal_action.errors import DataError
 
 _CHUNK_CACHE_BYTES = 32 * 1024 * 1024
+MEMORY_BUDGET_BYTES = 2 * 1024**3
+"""Decoded frames each process keeps in memory (first come, first kept; recordings that no
+longer fit are read chunk by chunk, so random access never thrashes)."""
 COMPRESSION_LEVEL = 4
 """gzip level of the ``frames`` dataset written by ``write_recording`` (as the real data)."""
 CHUNK_FRAMES = 64
 """Frames per HDF5 chunk of ``frames`` (one 64-frame sample window)."""
-_handles: dict[str, h5py.File] = {}
-# HDF5 keeps a dataset's chunk cache only while the dataset stays open, so the open
-# 'frames' / 'timestamps' datasets are kept with their file (reopening them per read
-# decompressed every window again: ~9 ms instead of ~0.1 ms per 64-frame window).
-_datasets: dict[str, tuple[h5py.Dataset, h5py.Dataset]] = {}
-_handles_pid: int | None = None
+
+
+class _Opened(NamedTuple):
+    """One recording as this process reads it: open HDF5 datasets, or decoded arrays."""
+
+    stamp: tuple[int, int]  # (mtime ns, size in bytes) of the file when it was opened
+    handle: h5py.File | None
+    frames: h5py.Dataset | np.ndarray
+    timestamps: h5py.Dataset | np.ndarray
+
+
+# HDF5 keeps a dataset's chunk cache only while the dataset stays open, so recordings that
+# are not held in memory keep their open datasets (reopening them per read decompressed
+# every window again: ~9 ms instead of ~0.1 ms per 64-frame window; a decoded array in
+# memory serves a window in ~0.02 ms).
+_opened: dict[str, _Opened] = {}
+_opened_pid: int | None = None
+_memory_used = 0
 
 
 class RecordingInfo(NamedTuple):
@@ -74,33 +89,58 @@ def read_recording_info(path: str | os.PathLike) -> RecordingInfo:
     return RecordingInfo(path, num_frames, height, width)
 
 
-def _open(path: Path) -> tuple[h5py.Dataset, h5py.Dataset]:
-    """This process's open ``frames`` and ``timestamps`` datasets of ``path``, opened on
-    first use."""
-    global _handles_pid
-    if _handles_pid != os.getpid():
-        _handles.clear()  # handles inherited through fork are not safe to share
-        _datasets.clear()
-        _handles_pid = os.getpid()
+def _open(path: Path) -> _Opened:
+    """This process's reader of ``path``, opened on first use and again when the file
+    changed on disk; the frames are decoded into memory while ``MEMORY_BUDGET_BYTES``
+    allows."""
+    global _opened_pid, _memory_used
+    if _opened_pid != os.getpid():
+        _opened.clear()  # handles inherited through fork are not safe to share
+        _memory_used = 0
+        _opened_pid = os.getpid()
     key = str(path)
-    handle = _handles.get(key)
-    if handle is None or not handle.id.valid:
-        try:
-            handle = h5py.File(path, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES)
-        except (OSError, FileNotFoundError) as exc:
-            raise DataError(path, f"cannot open recording ({exc})") from None
-        _handles[key] = handle
-        _datasets[key] = handle["frames"], handle["timestamps"]
-    return _datasets[key]
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise DataError(path, f"cannot open recording ({exc})") from None
+    stamp = (stat.st_mtime_ns, stat.st_size)
+    opened = _opened.get(key)
+    if opened is not None and opened.stamp == stamp and (
+        opened.handle is None or opened.handle.id.valid
+    ):
+        return opened
+    _forget(key)
+    try:
+        handle = h5py.File(path, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES)
+        frames, timestamps = handle["frames"], handle["timestamps"]
+        size = frames.size * frames.dtype.itemsize + timestamps.size * 8
+        if _memory_used + size <= MEMORY_BUDGET_BYTES:
+            opened = _Opened(stamp, None, frames[()], timestamps[()])
+            handle.close()
+            _memory_used += size
+        else:
+            opened = _Opened(stamp, handle, frames, timestamps)
+    except (OSError, KeyError) as exc:
+        raise DataError(path, f"cannot read recording ({exc})") from None
+    _opened[key] = opened
+    return opened
+
+
+def _forget(key: str) -> None:
+    global _memory_used
+    opened = _opened.pop(key, None)
+    if opened is None:
+        return
+    if opened.handle is None:
+        _memory_used -= opened.frames.nbytes + opened.timestamps.nbytes
+    elif opened.handle.id.valid:
+        opened.handle.close()
 
 
 def close_all() -> None:
-    """Close every handle this process opened."""
-    for handle in _handles.values():
-        if handle.id.valid:
-            handle.close()
-    _handles.clear()
-    _datasets.clear()
+    """Close every handle this process opened and drop the frames it holds in memory."""
+    for key in list(_opened):
+        _forget(key)
 
 
 def window_indices(
@@ -124,7 +164,7 @@ def read_window(
 ) -> FrameWindow:
     """Read the clip around ``keyframe`` from the recording at ``path``."""
     path = Path(path)
-    frames, timestamps = _open(path)
+    _, _, frames, timestamps = _open(path)
     num_frames = frames.shape[0]
     try:
         inds, padded = window_indices(keyframe, clip_len, frame_interval, num_frames)
@@ -142,12 +182,13 @@ def write_recording(
     temps_c: np.ndarray,
     timestamps_ms: np.ndarray,
     frame_seqs: np.ndarray | None = None,
+    compression_level: int = COMPRESSION_LEVEL,
     **attrs: object,
 ) -> Path:
     """Write one recording in the dataset layout and return its path.
 
-    ``temps_c`` (N, H, W) deg C is stored as float32 ``frames``, gzip level
-    ``COMPRESSION_LEVEL`` in ``CHUNK_FRAMES``-frame chunks; ``timestamps_ms`` (N,) and
+    ``temps_c`` (N, H, W) deg C is stored as float32 ``frames``, gzip
+    ``compression_level`` (1-9) in ``CHUNK_FRAMES``-frame chunks; ``timestamps_ms`` (N,) and
     ``frame_seqs`` (N,) (0..N-1 when not given) as int64. The file attributes
     ``frame_height``, ``frame_width``, ``total_frames``, ``min_timestamp``,
     ``max_timestamp``, ``compression``, ``compression_level`` and ``created_at`` (UTC, ISO
@@ -164,7 +205,7 @@ def write_recording(
         frame_seqs = np.arange(num_frames, dtype=np.int64)
     with h5py.File(path, "w") as file:
         file.create_dataset("frames", data=temps_c, compression="gzip",
-                            compression_opts=COMPRESSION_LEVEL,
+                            compression_opts=compression_level,
                             chunks=(min(CHUNK_FRAMES, num_frames), height, width))
         file.create_dataset("timestamps", data=timestamps_ms)
         file.create_dataset("frame_seqs", data=np.asarray(frame_seqs, dtype=np.int64))
@@ -175,7 +216,7 @@ def write_recording(
             min_timestamp=int(timestamps_ms[0]),
             max_timestamp=int(timestamps_ms[-1]),
             compression="gzip",
-            compression_level=COMPRESSION_LEVEL,
+            compression_level=compression_level,
             created_at=datetime.now(UTC).isoformat(),
         )
         file.attrs.update(attrs)

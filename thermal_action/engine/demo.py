@@ -19,14 +19,14 @@ from thermal_action.engine.inference import predict_people
 from thermal_action.engine.runner import test, train
 from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
 
-DEMO_CONFIG = "slowfast_r18-thermal_1xb16-4x16x1-50e_thermal-person-24px"
+DEMO_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 # 192 short recordings in 96 rooms, mostly one person each, every person going through
 # about three actions: ~2,100 training people from ~500 distinct episodes, 48 held-out
 # recordings. Many short episodes generalize far better than a few long ones.
 DEMO_SYNTH = SynthConfig(num_recordings=192, frames_per_recording=320, recordings_per_session=2,
                          people_weights=(0.85, 0.15), segment_windows=1.5,
                          keyframe_every_windows=0.4, seed=0)
-DEMO_EPOCHS = 16  # keeps generate + train + test + render within 10 minutes on 2 cores
+DEMO_EPOCHS = 24  # keeps generate + train + test + render within 10 minutes on 2 cores
 
 
 class DemoResult(NamedTuple):

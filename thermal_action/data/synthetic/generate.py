@@ -377,7 +377,8 @@ def generate_dataset(
         write_recording(root / "frames" / f"{sensor_id}.h5", recording.frames_c,
                         recording.timestamps_ms,
                         np.arange(len(recording.frames_c), dtype=np.int64) + 1000,
-                        sensor_id=sensor_id, mac_address=mac, simulated=True)
+                        compression_level=1, sensor_id=sensor_id, mac_address=mac,
+                        simulated=True)  # noisy floats: level 1 is as small as 4, 2x faster
         (root / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
             "\n".join(_raw_lines(recording, mac)) + "\n"
         )

@@ -289,20 +289,19 @@ def render_person(
     width: int,
     breathing: float = 0.0,
 ) -> np.ndarray:
-    """Heat (deg C above the room) of one person on the (H, W) grid."""
-    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
-    cos, sin = np.cos(angle), np.sin(angle)
-    heat = np.zeros((height, width), np.float32)
-    for u, v, su, sv, amplitude in blobs:
-        if amplitude <= 0:
-            continue
-        bx = centre_xy[0] + scale * (u * cos - v * sin)
-        by = centre_xy[1] + scale * (u * sin + v * cos)
-        du, dv = (xx - bx) * cos + (yy - by) * sin, -(xx - bx) * sin + (yy - by) * cos
-        heat += (
-            amplitude
-            * warmth
-            * (1 + breathing)
-            * np.exp(-0.5 * ((du / (su * scale)) ** 2 + (dv / (sv * scale)) ** 2))
-        )
-    return heat
+    """Heat (deg C above the room) of one person on the (H, W) grid; all blobs are
+    evaluated in one broadcast (K, H, W) array."""
+    active = np.asarray(blobs, np.float32)
+    active = active[active[:, 4] > 0]
+    if not len(active):
+        return np.zeros((height, width), np.float32)
+    yy = np.arange(height, dtype=np.float32)[None, :, None]
+    xx = np.arange(width, dtype=np.float32)[None, None, :]
+    cos, sin = np.float32(np.cos(angle)), np.float32(np.sin(angle))
+    scale, gain = np.float32(scale), np.float32(warmth * (1 + breathing))
+    u, v, su, sv, amplitude = (column[:, None, None] for column in active.T)
+    dx = xx - np.float32(centre_xy[0]) - scale * (u * cos - v * sin)  # (K, 1, W)
+    dy = yy - np.float32(centre_xy[1]) - scale * (u * sin + v * cos)  # (K, H, 1)
+    du = (dx * cos + dy * sin) / (su * scale)
+    dv = (dy * cos - dx * sin) / (sv * scale)
+    return (amplitude * gain * np.exp(-0.5 * (du * du + dv * dv))).sum(axis=0)

@@ -1,5 +1,6 @@
 """Thermal clip transforms: numpy functions (``functional``) and registered wrappers."""
 
+from thermal_action.data.transforms.cache import CachedSteps
 from thermal_action.data.transforms.thermal import (
     CropAroundPerson,
     LoadThermalWindow,
@@ -12,6 +13,7 @@ from thermal_action.data.transforms.thermal import (
 )
 
 __all__ = [
+    "CachedSteps",
     "CropAroundPerson",
     "LoadThermalWindow",
     "NormalizeTemperature",

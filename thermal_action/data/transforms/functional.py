@@ -26,10 +26,11 @@ def repair_invalid_pixels(temps_c: np.ndarray) -> tuple[np.ndarray, float]:
     with no valid pixel at all takes the next frame's repaired values.
     Raises ``ValueError`` when the clip has no valid pixel at all.
     """
+    low, high = float(temps_c.min()), float(temps_c.max())
+    if low > INVALID_BELOW_C and np.isfinite(low) and np.isfinite(high):
+        return temps_c.astype(np.float32, copy=False), 0.0  # the common case, two reductions
     invalid = invalid_mask(temps_c)
     fraction = float(invalid.mean())
-    if fraction == 0.0:
-        return temps_c.astype(np.float32, copy=False), 0.0
     if invalid.all():
         raise ValueError("every pixel of the clip is invalid (-273.2 or non-finite)")
 
