@@ -1,8 +1,9 @@
 """HDF5 recordings: metadata checks, lazy per-process windowed frame reads, and the writer.
 
 A recording holds ``frames`` (N, 40, 60) float32 deg C, ``timestamps`` (N,) int64 ms and
-``frame_seqs`` (N,) int64. Handles are opened on first use inside the process that reads
-(one cache per PID), so datasets pickle cleanly into DataLoader workers.
+``frame_seqs`` (N,) int64. Recordings are opened on first use inside the process that
+reads (one cache per PID), so datasets pickle cleanly into DataLoader workers, and are
+decoded into memory while ``MEMORY_BUDGET_BYTES`` allows.
 """
 
 from __future__ import annotations
