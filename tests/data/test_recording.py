@@ -77,6 +77,21 @@ def test_recordings_held_in_memory_within_budget(tmp_path, monkeypatch):
     assert recording._memory_used == 0 and not recording._opened
 
 
+def test_corrupt_frames_name_the_file(tmp_path):
+    import h5py
+
+    path = tmp_path / "R.h5"
+    write_recording(path, num_frames=80)
+    with h5py.File(path, "r") as file:
+        chunk = file["frames"].id.get_chunk_info(0)
+    with open(path, "r+b") as raw:  # garble the first compressed chunk
+        raw.seek(chunk.byte_offset + 8)
+        raw.write(b"\xff" * 64)
+    with pytest.raises(DataError, match=r"R\.h5: cannot read recording"):
+        recording.read_window(path, 40, 8, 1)
+    assert str(path) not in recording._opened
+
+
 def test_rewritten_recording_is_read_again(tmp_path):
     path = tmp_path / "R.h5"
     write_recording(path, num_frames=80, seed=1)

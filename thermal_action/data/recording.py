@@ -40,7 +40,7 @@ class _Opened(NamedTuple):
 # HDF5 keeps a dataset's chunk cache only while the dataset stays open, so recordings that
 # are not held in memory keep their open datasets (reopening them per read decompressed
 # every window again: ~9 ms instead of ~0.1 ms per 64-frame window; a decoded array in
-# memory serves a window in ~0.02 ms).
+# memory serves one in ~0.05 ms).
 _opened: dict[str, _Opened] = {}
 _opened_pid: int | None = None
 _memory_used = 0
@@ -111,10 +111,11 @@ def _open(path: Path) -> _Opened:
     ):
         return opened
     _forget(key)
+    handle = None
     try:
         handle = h5py.File(path, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES)
         frames, timestamps = handle["frames"], handle["timestamps"]
-        size = frames.size * frames.dtype.itemsize + timestamps.size * 8
+        size = frames.size * frames.dtype.itemsize + timestamps.size * timestamps.dtype.itemsize
         if _memory_used + size <= MEMORY_BUDGET_BYTES:
             opened = _Opened(stamp, None, frames[()], timestamps[()])
             handle.close()
@@ -122,6 +123,8 @@ def _open(path: Path) -> _Opened:
         else:
             opened = _Opened(stamp, handle, frames, timestamps)
     except (OSError, KeyError) as exc:
+        if handle is not None and handle.id.valid:
+            handle.close()
         raise DataError(path, f"cannot read recording ({exc})") from None
     _opened[key] = opened
     return opened
