@@ -60,7 +60,7 @@ train_dataloader = dict(**in_process, batch_size=16,
 optim_wrapper = dict(optimizer=dict(lr=0.02, foreach=True))
 
 # Cosine decay to zero over the run (any --epochs), per iteration: short runs such as the
-# demo's 16 epochs end at a small LR instead of stepping down once.
+# demo's 24 epochs end at a small LR instead of stepping down once.
 param_scheduler = [
     dict(type='CosineAnnealingLR', T_max=50, eta_min=0, by_epoch=True, begin=0, end=50,
          convert_to_iter_based=True)
