@@ -17,8 +17,9 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 
-# Main job: simulate the built-in dataset (or use DATA_ROOT), train the thermal-native
-# SlowFast, test it on held-out recordings, draw the confusion matrix and a recording GIF.
+# Main job: simulate the built-in dataset (or use DATA_ROOT), train the person-centred
+# thermal-native SlowFast, test it on held-out recordings, draw the confusion matrix and a
+# recording GIF.
 demo: install
 	$(BIN)/thermal-action demo --out $(OUT) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 

@@ -12,6 +12,7 @@ from mmengine.logging import MessageHub
 from mmengine.runner.checkpoint import save_checkpoint
 
 import thermal_action.compat as compat
+from thermal_action.errors import CheckpointError
 
 
 def test_mmaction_models_imports_and_drn_placeholder_raises():
@@ -94,3 +95,26 @@ def test_runner_uses_atomic_save():
     import mmengine.runner.runner as runner_module
 
     assert getattr(runner_module.save_checkpoint, "_thermal_action_atomic", False)
+
+
+@pytest.mark.parametrize("umask, mode", [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_atomic_save_keeps_the_umask_mode(tmp_path, umask, mode):
+    """Issue 9: checkpoints were written 0600 (the temporary file's mode) whatever the umask."""
+    import os
+    import stat
+
+    previous = os.umask(umask)
+    try:
+        compat.atomic_save({"w": 1}, tmp_path / "epoch_1.pth", torch.save)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "epoch_1.pth").stat().st_mode) == mode
+
+
+def test_mmengine_local_checkpoint_reads_go_through_read_checkpoint(tmp_path):
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    assert CheckpointLoader._get_checkpoint_loader(str(tmp_path / "x.pth")) is (
+        compat._load_from_local)
+    with pytest.raises(CheckpointError, match="x.pth: checkpoint file not found"):
+        CheckpointLoader.load_checkpoint(str(tmp_path / "x.pth"), map_location="cpu")

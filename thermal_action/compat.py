@@ -137,6 +137,12 @@ def _replace_pkg_resources() -> None:
         module.get_installed_path = _get_installed_path
 
 
+def _current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def atomic_save(obj: object, filepath: str | os.PathLike, save: callable) -> None:
     """Write ``obj`` with ``save(obj, path)`` to a temporary file, then rename it over
     ``filepath`` so a crash mid-write never leaves a truncated checkpoint."""
@@ -145,6 +151,8 @@ def atomic_save(obj: object, filepath: str | os.PathLike, save: callable) -> Non
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     os.close(fd)
     try:
+        # mkstemp creates the file 0600; a checkpoint gets the mode a plain open() would.
+        os.chmod(tmp_name, 0o666 & ~_current_umask())
         save(obj, tmp_name)
         os.replace(tmp_name, target)
     except BaseException:
@@ -173,6 +181,22 @@ def _atomic_checkpoint_writes() -> None:
     runner_module.save_checkpoint = save_checkpoint
 
 
+def _load_from_local(filename: str, map_location: object = None) -> dict:
+    """MMEngine's loader for local checkpoint paths (``load_from``, ``--resume``, test)."""
+    from thermal_action.models.checkpoint import read_checkpoint
+
+    return read_checkpoint(filename, map_location)
+
+
+def _checked_checkpoint_reads() -> None:
+    """MMEngine reads local checkpoints with a bare ``torch.load``: a truncated or foreign
+    file ends in a long traceback whose last line advises ``weights_only=False``. Route its
+    local reads through ``models.checkpoint.read_checkpoint`` (one clear error line)."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    CheckpointLoader.register_scheme(prefixes="", loader=_load_from_local, force=True)
+
+
 def _silence_mmcv_lite_warning() -> None:
     """mmcv-lite warns on every import that its compiled deformable attention is missing;
     no thermal model uses it."""
@@ -189,4 +213,5 @@ def apply() -> None:
     _allow_mmengine_checkpoints()
     _replace_pkg_resources()
     _atomic_checkpoint_writes()
+    _checked_checkpoint_reads()
     _APPLIED = True

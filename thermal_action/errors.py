@@ -5,11 +5,8 @@ class ThermalActionError(Exception):
     """Base class for every error the toolkit raises on purpose."""
 
 
-class DataError(ThermalActionError, ValueError):
-    """A recording or annotation file is missing, malformed or inconsistent.
-
-    The message always starts with the offending path, then the problem.
-    """
+class _FileError(ThermalActionError, ValueError):
+    """An error about one file: the message starts with the path, then the problem."""
 
     def __init__(self, path: object, problem: str | None = None) -> None:
         # Single-argument form keeps the class re-raisable by MMEngine's registry and
@@ -18,9 +15,13 @@ class DataError(ThermalActionError, ValueError):
         super().__init__(message)
 
 
+class DataError(_FileError):
+    """A recording or annotation file is missing, malformed or inconsistent."""
+
+
 class ConfigError(ThermalActionError, ValueError):
     """A config name, path or option cannot be resolved."""
 
 
-class CheckpointError(ThermalActionError, ValueError):
-    """A checkpoint file is missing, untrusted or does not fit the model."""
+class CheckpointError(_FileError):
+    """A checkpoint file is missing, unreadable, untrusted or does not fit the model."""

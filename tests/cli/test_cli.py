@@ -142,6 +142,7 @@ def test_all_invalid_recording_fails_cleanly_from_workers(tiny_root, tmp_path):
     last = _train_error_line(tiny_root, tmp_path / "work",
                              [*options, "train_dataloader.num_workers=2"])
     assert "REC_B.h5: keyframe" in last and "every pixel of the clip is invalid" in last
+    assert not (tmp_path / "work").exists()  # failed before its first iteration: removed
 
 
 def test_test_needs_an_existing_checkpoint(tiny_root, tmp_path, capsys):
@@ -156,7 +157,34 @@ def test_unknown_names_get_suggestions(capsys):
     assert main(["trian"]) == 2
     assert "did you mean 'train'" in capsys.readouterr().err
     assert main(["train", "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61"]) == 2
-    assert "did you mean" in capsys.readouterr().err
+    assert f"did you mean '{NATIVE_CONFIG}'?" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("typo, meant", [
+    ("thermal-40x70", "thermal-40x60"),
+    ("persn-24px", "person-24px"),
+    ("person-24pz", "person-24px"),
+    ("r50_1xb9", "r50_1xb8"),
+])
+def test_config_typos_get_the_near_short_name(capsys, typo, meant):
+    """Issue 9: these listed every config instead of the near one."""
+    assert main(["train", typo]) == 2
+    err = capsys.readouterr().err
+    assert f"config '{typo}' is neither a file nor a shipped config; did you mean '{meant}'?" \
+        in err and "shipped:" not in err
+
+
+def test_help_texts_tell_the_truth(capsys):
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "person-centred thermal model" in out and "thermal-native model" not in out
+    assert "test.json (val.json when there is none)" in out and "test split" not in out
+    with pytest.raises(SystemExit):
+        main(["test", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "default: test.json when the dataset has one, else val.json" in out
+    assert "default: the checkpoint's folder" in out
 
 
 def test_configs_lists_shipped_configs():

@@ -79,9 +79,29 @@ def test_bad_checkpoint_files(tmp_path):
     with pytest.raises(CheckpointError, match="checkpoint file not found"):
         load_pretrained(_model("thermal-40x60"), tmp_path / "none.pth")
     (tmp_path / "junk.pth").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="junk.pth: not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="junk.pth: not a .*PyTorch checkpoint"):
         load_pretrained(_model("thermal-40x60"), tmp_path / "junk.pth")
 
     torch.save({"state_dict": {"w": torch.ones(1)}, "extra": Custom()}, tmp_path / "custom.pth")
-    with pytest.raises(CheckpointError, match="refused to unpickle"):
+    with pytest.raises(CheckpointError, match="outside the weights-only allow-list; refused"):
         load_pretrained(_model("thermal-40x60"), tmp_path / "custom.pth")
+
+
+def test_summary_says_which_tensors_were_not_loaded(tmp_path):
+    """Issue 9: 'loaded 152/154 model tensors' beside 'shape mismatch 2' left unclear
+    whether the two were loaded."""
+    r18 = _model("thermal-40x60")
+    path = tmp_path / "r18.pth"
+    _save_kinetics_style(r18, path)
+    person = _model("person-24px")
+    report = load_pretrained(person, path)
+    total = len(person.state_dict())
+    loaded = len(report.loaded) + len(report.adapted)
+    summary = report.summary()
+    assert f"loaded {loaded} of {total} model tensors" in summary
+    assert loaded + len(report.reinitialized) + len(report.mismatched) + len(report.missing) \
+        == total
+    assert report.mismatched  # the 1x3x3 slow res5 of the person model
+    assert ("not loaded, left at their fresh initialization: re-initialized head 2 (" in summary
+            and f"shape mismatch {len(report.mismatched)} (" in summary)
+    assert "unexpected in checkpoint" in summary and summary.endswith(", ignored")

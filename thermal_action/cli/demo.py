@@ -9,8 +9,8 @@ from mmengine.config import DictAction
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
-        name, help="train and test the thermal-native model on built-in simulated data "
-                   "(or --data-root) and draw the results")
+        name, help="train and test the person-centred thermal model on built-in simulated "
+                   "data (or --data-root) and draw the results")
     parser.add_argument("--out", default="work_dirs/demo", help="output folder")
     parser.add_argument("--data-root", help="use this dataset instead of the simulated one")
     parser.add_argument("--epochs", type=int, help="override the number of training epochs")

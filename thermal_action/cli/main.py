@@ -46,13 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from thermal_action.errors import ThermalActionError
 
+    command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return COMMANDS[args.command].run(args)
     except ThermalActionError as exc:
-        print(f"thermal-action {args.command}: error: {clean_error(exc)}", file=sys.stderr)
+        print(f"thermal-action {command}: error: {clean_error(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"thermal-action {args.command}: interrupted", file=sys.stderr)
+        print(f"thermal-action {command}: interrupted", file=sys.stderr)
         return 130
 
 

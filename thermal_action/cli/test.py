@@ -8,11 +8,17 @@ from mmengine.config import DictAction
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
-    parser = subparsers.add_parser(name, help="evaluate a checkpoint on the test split")
+    parser = subparsers.add_parser(
+        name, help="evaluate a checkpoint on the dataset's test.json (val.json when there "
+                   "is none)")
     parser.add_argument("config", help="config file, or a shipped config name")
-    parser.add_argument("checkpoint", help="checkpoint file (.pth)")
+    parser.add_argument("checkpoint", help="checkpoint file (.pth) trained with this config")
     parser.add_argument("--data-root", help="dataset folder (frames/, annotations/)")
-    parser.add_argument("--work-dir", help="output folder for logs")
+    parser.add_argument("--split", choices=("test", "val", "train"),
+                        help="annotation file to score (default: test.json when the dataset "
+                             "has one, else val.json)")
+    parser.add_argument("--work-dir",
+                        help="folder for the test logs (default: the checkpoint's folder)")
     parser.add_argument(
         "--out",
         metavar="JSON",
@@ -37,8 +43,11 @@ def run(args: argparse.Namespace) -> int:
         work_dir=args.work_dir,
         out=args.out,
         cfg_options=args.cfg_options,
+        split=args.split,
     )
-    print(f"clips: {report.get('num_clips', '?')}  ({report['ann_file']})")
+    unit = "people" if report["sample_unit"] == "person" else "clips"
+    print(f"{unit}: {report.get('num_clips', '?')}  ({report['ann_file']}; "
+          f"{report['split_reason']})")
     for key, value in report["metrics"].items():
         print(f"{key}: {value:.4f}")
     if args.out:

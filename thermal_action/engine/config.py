@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from mmengine.config import Config
+from rapidfuzz.distance import Levenshtein
 
 from thermal_action.errors import ConfigError
 
@@ -18,6 +19,34 @@ DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 def list_configs() -> list[str]:
     """Short names (file stems) of the shipped leaf configs."""
     return sorted(path.stem for path in CONFIG_DIR.glob("*.py") if not path.stem.startswith("_"))
+
+
+def short_names(name: str) -> list[str]:
+    """Every run of whole words of a config name (words split at ``_`` and ``-``), such as
+    ``thermal-40x60``, ``person-24px`` or ``r50_1xb8``: the fragments users type."""
+    words = [match.span() for match in re.finditer(r"[^_-]+", name)]
+    return [name[start:end] for i, (start, _) in enumerate(words) for _, end in words[i:]]
+
+
+def suggest_configs(text: str, names: list[str] | None = None) -> list[str]:
+    """What a mistyped config ``text`` most likely meant: for each config its nearest
+    short name (or full name) within about one edit per four characters, the nearest
+    configs first (ties kept, two at most). Every suggestion resolves to one config."""
+    names = list_configs() if names is None else names
+    limit = max(1, len(text) // 4)
+    best: dict[str, tuple[int, int, str]] = {}  # config -> (edits, -length, fragment)
+    for name in names:
+        for fragment in short_names(name):
+            if sum(fragment in other for other in names) != 1:
+                continue  # a fragment of several configs would not resolve
+            edits = Levenshtein.distance(text, fragment, score_cutoff=limit)
+            candidate = (edits, -len(fragment), fragment)
+            if edits <= limit and candidate < best.get(name, (limit + 1, 0, "")):
+                best[name] = candidate
+    if not best:
+        return []
+    nearest = min(edits for edits, _, _ in best.values())
+    return [fragment for edits, _, fragment in sorted(best.values()) if edits == nearest][:2]
 
 
 def resolve_config(name: str | os.PathLike) -> Path:
@@ -34,8 +63,9 @@ def resolve_config(name: str | os.PathLike) -> Path:
         return CONFIG_DIR / f"{matches[0]}.py"
     if len(matches) > 1:
         raise ConfigError(f"config {str(name)!r} is ambiguous: {', '.join(matches)}")
-    close = difflib.get_close_matches(stem, names, n=2, cutoff=0.4)
-    hint = f"; did you mean {' or '.join(close)}?" if close else f"; shipped: {', '.join(names)}"
+    close = suggest_configs(stem, names)
+    hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close
+            else f"; shipped: {', '.join(names)}")
     raise ConfigError(f"config {str(name)!r} is neither a file nor a shipped config{hint}")
 
 

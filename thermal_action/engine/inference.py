@@ -5,34 +5,30 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
 from mmaction.registry import MODELS, TRANSFORMS
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
 
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.recording import read_recording_info
 from thermal_action.engine.config import load_config
-from thermal_action.errors import CheckpointError
 from thermal_action.evaluation.report import WindowPrediction
+from thermal_action.models.checkpoint import load_weights
 
 
 class ClipClassifier:
     """A model built from ``config`` with the weights of ``checkpoint`` and the config's
-    test pipeline, scoring the clip window centred on any frame of a recording."""
+    test pipeline, scoring the clip window centred on any frame of a recording. A checkpoint
+    that does not fit the config's model is refused (``CheckpointError``)."""
 
     def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike) -> None:
-        checkpoint = Path(checkpoint)
-        if not checkpoint.is_file():
-            raise CheckpointError(f"{checkpoint}: checkpoint file not found")
         cfg = load_config(config)
         init_default_scope(cfg.get("default_scope", "mmaction"))
         self.model = MODELS.build(cfg.model)
-        load_checkpoint(self.model, str(checkpoint), map_location="cpu", logger="silent")
+        load_weights(self.model, checkpoint, cfg.filename)
         self.model.eval()
         steps = cfg.test_dataloader.dataset.pipeline
         self.pipeline = Compose([TRANSFORMS.build(step) for step in steps])

@@ -1,5 +1,20 @@
-"""Model parts MMAction2 lacks, and pretrained-weight loading."""
+"""Model parts MMAction2 lacks, checkpoint reading and pretrained-weight loading."""
 
-from thermal_action.models.pretrained import PretrainedReport, load_pretrained, read_state_dict
+from thermal_action.models.checkpoint import (
+    WeightFit,
+    check_weights_fit,
+    load_weights,
+    read_checkpoint,
+    read_state_dict,
+)
+from thermal_action.models.pretrained import PretrainedReport, load_pretrained
 
-__all__ = ["PretrainedReport", "load_pretrained", "read_state_dict"]
+__all__ = [
+    "PretrainedReport",
+    "WeightFit",
+    "check_weights_fit",
+    "load_pretrained",
+    "load_weights",
+    "read_checkpoint",
+    "read_state_dict",
+]

@@ -1,15 +1,15 @@
 """Load an MMAction2 checkpoint (e.g. Kinetics-400 SlowFast) into a thermal model.
 
-Only local files are read, with ``torch.load(weights_only=True)`` (MMEngine's own types are
-allow-listed in ``compat``). The classification head is always re-initialized; RGB stem
-kernels are summed over their 3 input channels when the model takes 1 channel (a
-grey-level input of value v then gives the same response as an RGB input of (v, v, v)).
+Only local files are read, through ``checkpoint.read_checkpoint`` (``weights_only=True``,
+MMEngine's own types allow-listed in ``compat``). The classification head is always
+re-initialized; RGB stem kernels are summed over their 3 input channels when the model takes
+1 channel (a grey-level input of value v then gives the same response as an RGB input of
+(v, v, v)).
 """
 
 from __future__ import annotations
 
 import os
-import pickle
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
@@ -17,7 +17,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from thermal_action.errors import CheckpointError
+from thermal_action.models.checkpoint import read_state_dict
 
 HEAD_PREFIXES: tuple[str, ...] = ("cls_head.fc_cls.",)
 
@@ -34,21 +34,28 @@ class PretrainedReport(NamedTuple):
     mismatched: list[str]  # same name, incompatible shape
 
     def summary(self) -> str:
-        """One readable paragraph, long key lists grouped by module."""
-        total = len(self.loaded) + len(self.adapted) + len(self.reinitialized) + len(self.missing)
-        parts = [
-            f"pretrained {self.path}: loaded {len(self.loaded) + len(self.adapted)}/{total} "
-            "model tensors"
+        """One line: how many model tensors were loaded, which were not (they keep their
+        fresh initialization) and why, and which checkpoint tensors were ignored; long key
+        lists grouped by module."""
+        total = sum(map(len, (self.loaded, self.adapted, self.reinitialized, self.missing,
+                              self.mismatched)))
+        loaded = f"loaded {len(self.loaded) + len(self.adapted)} of {total} model tensors"
+        if self.adapted:
+            loaded += f" (adapted 3->1 input channels {len(self.adapted)}: {_group(self.adapted)})"
+        parts = [f"pretrained {self.path}: {loaded}"]
+        not_loaded = [
+            f"{title} {len(keys)} ({_group(keys)})"
+            for title, keys in (("re-initialized head", self.reinitialized),
+                                ("shape mismatch", self.mismatched),
+                                ("missing from checkpoint", self.missing))
+            if keys
         ]
-        for title, keys in (
-            ("adapted 3->1 input channels", self.adapted),
-            ("re-initialized head", self.reinitialized),
-            ("missing from checkpoint", self.missing),
-            ("unexpected in checkpoint", self.unexpected),
-            ("shape mismatch", self.mismatched),
-        ):
-            if keys:
-                parts.append(f"{title} {len(keys)} ({_group(keys)})")
+        if not_loaded:
+            parts.append("not loaded, left at their fresh initialization: "
+                         + ", ".join(not_loaded))
+        if self.unexpected:
+            parts.append(f"unexpected in checkpoint {len(self.unexpected)} "
+                         f"({_group(self.unexpected)}), ignored")
         return "; ".join(parts)
 
 
@@ -59,31 +66,6 @@ def _group(keys: list[str], max_items: int = 6) -> str:
     shown = [f"{prefix}.* x{count}" for prefix, count in groups.most_common(max_items)]
     rest = len(groups) - len(shown)
     return ", ".join(shown) + (f", +{rest} more groups" if rest > 0 else "")
-
-
-def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
-    """Tensors of a local checkpoint (``state_dict`` wrapper and ``module.`` prefixes removed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: checkpoint file not found")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        if "Weights only load failed" not in str(exc):
-            raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
-        reason = next(
-            (line.strip() for line in str(exc).splitlines() if "Unsupported global" in line),
-            "unsupported object",
-        )
-        raise CheckpointError(
-            f"{path}: refused to unpickle objects outside the weights-only allow-list ({reason})"
-        ) from None
-    except Exception as exc:  # torch raises struct, zip and runtime errors for junk files
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
-    state = checkpoint.get("state_dict", checkpoint) if isinstance(checkpoint, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise CheckpointError(f"{path}: no tensor state_dict inside")
-    return {key.removeprefix("module."): value for key, value in state.items()}
 
 
 def load_pretrained(

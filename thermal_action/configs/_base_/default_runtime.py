@@ -15,7 +15,9 @@ default_hooks = dict(
         type='CheckpointHook', interval=1, max_keep_ckpts=2, save_best='acc/mean_class', rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
-custom_hooks = []
+# A load_from or resumed checkpoint must fit the model tensor for tensor (MMEngine would
+# load it partly and only log the mismatch); --pretrained is the way to a partial load.
+custom_hooks = [dict(type='CheckpointFitHook')]
 
 env_cfg = dict(
     cudnn_benchmark=False,
