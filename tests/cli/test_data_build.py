@@ -50,5 +50,5 @@ def test_build_errors_are_one_line(raw_inputs, tmp_path, capsys, extra, damage, 
     assert main(["data", "build", "--annotations", str(raw), "--recordings", str(rec),
                  "--out", str(tmp_path / "out"), *extra]) == 2
     stderr = capsys.readouterr().err.strip().splitlines()
-    assert stderr[-1].startswith("thermal-action data: error: ") and pattern in stderr[-1]
+    assert stderr[-1].startswith("thermal-action data build: error: ") and pattern in stderr[-1]
     assert not (tmp_path / "out").exists()

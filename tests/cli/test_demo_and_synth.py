@@ -46,5 +46,33 @@ def test_synth_cli_writes_dataset_and_realism_report(tmp_path, real_data_root):
 def test_synth_cli_rejects_bad_class_mix(tmp_path):
     result = run_cli("data", "synth", "--out", str(tmp_path), "--class-mix", "flying=3")
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith("thermal-action data: error:")
+    assert result.stderr.strip().splitlines()[-1].startswith("thermal-action data synth: error:")
     assert "unknown class 'flying'" in result.stderr
+
+
+def test_synth_refuses_a_used_folder_and_replaces_only_its_own(tmp_path):
+    """Issue 9: synth wrote over an older simulated dataset and left its files in place."""
+    out = tmp_path / "synthetic"
+    args = ["data", "synth", "--out", str(out), "--frames", "120", "--seed", "1"]
+    assert run_cli(*args, "--recordings", "3").returncode == 0
+    again = run_cli(*args, "--recordings", "2")
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines()[-1] == (
+        f"thermal-action data synth: error: {out}: output folder is not empty (--overwrite or "
+        "overwrite=True replaces a previous output of thermal_action.data.synthetic)")
+    replaced = run_cli(*args, "--recordings", "2", "--overwrite")
+    assert replaced.returncode == 0, replaced.stderr[-2000:]
+    assert len(list((out / "frames").glob("*.h5"))) == 2
+
+
+def test_demo_reuses_only_data_simulated_with_its_settings(tmp_path):
+    from dataclasses import replace
+
+    from thermal_action.data.synthetic import SynthConfig, generate_dataset
+    from thermal_action.engine.demo import simulated_with
+
+    small = SynthConfig(num_recordings=2, frames_per_recording=120, seed=5)
+    assert not simulated_with(tmp_path / "data", small)
+    generate_dataset(tmp_path / "data", small)
+    assert simulated_with(tmp_path / "data", small)
+    assert not simulated_with(tmp_path / "data", replace(small, num_recordings=3))

@@ -34,7 +34,10 @@ def parse_class_mix(entries: list[str] | None) -> tuple[float, ...]:
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
         name, help="simulate ceiling thermal recordings in the real dataset layout")
-    parser.add_argument("--out", required=True, help="dataset folder to write")
+    parser.add_argument("--out", required=True,
+                        help="dataset folder to write (missing or empty unless --overwrite)")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an earlier simulated dataset in --out (nothing else)")
     parser.add_argument("--recordings", type=int, default=8, help="number of recordings")
     parser.add_argument("--frames", type=int, default=400, help="frames per recording")
     parser.add_argument("--seed", type=int, default=0)
@@ -59,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     bar = ProgressBar(config.num_recordings)
-    summary = generate_dataset(args.out, config, progress=lambda done, total: bar.update())
+    summary = generate_dataset(args.out, config, progress=lambda done, total: bar.update(),
+                               overwrite=args.overwrite)
     print()
     print(f"wrote {summary.root}: train {summary.num_keyframes['train']} keyframes / "
           f"{summary.num_boxes['train']} boxes ({len(summary.train_recordings)} recordings), "

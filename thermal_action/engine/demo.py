@@ -1,12 +1,14 @@
-"""The main job: simulate a dataset (unless one is given), train the thermal-native model,
-test it on held-out recordings, and draw what it saw."""
+"""The main job: simulate a dataset (unless one is given), train the person-centred
+thermal-native model, test it on held-out recordings, and draw what it saw."""
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -52,6 +54,17 @@ def _gif_recording(ann_file: Path) -> tuple[str, list]:
     return sensor, [k for k in keyframes if k.sensor_id == sensor]
 
 
+def simulated_with(root: Path, synth: SynthConfig) -> bool:
+    """Whether ``root`` holds a complete simulated dataset made with exactly ``synth``."""
+    try:
+        info = json.loads((root / "dataset_info.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = json.loads(json.dumps(asdict(synth)))
+    return (isinstance(info, dict) and info.get("configuration") == wanted
+            and (root / "annotations" / "train.json").is_file())
+
+
 def run_demo(
     out_dir: str | os.PathLike,
     data_root: str | os.PathLike | None = None,
@@ -62,7 +75,8 @@ def run_demo(
     on_stage: Callable[[str], None] | None = None,
 ) -> DemoResult:
     """Run the demo into ``out_dir``; without ``data_root`` the built-in simulated dataset
-    is generated into ``out_dir/data`` (once; reused when already there)."""
+    is generated into ``out_dir/data`` (reused when one made with the same ``synth``
+    settings is already there, simulated again otherwise)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     seconds: dict[str, float] = {}
@@ -74,10 +88,10 @@ def run_demo(
     start = time.perf_counter()
     if data_root is None:
         root = out / "data"
-        if not (root / "annotations" / "train.json").is_file():
+        if not simulated_with(root, synth):
             if on_stage:
                 on_stage(f"simulating {synth.num_recordings} recordings into {root}")
-            generate_dataset(root, synth)
+            generate_dataset(root, synth, overwrite=True)
             generated = True
     else:
         root = Path(data_root)

@@ -207,3 +207,30 @@ def test_bad_configs_are_refused():
         SynthConfig(frames_per_recording=50)
     with pytest.raises(ValueError):
         SynthConfig(class_weights=(1.0,) * 3)
+
+
+def test_an_existing_dataset_is_replaced_whole_and_only_when_asked(tmp_path):
+    """Issue 9: synth over an older simulated dataset left its recordings and raw files
+    beside the new ones, which no split referenced."""
+    from thermal_action.errors import DataError
+
+    out = tmp_path / "sim"
+    generate_dataset(out, replace(SMALL, num_recordings=4, frames_per_recording=120))
+    (out / "realism").mkdir()  # what `data synth --compare` adds
+    with pytest.raises(DataError, match="output folder is not empty"):
+        generate_dataset(out, replace(SMALL, num_recordings=2, frames_per_recording=120))
+    assert len(list((out / "frames").glob("*.h5"))) == 4
+    summary = generate_dataset(out, replace(SMALL, num_recordings=2, frames_per_recording=120),
+                               overwrite=True)
+    assert summary.root == out
+    assert len(list((out / "frames").glob("*.h5"))) == 2
+    assert len(list((out / "raw_annotations").glob("*.jsonl"))) == 2
+    assert not (out / "realism").exists()
+    report = validate_dataset(out)
+    assert report.ok and not [f for f in report.findings if f.code == "unreferenced-recording"]
+    assert [p.name for p in tmp_path.iterdir()] == ["sim"]  # no staging folder left
+
+    (out / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match=r"did not write \(notes.txt\)"):
+        generate_dataset(out, SMALL, overwrite=True)
+    assert (out / "notes.txt").is_file()

@@ -340,17 +340,57 @@ def test_bad_input_is_one_clear_error(raw_inputs, tmp_path, damage, pattern):
 
 def test_output_folder_is_replaced_only_when_asked(raw_inputs, tmp_path):
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("mine")
+    build(raw_inputs, out)
+    (out / "build_report.json").write_text("{}")  # the CLI's report is part of the output
     with pytest.raises(DataError, match="output folder is not empty"):
         build(raw_inputs, out)
-    assert (out / "keep.txt").read_text() == "mine"
     build(raw_inputs, out, overwrite=True)
-    assert not (out / "keep.txt").exists() and (out / "annotations" / "train.json").is_file()
+    assert (out / "annotations" / "train.json").is_file()
+    assert not (out / "build_report.json").exists()  # replaced whole
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
     raw, rec = raw_inputs
     with pytest.raises(DataError, match="will not replace a folder that holds the input"):
         build_dataset(raw, rec, tmp_path, BuildOptions(overwrite=True))
+
+
+def test_overwrite_never_deletes_what_the_build_did_not_write(raw_inputs, tmp_path):
+    """Issue 9: `data build --overwrite` deleted a user's notes.txt with the folder."""
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    with pytest.raises(DataError, match="has no dataset_info.json of a dataset writer"):
+        build(raw_inputs, user, overwrite=True)
+    assert (user / "notes.txt").read_text() == "mine"
+
+    out = tmp_path / "out"
+    build(raw_inputs, out)
+    (out / "notes.txt").write_text("mine, next to a build")
+    with pytest.raises(DataError, match=r"would delete files that .* did not write \(notes.txt\)"):
+        build(raw_inputs, out, overwrite=True)
+    assert (out / "notes.txt").is_file() and (out / "annotations" / "train.json").is_file()
+
+    synthetic = tmp_path / "synthetic"
+    synthetic.mkdir()
+    (synthetic / "dataset_info.json").write_text('{"generator": "thermal_action.data.synthetic"}')
+    with pytest.raises(DataError, match="was written by thermal_action.data.synthetic"):
+        build(raw_inputs, synthetic, overwrite=True)
+
+
+def test_classes_missing_from_train_are_reported(raw_inputs, tmp_path):
+    """Issue 9: a held-out split with classes the training split lacks went unmentioned."""
+    raw, rec = raw_inputs
+    report = build_dataset(raw, rec, tmp_path / "out", BuildOptions(holdout=("S1_R2",)))
+    assert report.classes_missing_from_train == {}
+    lines = (raw / "S1_R2_annotation.jsonl").read_text().splitlines()
+    kneeling = dict(RAW_PERSON, subcategory=CLASS_NAMES[10])
+    lines[0] = raw_line("S1_R2", ms(40), [kneeling, RAW_CHAIR])
+    (raw / "S1_R2_annotation.jsonl").write_text("\n".join(lines) + "\n")
+    report = build_dataset(raw, rec, tmp_path / "out2", BuildOptions(holdout=("S1_R2",)))
+    assert report.classes_missing_from_train == {"val": {CLASS_NAMES[10]: 1}}
+    assert (f"warning: val holds classes that train lacks (a model trained on train cannot "
+            f"score them): {CLASS_NAMES[10]} 1") in format_summary(report)
+    info = json.loads((tmp_path / "out2" / "dataset_info.json").read_text())
+    assert info["classes_missing_from_train"] == {"val": {CLASS_NAMES[10]: 1}}
 
 
 def test_bad_options_are_refused():

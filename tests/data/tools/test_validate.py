@@ -5,7 +5,7 @@ import h5py
 import numpy as np
 import pytest
 
-from tests.conftest import LYING_RISK, STANDING, WALKING, coco
+from tests.conftest import LYING_RISK, STANDING, WALKING, coco, write_recording
 from thermal_action.data.tools.validate import (
     Finding,
     ValidationReport,
@@ -167,3 +167,22 @@ def test_real_dataset(real_data_root):
     assert report.splits["train"]["keyframes"] == 314
     assert report.splits["val"]["boxes"] == 95
     assert not findings(report, "window-fit")
+
+
+def test_unreferenced_recordings_and_classes_missing_from_train_warn(tiny_root):
+    """Issue 9: validate checked left-over recordings without saying no split used them,
+    and said nothing of val classes that train lacks."""
+    report = validate_dataset(tiny_root)
+    assert not findings(report, "unreferenced-recording")
+    assert not findings(report, "class-missing-from-train")
+    write_recording(tiny_root / "frames" / "OLD_R1.h5", num_frames=40)
+    add_keyframes(tiny_root, "val", [("REC_B", 60, [([0.4, 0.4, 0.1, 0.1], 10)])])
+    report = validate_dataset(tiny_root)
+    assert report.ok
+    (unreferenced,) = findings(report, "unreferenced-recording")
+    assert unreferenced.severity == "warning"
+    assert "1 recording(s) are referenced by no split: OLD_R1" in unreferenced.message
+    (missing,) = findings(report, "class-missing-from-train")
+    assert Path(missing.path).name == "val.json" and missing.severity == "warning"
+    assert "no example in train.json" in missing.message
+    assert "lower position-kneeling 1" in missing.message

@@ -24,9 +24,15 @@ from thermal_action.data.synthetic.sensor import (
     corrupt_frame,
     frame_timestamps_ms,
 )
+from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
 
 HEIGHT, WIDTH = 40, 60
 WINDOW = 64  # frames a sample spans; keyframes keep their whole window inside the recording
+GENERATOR = "thermal_action.data.synthetic"
+"""Stamped into ``dataset_info.json``; ``overwrite`` replaces only folders that carry it."""
+OUTPUT_ENTRIES = frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
+                            "realism"})
+"""Every top-level name a simulated dataset holds (``realism/`` from ``data synth --compare``)."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
 
 
@@ -346,11 +352,24 @@ def generate_dataset(
     out_dir: str | os.PathLike,
     config: SynthConfig = SynthConfig(),
     progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> SynthSummary:
-    """Simulate ``config.num_recordings`` recordings into ``out_dir`` (created; existing
-    files of the same names are overwritten). ``progress(done, total)`` is called per
-    recording."""
-    root = Path(out_dir)
+    """Simulate ``config.num_recordings`` recordings into the dataset folder ``out_dir``.
+
+    ``out_dir`` must be missing or empty; with ``overwrite`` it may also be an earlier
+    simulated dataset holding nothing else, which is replaced whole (no recording of it is
+    left behind). The folder is written next to ``out_dir`` and renamed into place when
+    complete. ``progress(done, total)`` is called per recording."""
+    out = Path(out_dir)
+    check_output_folder(out, overwrite, GENERATOR, OUTPUT_ENTRIES)
+    with staged_folder(out) as staging:
+        summary = _write_dataset(staging, config, progress)
+    return summary._replace(root=out)
+
+
+def _write_dataset(
+    root: Path, config: SynthConfig, progress: Callable[[int, int], None] | None
+) -> SynthSummary:
     for folder in ("frames", "annotations", "raw_annotations"):
         (root / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
@@ -430,7 +449,7 @@ def generate_dataset(
     (root / "dataset_info.json").write_text(
         json.dumps(
             dict(
-                generator="thermal_action.data.synthetic",
+                generator=GENERATOR,
                 configuration=asdict(config),
                 split=dict(
                     type="recording", train=summary.train_recordings, val=summary.val_recordings

@@ -16,12 +16,10 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +35,7 @@ from thermal_action.data.annotations import (
 )
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.recording import COMPRESSION_LEVEL, write_recording
+from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
 from thermal_action.data.tools.sources import (
     FRAME_SHAPE,
     READERS,
@@ -48,6 +47,7 @@ from thermal_action.data.tools.splits import (
     SPLIT_STRATEGIES,
     SPLITS,
     check_fractions,
+    classes_missing_from_training,
     group_split,
     random_split,
     session_of,
@@ -71,6 +71,11 @@ BOX_REASONS = {
 }
 """Why a box of a matched frame is left out, in the order they are checked."""
 DESCRIPTIONS = {"train": "Training", "val": "Validation", "test": "Test"}
+GENERATOR = "thermal-action data build"
+"""Stamped into ``dataset_info.json``; ``overwrite`` replaces only folders that carry it."""
+OUTPUT_ENTRIES = frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
+                            "build_report.json"})
+"""Every top-level name a build output holds (with the CLI's default report)."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +92,7 @@ class BuildOptions:
     window: int = 64  # a sample is frames [idx - window/2, idx + window/2)
     window_policy: str = "skip"  # a window that does not fit: skip the keyframe, or pad
     allow_overlap: bool = False  # write a split whose windows overlap across splits
-    overwrite: bool = False  # replace a non-empty output folder
+    overwrite: bool = False  # replace a previous build output (nothing else)
     frame_shape: tuple[int, int] = FRAME_SHAPE  # sensor rows, columns
 
     def __post_init__(self) -> None:
@@ -152,6 +157,7 @@ class BuildReport(NamedTuple):
     overlapping_windows: int  # windows overlapping a window of another split
     unused_recordings: list[str]  # recording files no annotation refers to
     files: list[Path]  # annotation and info files written
+    classes_missing_from_train: dict[str, dict[str, int]]  # split -> class -> boxes
 
 
 # ---------------------------------------------------------------------------------------
@@ -338,31 +344,6 @@ def _split(
 # Writing
 
 
-def _check_target(out: Path, overwrite: bool, inputs: Sequence[Path]) -> None:
-    if out.exists() and not out.is_dir():
-        raise DataError(out, "output exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()):
-        if not overwrite:
-            raise DataError(out, "output folder is not empty (overwrite=True or --overwrite "
-                                 "replaces it)")
-        target = out.resolve()
-        for path in inputs:
-            path = path.resolve()
-            if path == target or target in path.parents:
-                raise DataError(out, f"will not replace a folder that holds the input {path}")
-
-
-def _place(staging: Path, out: Path) -> None:
-    """Move the finished ``staging`` folder to ``out``, replacing what was there."""
-    if out.exists():
-        old = staging.with_name(staging.name + ".old")
-        os.rename(out, old)
-        os.rename(staging, out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(staging, out)
-
-
 def _write_json(path: Path, content: Any) -> Path:
     path.write_text(json.dumps(content, indent=2) + "\n", encoding="utf-8")
     return path
@@ -415,21 +396,6 @@ def _split_counts(keyframes: list[BuiltKeyframe]) -> dict[str, Any]:
         recordings=sorted({k.sensor_id for k in keyframes}),
         class_counts={name: classes[name] for name in CLASS_NAMES if classes[name]},
     )
-
-
-@contextmanager
-def _staging(out: Path) -> Iterator[Path]:
-    """A temporary folder next to ``out`` that replaces ``out`` when the block completes;
-    it is removed when the block fails, so ``out`` never holds a half-built dataset."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = out.parent / f".{out.name}.{os.getpid()}-{secrets.token_hex(4)}.partial"
-    staging.mkdir()
-    try:
-        yield staging
-        _place(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _convert_recording(
@@ -525,7 +491,8 @@ def build_dataset(
     files and/or folders of ``*.jsonl``) and the recordings folder ``recordings`` (``.h5``,
     ``.hdf5``, ``.npz``, ``.npy`` or ``.csv`` per sensor, see ``sources``).
 
-    ``out`` must be missing or empty unless ``options.overwrite``. Bad input raises
+    ``out`` must be missing or empty; with ``options.overwrite`` it may also be a previous
+    build output holding nothing else (``output_folder.check_output_folder``). Bad input raises
     ``DataError`` (file, line where it applies, problem) and leaves ``out`` untouched; so
     does a split whose windows overlap across splits when ``options.allow_overlap`` is
     false. ``progress(done, total)`` is called with 0 before the first recording and
@@ -535,14 +502,15 @@ def build_dataset(
     out, recordings = Path(out), Path(recordings)
     files = annotation_files(annotations)
     sources = find_recordings(recordings)
-    _check_target(out, options.overwrite, [*files, recordings])
+    check_output_folder(out, options.overwrite, GENERATOR, OUTPUT_ENTRIES,
+                        [*files, recordings])
     raw = _group_by_sensor(files, sources, recordings)
 
     skipped_frames = Counter(dict.fromkeys(FRAME_REASONS, 0))
     skipped_boxes = Counter(dict.fromkeys(BOX_REASONS, 0))
     by_recording: dict[str, list[BuiltKeyframe]] = {}
     recording_info: dict[str, dict] = {}
-    with _staging(out) as staging:
+    with staged_folder(out) as staging:
         (staging / "frames").mkdir()
         if progress is not None:
             progress(0, len(raw))
@@ -569,10 +537,11 @@ def build_dataset(
 
         written = _write_annotations(staging, splits, by_recording, recording_info, files,
                                      options)
+        counts = {name: _split_counts(keyframes) for name, keyframes in splits.items()}
         report = BuildReport(
             root=out,
             options=options,
-            splits={name: _split_counts(keyframes) for name, keyframes in splits.items()},
+            splits=counts,
             recordings=recording_info,
             skipped_frames=dict(skipped_frames),
             skipped_boxes=dict(skipped_boxes),
@@ -582,6 +551,8 @@ def build_dataset(
             unused_recordings=sorted(set(sources) - set(raw)),
             files=[out / path.relative_to(staging) for path in written]
             + [out / "dataset_info.json"],
+            classes_missing_from_train=classes_missing_from_training(
+                {name: split["class_counts"] for name, split in counts.items()}),
         )
         _write_json(staging / "dataset_info.json",
                     _dataset_info(report, files, recordings, time.monotonic() - started))
@@ -600,7 +571,7 @@ def _dataset_info(report: BuildReport, files: list[Path], recordings: Path,
     return dict(
         generation_time=datetime.now(UTC).isoformat(),
         duration_seconds=round(duration_s, 3),
-        generator="thermal-action data build",
+        generator=GENERATOR,
         configuration=dict(
             split=options.split, val_split=options.val_fraction,
             test_split=options.test_fraction, random_seed=options.seed,
@@ -620,6 +591,7 @@ def _dataset_info(report: BuildReport, files: list[Path], recordings: Path,
         skipped=dict(frames=report.skipped_frames, boxes=report.skipped_boxes),
         padded_windows=report.padded_windows,
         overlap=dict(overlapping_windows=report.overlapping_windows, pairs=report.overlap),
+        classes_missing_from_train=report.classes_missing_from_train,
     )
 
 
@@ -637,7 +609,14 @@ def report_to_json(report: BuildReport) -> dict[str, Any]:
         overlap=report.overlap,
         unused_recordings=report.unused_recordings,
         files=[str(path) for path in report.files],
+        classes_missing_from_train=report.classes_missing_from_train,
     )
+
+
+def format_class_counts(counts: dict[str, int]) -> str:
+    """``name count, ...`` in descending count."""
+    return ", ".join(f"{name} {count}" for name, count in
+                     sorted(counts.items(), key=lambda item: -item[1]))
 
 
 def _counts(counts: dict[str, int]) -> str:
@@ -669,6 +648,9 @@ def format_summary(report: BuildReport) -> str:
     total = sum(counts["keyframes"] for counts in report.splits.values())
     lines.append(f"windows overlapping another split: {report.overlapping_windows} of {total}"
                  + (" (allowed)" if report.overlapping_windows else ""))
+    for split, missing in report.classes_missing_from_train.items():
+        lines.append(f"warning: {split} holds classes that train lacks (a model trained on "
+                     f"train cannot score them): {format_class_counts(missing)}")
     if report.unused_recordings:
         lines.append(f"recordings without annotations (not written): "
                      f"{', '.join(report.unused_recordings)}")

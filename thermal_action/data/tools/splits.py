@@ -165,3 +165,19 @@ def split_overlap(
         for a in names
     )
     return pairs, total
+
+
+def classes_missing_from_training(
+    class_counts: Mapping[str, Mapping[str, int]], train: str = "train"
+) -> dict[str, dict[str, int]]:
+    """For each split other than ``train`` (split -> class name -> person boxes), the
+    classes it holds that ``train`` has no example of, with their counts: a model trained
+    on that split cannot score them, so they pull mean-class accuracy down."""
+    seen = {name for name, count in class_counts.get(train, {}).items() if count}
+    return {
+        split: missing
+        for split, counts in class_counts.items()
+        if split != train
+        and (missing := {name: count for name, count in counts.items()
+                         if count and name not in seen})
+    }

@@ -22,7 +22,7 @@ import numpy as np
 
 from thermal_action.data.annotations import Keyframe, load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.tools.splits import overlapping_windows
+from thermal_action.data.tools.splits import classes_missing_from_training, overlapping_windows
 from thermal_action.data.transforms.functional import invalid_mask
 from thermal_action.errors import DataError
 
@@ -376,7 +376,38 @@ def validate_dataset(root: str | os.PathLike, window: int = 64) -> ValidationRep
         split_keyframes[path.stem] = (path, keyframes)
         _check_window_fit(path, keyframes, recordings, window, findings)
     leakage = _check_across_splits(split_keyframes, window, findings)
+    if split_keyframes:
+        _check_coverage(frames_dir, existing, split_keyframes, splits, findings)
     return ValidationReport(root, findings, recordings, splits, leakage)
+
+
+def _check_coverage(
+    frames_dir: Path,
+    existing: set[str],
+    split_keyframes: dict[str, tuple[Path, list[Keyframe]]],
+    splits: dict[str, dict],
+    findings: list[Finding],
+) -> None:
+    """Warn about recordings that no split references (left over from an earlier dataset?)
+    and about classes an evaluation split holds but the train split has no example of."""
+    referenced = {kf.sensor_id for _, keyframes in split_keyframes.values() for kf in keyframes}
+    unreferenced = sorted(existing - referenced)
+    if unreferenced:
+        findings.append(Finding(
+            "warning", "unreferenced-recording", str(frames_dir),
+            f"{len(unreferenced)} recording(s) are referenced by no split: "
+            f"{_examples(unreferenced)}"))
+    if "train" not in splits:
+        return
+    missing = classes_missing_from_training(
+        {name: counts["class_counts"] for name, counts in splits.items()})
+    for name, classes in missing.items():
+        listed = ", ".join(f"{cls} {count}" for cls, count in
+                           sorted(classes.items(), key=lambda item: -item[1]))
+        findings.append(Finding(
+            "warning", "class-missing-from-train", str(split_keyframes[name][0]),
+            f"{len(classes)} class(es) with no example in {split_keyframes['train'][0].name} "
+            f"(person boxes): {listed}"))
 
 
 def _fmt(value: float | None, spec: str) -> str:
