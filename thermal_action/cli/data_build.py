@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.tools.splits import SPLIT_STRATEGIES
 from thermal_action.errors import ConfigError
 
@@ -45,8 +46,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--tolerance-ms", type=int, default=50,
                         help="largest gap between an annotated time and its recording frame "
                              "(default 50)")
-    parser.add_argument("--window", type=int, default=64,
-                        help="sample length in frames around each keyframe (default 64)")
+    parser.add_argument("--window", type=int, default=WINDOW_FRAMES,
+                        help="sample length in frames around each keyframe (default "
+                             f"{WINDOW_FRAMES})")
     parser.add_argument("--window-policy", choices=("skip", "pad"), default="skip",
                         help="a window that runs past an end of its recording: skip the "
                              "keyframe (default, as the seed) or keep it (the loader pads)")
@@ -54,8 +56,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write a split whose windows overlap across splits")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty output folder")
-    parser.add_argument("--frame-shape", type=_frame_shape, default=(40, 60),
-                        metavar="ROWSxCOLUMNS", help="sensor geometry (default 40x60)")
+    parser.add_argument("--frame-shape", type=_frame_shape, default=SENSOR_SHAPE,
+                        metavar="ROWSxCOLUMNS",
+                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
     parser.add_argument("--report", metavar="PATH",
                         help="JSON report (default OUT/build_report.json)")
 

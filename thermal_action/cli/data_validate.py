@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.errors import DataError
 
 
@@ -14,8 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         name, help="check recordings, annotations and split leakage of a dataset folder")
     parser.add_argument("root", metavar="ROOT", help="dataset folder (frames/, annotations/)")
     parser.add_argument("--json", metavar="OUT", help="also write the report as JSON here")
-    parser.add_argument("--window", type=int, default=64,
-                        help="sample length in frames around each keyframe (default 64)")
+    parser.add_argument("--window", type=int, default=WINDOW_FRAMES,
+                        help="sample length in frames around each keyframe (default "
+                             f"{WINDOW_FRAMES})")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from enum import IntEnum
 
 CLASS_NAMES: tuple[str, ...] = (
     "sitting",
@@ -22,10 +23,49 @@ CLASS_NAMES: tuple[str, ...] = (
     "other",
 )
 
+"""Class names as the annotations spell them; the position is the class id."""
+
+
+class ActionClass(IntEnum):
+    """The action classes by name (the value is the annotations' class id), so code never
+    spells a class as a bare number."""
+
+    SITTING = 0
+    STANDING = 1
+    WALKING = 2
+    LYING_RISK = 3  # lying down with risk: a person down on the floor
+    LYING_BED = 4  # lying on the bed or couch
+    LEANING = 5
+    TRANSITION_NORMAL = 6  # an ordinary change of posture
+    TRANSITION_RISK = 7  # a fall: the transition to lying with risk
+    TRANSITION_BED = 8  # lying down on the bed
+    LOW_OTHER = 9  # a lower position other than the named ones (e.g. sitting on the floor)
+    KNEELING = 10
+    BENDING = 11
+    CROUCHING = 12
+    OTHER = 13
+
+    @property
+    def display_name(self) -> str:
+        """The name the annotations use (``CLASS_NAMES``)."""
+        return CLASS_NAMES[self]
+
+
+A = ActionClass
+TRANSITIONS = frozenset({A.TRANSITION_NORMAL, A.TRANSITION_RISK, A.TRANSITION_BED})
+FALL_RELATED = frozenset({A.TRANSITION_RISK, A.LYING_RISK})
+"""A fall in progress and the person down after it."""
+ON_BED = frozenset({A.LYING_BED, A.TRANSITION_BED})
+
 # Highest first: a fall in progress or a person down outranks everything else, then other
 # transitions, low postures, and finally ordinary postures. Used by the ``safety`` rule and
 # to break ties of the ``majority`` rule.
-SAFETY_PRIORITY: tuple[int, ...] = (7, 3, 6, 8, 10, 12, 11, 9, 4, 0, 5, 2, 1, 13)
+SAFETY_PRIORITY: tuple[ActionClass, ...] = (
+    A.TRANSITION_RISK, A.LYING_RISK, A.TRANSITION_NORMAL, A.TRANSITION_BED, A.KNEELING,
+    A.CROUCHING, A.BENDING, A.LOW_OTHER, A.LYING_BED, A.SITTING, A.LEANING, A.WALKING,
+    A.STANDING, A.OTHER,
+)
+del A
 
 LABEL_RULES = ("safety", "majority")
 

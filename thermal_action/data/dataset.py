@@ -12,14 +12,15 @@ from mmaction.registry import DATASETS, TRANSFORMS
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES, SAFETY_PRIORITY, clip_label
 from thermal_action.data.recording import RecordingInfo, read_recording_info
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.errors import DataError
 
 SEED_PIPELINE: tuple[dict, ...] = (
-    dict(type="LoadThermalWindow", clip_len=64, frame_interval=1),
+    dict(type="LoadThermalWindow", clip_len=WINDOW_FRAMES, frame_interval=1),
     dict(type="RepairInvalidPixels"),
     dict(type="ThermalToChannels", num_channels=3),
 )
-"""What ``pipeline=[]`` means: the seed's 64-frame (64, 40, 60, 3) window in deg C."""
+"""What ``pipeline=[]`` means: the seed's whole (64, 40, 60, 3) window in deg C."""
 SAMPLE_UNITS = ("keyframe", "person")
 
 

@@ -16,6 +16,7 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.errors import DataError
 
 _CHUNK_CACHE_BYTES = 32 * 1024 * 1024
@@ -24,8 +25,8 @@ MEMORY_BUDGET_BYTES = 2 * 1024**3
 longer fit are read chunk by chunk, so random access never thrashes)."""
 COMPRESSION_LEVEL = 4
 """gzip level of the ``frames`` dataset written by ``write_recording`` (as the real data)."""
-CHUNK_FRAMES = 64
-"""Frames per HDF5 chunk of ``frames`` (one 64-frame sample window)."""
+CHUNK_FRAMES = WINDOW_FRAMES
+"""Frames per HDF5 chunk of ``frames`` (one sample window)."""
 
 
 class _Opened(NamedTuple):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from thermal_action.data import ThermalActionDataset
-from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
 from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import make_scene
@@ -162,7 +162,7 @@ def test_story_targets_keep_bed_stories_alone_and_one_fall_per_person():
         if 4 in targets:
             assert targets == [4]  # a bed story holds nothing else
         else:
-            assert sum(t in P.FALL for t in targets) == 1  # one fall, it ends the story
+            assert sum(t in FALL_RELATED for t in targets) == 1  # one fall, it ends the story
     assert all(4 not in _story_targets(deck, 3, bed_free=False) for _ in range(10))
     size, sevens = len(deck._pile), deck._pile.count(7)
     deck.put_back([7, 7])  # cards a person could not take return to the pile

@@ -15,8 +15,15 @@ from typing import NamedTuple
 import numpy as np
 
 from thermal_action.data.annotations import class_mapping, coco_document
-from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.classes import (
+    CLASS_NAMES,
+    FALL_RELATED,
+    ON_BED,
+    TRANSITIONS,
+    ActionClass,
+)
 from thermal_action.data.recording import write_recording
+from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import Scene, make_scene
 from thermal_action.data.synthetic.sensor import (
@@ -26,8 +33,8 @@ from thermal_action.data.synthetic.sensor import (
 )
 from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
 
-HEIGHT, WIDTH = 40, 60
-WINDOW = 64  # frames a sample spans; keyframes keep their whole window inside the recording
+HEIGHT, WIDTH = SENSOR_SHAPE
+WINDOW = WINDOW_FRAMES  # keyframes keep their whole sample window inside the recording
 GENERATOR = "thermal_action.data.synthetic"
 """Stamped into ``dataset_info.json``; ``overwrite`` replaces only folders that carry it."""
 OUTPUT_ENTRIES = frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
@@ -131,17 +138,17 @@ def _story_targets(deck: ClassDeck, count: int, bed_free: bool) -> list[int]:
     decided by the first card and holds only its bed class; a story has at most one fall
     (it ends the story). Cards the person cannot take go back to the deck."""
     first = deck.draw(1)[0]
-    if first in P.ON_BED and bed_free:
+    if first in ON_BED and bed_free:
         return [first]
     kept, returned, fall = [], [], False
     for target in [first, *deck.draw(count - 1)]:
-        if target in P.ON_BED or (target in P.FALL and fall):
+        if target in ON_BED or (target in FALL_RELATED and fall):
             returned.append(target)
             continue
-        fall = fall or target in P.FALL
+        fall = fall or target in FALL_RELATED
         kept.append(target)
     deck.put_back(returned)
-    return kept or [1]
+    return kept or [ActionClass.STANDING]
 
 
 def _window_is_clear(labels: np.ndarray, index: int, min_purity: float) -> bool:
@@ -150,7 +157,7 @@ def _window_is_clear(labels: np.ndarray, index: int, min_purity: float) -> bool:
     and always kept)."""
     window = labels[:, index - WINDOW // 2 : index + WINDOW // 2]
     for person_labels, label in zip(window, labels[:, index], strict=True):
-        if label in (6, 7, 8) or label < 0:
+        if label in TRANSITIONS or label < 0:
             continue
         if (person_labels == label).mean() < min_purity:
             return False
@@ -162,7 +169,7 @@ def _keyframe_times(
 ) -> list[float]:
     times = list(np.arange(rng.uniform(0, every_s), duration_s, every_s))
     for person in persons:  # every transition gets a keyframe in its middle
-        times += [(e.start_s + e.end_s) / 2 for e in person.episodes if e.label in (6, 7, 8)]
+        times += [(e.start_s + e.end_s) / 2 for e in person.episodes if e.label in TRANSITIONS]
     return sorted(times)
 
 
@@ -195,7 +202,7 @@ def simulate_recording(
     targets_per_person = max(1, int(duration_s // (config.segment_windows * window_s)))
     for _ in range(num_people):
         targets = _story_targets(deck, targets_per_person, bed_free=not bed_taken)
-        bed_taken = bed_taken or targets[0] in P.ON_BED
+        bed_taken = bed_taken or targets[0] in ON_BED
         taken = [person.path_xy[0] for person in persons]
         persons.append(P.make_person(targets, duration_s, scene, taken, rng))
 

@@ -13,6 +13,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from thermal_action.data.classes import FALL_RELATED, ON_BED
+from thermal_action.data.classes import ActionClass as C
 from thermal_action.data.synthetic.scene import Scene
 
 # (u, v, sigma_u, sigma_v, amplitude deg C) per blob; 6 blobs so postures blend.
@@ -65,22 +67,20 @@ POSTURES: dict[str, np.ndarray] = {
 POSTURES["lying_bed"] = POSTURES["lying"] * np.array([1, 1, 1, 1, 0.5], np.float32)
 POSTURES["lying_bed"][0, 4] = 3.6  # the head stays out of the blanket
 
-# Class id -> posture held by its static episodes.
+# Class -> posture held by its static episodes.
 STATIC_POSTURE = {
-    0: "sitting",
-    1: "standing",
-    2: "standing",
-    3: "lying",
-    4: "lying_bed",
-    5: "leaning",
-    9: "floor_sitting",
-    10: "kneeling",
-    11: "bending",
-    12: "crouching",
-    13: "standing",
+    C.SITTING: "sitting",
+    C.STANDING: "standing",
+    C.WALKING: "standing",
+    C.LYING_RISK: "lying",
+    C.LYING_BED: "lying_bed",
+    C.LEANING: "leaning",
+    C.LOW_OTHER: "floor_sitting",
+    C.KNEELING: "kneeling",
+    C.BENDING: "bending",
+    C.CROUCHING: "crouching",
+    C.OTHER: "standing",
 }
-ON_BED = {4, 8}
-FALL = {3, 7}
 
 
 class Episode(NamedTuple):
@@ -105,7 +105,7 @@ class Person(NamedTuple):
     fall_shift_px: float  # how far the body centre moves along the axis in a fall
 
 
-LOW_POSTURE_LABEL = {"sitting": 0, "crouching": 12, "kneeling": 10}
+LOW_POSTURE_LABEL = {"sitting": C.SITTING, "crouching": C.CROUCHING, "kneeling": C.KNEELING}
 
 
 def make_story(targets: Sequence[int], duration_s: float,
@@ -113,8 +113,8 @@ def make_story(targets: Sequence[int], duration_s: float,
     """Episodes of a person whose recording focuses on the classes ``targets``.
 
     Segments share the duration; a change of posture between segments is a normal
-    transition (class 6). A fall (7) is followed by lying with risk (3) and ends the story;
-    a bed story (4, 8) starts sitting on the bed and ends lying on it.
+    transition. A fall is followed by lying with risk and ends the story; a bed story
+    starts sitting on the bed and ends lying on it.
     """
     episodes: list[Episode] = []
     t = 0.0
@@ -130,39 +130,42 @@ def make_story(targets: Sequence[int], duration_s: float,
 
     def change_to(new_posture: str) -> None:
         if new_posture != posture:
-            add(6, rng.uniform(1.5, 2.5), posture, new_posture)
+            add(C.TRANSITION_NORMAL, rng.uniform(1.5, 2.5), posture, new_posture)
 
     if any(target in ON_BED for target in targets):
         posture = "sitting"
-        add(0, rng.uniform(0.3, 0.5) * duration_s, "sitting")
-        add(8, rng.uniform(2.0, 3.0), "sitting", "lying_bed")
-        add(4, duration_s, "lying_bed")
+        add(C.SITTING, rng.uniform(0.3, 0.5) * duration_s, "sitting")
+        add(C.TRANSITION_BED, rng.uniform(2.0, 3.0), "sitting", "lying_bed")
+        add(C.LYING_BED, duration_s, "lying_bed")
         return episodes
 
-    falls = [target for target in targets if target in FALL]
-    ordinary = [target for target in targets if target not in FALL]
+    falls = [target for target in targets if target in FALL_RELATED]
+    ordinary = [target for target in targets if target not in FALL_RELATED]
     # The fall, the stillness after it and the standing before it need about two segments.
     fall_share = min(0.6, rng.uniform(1.5, 2.0) / len(targets)) if falls else 0.0
     segment_s = duration_s * (1 - fall_share) / max(len(ordinary), 1)
     posture = STATIC_POSTURE.get(ordinary[0], "standing") if ordinary else "standing"
     for number, target in enumerate(ordinary, start=1):
         segment_end = number * segment_s
-        if target == 6:  # several posture changes back and forth
+        if target == C.TRANSITION_NORMAL:  # several posture changes back and forth
             low = str(rng.choice(list(LOW_POSTURE_LABEL)))
             while t < segment_end - 1.5:
                 up = posture != "standing"
-                add(6, rng.uniform(1.5, 3.0), posture, "standing" if up else low)
-                add(1 if up else LOW_POSTURE_LABEL[low], rng.uniform(2.0, 4.0), posture)
+                add(C.TRANSITION_NORMAL, rng.uniform(1.5, 3.0), posture,
+                    "standing" if up else low)
+                add(C.STANDING if up else LOW_POSTURE_LABEL[low], rng.uniform(2.0, 4.0),
+                    posture)
         else:
             change_to(STATIC_POSTURE[target])
             add(target, max(segment_end - t, 1.0), posture)
     if falls:
         change_to("standing")
-        add(1, rng.uniform(1.5, 3.0), "standing")
-        add(7, rng.uniform(1.2, 1.8), "standing", "lying")
-        add(3, duration_s, "lying")
+        add(C.STANDING, rng.uniform(1.5, 3.0), "standing")
+        add(C.TRANSITION_RISK, rng.uniform(1.2, 1.8), "standing", "lying")
+        add(C.LYING_RISK, duration_s, "lying")
     elif t < duration_s:
-        add(episodes[-1].label if episodes[-1].label != 6 else 1, duration_s, posture)
+        last = episodes[-1].label
+        add(C.STANDING if last == C.TRANSITION_NORMAL else last, duration_s, posture)
     return episodes
 
 
@@ -190,7 +193,7 @@ def make_person(
         start = free[rng.integers(len(free))] + rng.uniform(-0.5, 0.5, 2)
         angle = float(rng.uniform(0, 2 * np.pi))
     waypoints = [start]
-    if any(ep.label == 2 for ep in episodes):
+    if any(ep.label == C.WALKING for ep in episodes):
         floor = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)
         waypoints += [floor[rng.integers(len(floor))] for _ in range(12)]
     return Person(
@@ -244,37 +247,37 @@ def body_state(person: Person, t_s: float) -> tuple[np.ndarray, np.ndarray, floa
         if t_s < episode.start_s:
             break
         active_end = min(t_s, episode.end_s)
-        if episode.label == 2:
+        if episode.label == C.WALKING:
             walked += (active_end - episode.start_s) * person.speed_px_s
             centre, angle = _walk_position(person, walked)
         if episode.start_s <= t_s < episode.end_s:
             blobs = POSTURES[episode.posture_from].copy()
             if episode.posture_to != episode.posture_from:
                 span = episode.end_s - episode.start_s
-                if episode.label == 7:  # a fall: most of it in under a second, then stillness
+                if episode.label == C.TRANSITION_RISK:  # a fall: mostly in under a second
                     progress = _smoothstep((t_s - episode.start_s) / min(0.8, span))
                 else:
                     progress = _smoothstep((t_s - episode.start_s) / span)
                 blobs = (1 - progress) * blobs + progress * POSTURES[episode.posture_to]
-                if episode.label == 7:
+                if episode.label == C.TRANSITION_RISK:
                     shift = progress * person.fall_shift_px
                     centre = centre + shift * np.array([np.cos(angle), np.sin(angle)])
-            elif episode.label == 2:  # gait: legs swing at ~1.8 Hz, body sways sideways
+            elif episode.label == C.WALKING:  # gait: legs swing at ~1.8 Hz, body sways
                 phase = 2 * np.pi * 1.8 * t_s
                 blobs[2] = (1.8 * np.sin(phase), 0.8, 1.0, 1.0, 1.8)
                 blobs[3] = (-1.8 * np.sin(phase), -0.8, 1.0, 1.0, 1.8)
                 blobs[:, 1] += 0.3 * np.sin(phase / 2)
-            elif episode.label == 13:  # 'other': arm exercise, arms out and in at ~1 Hz
+            elif episode.label == C.OTHER:  # arm exercise, arms out and in at ~1 Hz
                 reach = 1.5 + 4.0 * abs(np.sin(2 * np.pi * 0.8 * t_s))
                 blobs[2] = (0.0, reach, 0.9, 1.8, 2.4)
                 blobs[3] = (0.0, -reach, 0.9, 1.8, 2.4)
-            elif episode.label == 10:  # kneeling: working with the hands in front, ~0.6 Hz
+            elif episode.label == C.KNEELING:  # working with the hands in front, ~0.6 Hz
                 reach = 2.2 + 1.4 * np.sin(2 * np.pi * 0.6 * t_s)
                 blobs[4] = (reach, 0.6, 0.8, 0.7, 2.2)
-            elif episode.label == 11:  # bending: slow bob of the head
+            elif episode.label == C.BENDING:  # slow bob of the head
                 blobs[0, 0] += 0.6 * np.sin(2 * np.pi * 0.4 * t_s)
             return blobs, centre, angle
-        if episode.label == 7:
+        if episode.label == C.TRANSITION_RISK:
             centre = centre + person.fall_shift_px * np.array([np.cos(angle), np.sin(angle)])
     return None
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-INVALID_C = -273.2
+from thermal_action.data.sensor import INVALID_C
 
 
 def frame_timestamps_ms(num_frames: int, median_interval_ms: float, start_ms: int,

@@ -35,6 +35,7 @@ from thermal_action.data.annotations import (
 )
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.recording import COMPRESSION_LEVEL, write_recording
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
 from thermal_action.data.tools.sources import (
     FRAME_SHAPE,
@@ -89,7 +90,7 @@ class BuildOptions:
     holdout: tuple[str, ...] = ()  # recording/session globs for val (replaces val_fraction)
     test_holdout: tuple[str, ...] = ()  # ... for test (replaces test_fraction)
     tolerance_ms: int = 50  # annotated data_time vs nearest recording timestamp
-    window: int = 64  # a sample is frames [idx - window/2, idx + window/2)
+    window: int = WINDOW_FRAMES  # a sample is frames [idx - window/2, idx + window/2)
     window_policy: str = "skip"  # a window that does not fit: skip the keyframe, or pad
     allow_overlap: bool = False  # write a split whose windows overlap across splits
     overwrite: bool = False  # replace a previous build output (nothing else)

@@ -26,9 +26,10 @@ import h5py
 import numpy as np
 
 from thermal_action.data.annotations import check_sensor_id
+from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.errors import DataError
 
-FRAME_SHAPE = (40, 60)
+FRAME_SHAPE = SENSOR_SHAPE
 """Sensor geometry (rows, columns) a recording must have unless told otherwise."""
 
 

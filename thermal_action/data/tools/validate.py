@@ -22,6 +22,7 @@ import numpy as np
 
 from thermal_action.data.annotations import Keyframe, load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.data.tools.splits import classes_missing_from_training, overlapping_windows
 from thermal_action.data.transforms.functional import invalid_mask
 from thermal_action.errors import DataError
@@ -333,7 +334,9 @@ def _check_across_splits(
 # Entry points
 
 
-def validate_dataset(root: str | os.PathLike, window: int = 64) -> ValidationReport:
+def validate_dataset(
+    root: str | os.PathLike, window: int = WINDOW_FRAMES
+) -> ValidationReport:
     """Check every recording and annotation file under ``root``.
 
     ``window`` is the sample length in frames: a sample is ``[idx - window/2,

@@ -1,0 +1,39 @@
+"""The ceiling sensor's geometry and the sample window, read from the one place that
+defines them: the base dataset config ``configs/_base_/datasets/thermal_hdf5.py``
+(``sensor_height``, ``sensor_width``, ``clip_len`` x ``frame_interval``). Change them there;
+the dataset, the tools and the simulator follow."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+BASE_DATASET_CONFIG = (
+    Path(__file__).resolve().parent.parent / "configs" / "_base_" / "datasets" / "thermal_hdf5.py"
+)
+INVALID_C = -273.2
+"""The value the sensor writes for a pixel with no reading (deg C)."""
+
+
+def config_constants(path: Path, names: tuple[str, ...]) -> dict[str, object]:
+    """The literal values assigned to ``names`` at the top level of a config file (read
+    with ``ast``: MMEngine configs cannot be imported as modules)."""
+    found: dict[str, object] = {}
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target = node.targets[0]
+            if isinstance(target, ast.Name) and target.id in names:
+                found[target.id] = ast.literal_eval(node.value)
+    missing = [name for name in names if name not in found]
+    if missing:
+        raise RuntimeError(f"{path}: no literal value for {', '.join(missing)}")
+    return found
+
+
+_BASE = config_constants(
+    BASE_DATASET_CONFIG, ("sensor_height", "sensor_width", "clip_len", "frame_interval"))
+SENSOR_SHAPE: tuple[int, int] = (int(_BASE["sensor_height"]), int(_BASE["sensor_width"]))
+"""(rows, columns) of a frame in pixels."""
+WINDOW_FRAMES: int = int(_BASE["clip_len"]) * int(_BASE["frame_interval"])
+"""Frames of one sample: the window ``[keyframe - WINDOW_FRAMES/2, keyframe +
+WINDOW_FRAMES/2)`` around its keyframe."""
