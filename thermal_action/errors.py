@@ -13,6 +13,7 @@ class _FileError(ThermalActionError, ValueError):
         # torch's DataLoader, which both call ``type(exc)(message)``.
         message = str(path) if problem is None else f"{path}: {problem}"
         super().__init__(message)
+        self.problem = message if problem is None else problem  # the message without the path
 
 
 class DataError(_FileError):

@@ -39,8 +39,8 @@ def test_synth_cli_writes_dataset_and_realism_report(tmp_path, real_data_root):
     assert "| background p50 |" in table and "person max p50" in table
     assert "statistics within the real range" in result.stdout
     info = json.loads((out / "dataset_info.json").read_text())
-    assert info["configuration"]["class_weights"][1] == 2.0
-    assert info["configuration"]["class_weights"][13] == 0.0
+    assert info["simulation"]["class_weights"][1] == 2.0
+    assert info["simulation"]["class_weights"][13] == 0.0
 
 
 def test_synth_cli_rejects_bad_class_mix(tmp_path):

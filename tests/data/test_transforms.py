@@ -189,11 +189,12 @@ def _person_results(tiny_root, frame_idx=40, box=(10.0, 10.0, 20.0, 24.0)):
 
 
 def test_cached_steps_match_the_steps_and_read_once(tiny_root, monkeypatch):
-    from thermal_action.data.transforms import thermal
+    from thermal_action.data.window import WindowReader
 
     reads = []
-    real_read = thermal.read_window
-    monkeypatch.setattr(thermal, "read_window", lambda *a: reads.append(a) or real_read(*a))
+    real_read = WindowReader.read
+    monkeypatch.setattr(WindowReader, "read",
+                        lambda self, *a: reads.append(a) or real_read(self, *a))
     cached = TRANSFORMS.build(dict(type="CachedSteps", steps=_person_steps()))
     plain = Compose([TRANSFORMS.build(step) for step in _person_steps()])
     expected = plain(_person_results(tiny_root))

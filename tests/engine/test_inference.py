@@ -11,7 +11,7 @@ from tests.conftest import NATIVE_CONFIG
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.engine import load_config
-from thermal_action.engine.inference import predict_people, predict_recording
+from thermal_action.engine.inference import ClipClassifier, predict_people, predict_recording
 
 PERSON_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 
@@ -33,21 +33,47 @@ def rec_a(tiny_root):
 def test_person_model_predicts_each_person_on_its_box(rec_a, tmp_path):
     hdf5_path, keyframes = rec_a
     checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "person.pth")
-    predictions = predict_people(PERSON_CONFIG, checkpoint, hdf5_path, keyframes)
+    classifier = ClipClassifier(PERSON_CONFIG, checkpoint)
+    predictions = predict_people(classifier, hdf5_path, keyframes)
     people = [(k.frame_idx, int(o)) for k in keyframes for o in k.object_ids]
     assert [(p.frame_idx, p.object_id) for p in predictions] == people
     for prediction in predictions:
         assert prediction.scores.shape == (14,) and abs(prediction.scores.sum() - 1) < 1e-4
         assert prediction.box_xyxy is not None and 0 <= prediction.label < 14
     with pytest.raises(ValueError, match="classifies people"):
-        predict_recording(PERSON_CONFIG, checkpoint, hdf5_path)
+        predict_recording(classifier, hdf5_path)
 
 
 def test_whole_frame_model_slides_over_the_recording(rec_a, tmp_path):
     hdf5_path, keyframes = rec_a
     checkpoint = _untrained_checkpoint(NATIVE_CONFIG, tmp_path / "native.pth")
-    windows = predict_recording(NATIVE_CONFIG, checkpoint, hdf5_path, stride_frames=20)
+    classifier = ClipClassifier(NATIVE_CONFIG, checkpoint)
+    windows = predict_recording(classifier, hdf5_path, stride_frames=20)
     assert [p.frame_idx for p in windows] == [0, 20, 40, 60]
     assert all(p.object_id is None for p in windows)
-    per_keyframe = predict_people(NATIVE_CONFIG, checkpoint, hdf5_path, keyframes)
+    per_keyframe = predict_people(classifier, hdf5_path, keyframes)
     assert [p.frame_idx for p in per_keyframe] == [k.frame_idx for k in keyframes]
+
+
+def test_windows_in_memory_score_as_the_file_does(rec_a, tmp_path):
+    """Issue 10: a classifier scores frames it is given, no file needed; reading a
+    recording is one caller of that."""
+    import numpy as np
+
+    from thermal_action.data.recording import read_frames
+
+    hdf5_path, keyframes = rec_a
+    classifier = ClipClassifier(PERSON_CONFIG, _untrained_checkpoint(PERSON_CONFIG,
+                                                                     tmp_path / "p.pth"))
+    keyframe = keyframes[1]
+    person = (int(keyframe.object_ids[0]), keyframe.boxes_xyxy[0])
+    from_file = classifier.predict(hdf5_path, [keyframe.frame_idx], people=[person])[0]
+    frames, _ = read_frames(hdf5_path, range(keyframe.frame_idx - 32, keyframe.frame_idx + 32))
+    in_memory = classifier.predict_windows([frames], [person])[0]
+    np.testing.assert_allclose(in_memory.scores, from_file.scores, atol=1e-6)
+    assert in_memory.object_id == from_file.object_id and in_memory.frame_idx == 0
+    assert classifier.window_frames == 64
+    with pytest.raises(ValueError, match=r"must be \(T, H, W\)"):
+        classifier.predict_windows([frames[0]], [person])
+    with pytest.raises(ValueError, match="one person box per window"):
+        classifier.predict_windows([frames])

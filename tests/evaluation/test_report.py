@@ -6,12 +6,9 @@ import pytest
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.engine.predictions import WindowPrediction
 from thermal_action.errors import DataError
-from thermal_action.evaluation import (
-    WindowPrediction,
-    plot_confusion_matrix,
-    render_recording_gif,
-)
+from thermal_action.evaluation import plot_confusion_matrix, render_recording_gif
 from thermal_action.evaluation.report import (
     GT_MAX_DISTANCE_FRAMES,
     _nearest_keyframe,

@@ -11,8 +11,9 @@ from mmaction.registry import DATASETS, TRANSFORMS
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES, SAFETY_PRIORITY, clip_label
+from thermal_action.data.dataset_root import sensor_geometry
 from thermal_action.data.recording import RecordingInfo, read_recording_info
-from thermal_action.data.sensor import WINDOW_FRAMES
+from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.errors import DataError
 
 SEED_PIPELINE: tuple[dict, ...] = (
@@ -38,7 +39,10 @@ class ThermalActionDataset(BaseActionDataset):
 
     Relative ``ann_file`` and ``hdf5_root`` are taken under ``data_root`` when it is given.
     Every keyframe is checked against its recording when the dataset is built, so a missing
-    file or an out-of-range keyframe fails early with the file named.
+    file, an out-of-range keyframe or a recording whose frames are not the sensor's
+    geometry fails early with the file named. The geometry is the one ``sensor_info.json``
+    records beside the recordings, else ``frame_shape`` (rows, columns; the config's
+    ``sensor_height``, ``sensor_width``).
     """
 
     METAINFO = dict(classes=CLASS_NAMES)
@@ -53,6 +57,7 @@ class ThermalActionDataset(BaseActionDataset):
         label_rule: str = "safety",
         sample_unit: str = "keyframe",
         class_priority: Sequence[int] = SAFETY_PRIORITY,
+        frame_shape: Sequence[int] = SENSOR_SHAPE,
         test_mode: bool = False,
         **kwargs,
     ) -> None:
@@ -64,6 +69,7 @@ class ThermalActionDataset(BaseActionDataset):
         if data_root and not os.path.isabs(hdf5_root):
             hdf5_root = os.path.join(data_root, hdf5_root)
         self.hdf5_root = Path(hdf5_root)
+        self.frame_shape = sensor_geometry(self.hdf5_root) or tuple(int(n) for n in frame_shape)
         if sample_unit not in SAMPLE_UNITS:
             raise ValueError(f"unknown sample_unit {sample_unit!r}; expected one of "
                              f"{', '.join(SAMPLE_UNITS)}")
@@ -104,7 +110,8 @@ class ThermalActionDataset(BaseActionDataset):
                         f"image {keyframe.image_id!r} refers to sensor {keyframe.sensor_id!r} "
                         f"but {path} does not exist",
                     )
-                info = recordings[keyframe.sensor_id] = read_recording_info(path)
+                info = recordings[keyframe.sensor_id] = read_recording_info(
+                    path, self.frame_shape)
             if keyframe.frame_idx >= info.num_frames:
                 raise DataError(
                     self.ann_file,

@@ -1,54 +1,48 @@
-"""HDF5 recordings: metadata checks, lazy per-process windowed frame reads, and the writer.
+"""HDF5 recordings: the one module that opens them (checked layout, blockwise scans, frame
+reads) and the one that writes them.
 
-A recording holds ``frames`` (N, 40, 60) float32 deg C, ``timestamps`` (N,) int64 ms and
-``frame_seqs`` (N,) int64. Recordings are opened on first use inside the process that
-reads (one cache per PID), so datasets pickle cleanly into DataLoader workers, and are
-decoded into memory while ``MEMORY_BUDGET_BYTES`` allows.
+A recording holds ``frames`` (N, H, W) float deg C (-273.2 marks a pixel with no reading),
+``timestamps`` (N,) int64 ms and optionally ``frame_seqs`` (N,) int64, plus file attributes
+(``sensor_id``, ``mac_address``, ...). Every reader goes through ``open_recording``, so a
+missing dataset, a wrong shape or an unreadable file is one ``RecordingError`` naming the
+file, with a ``code`` the validator reports.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import h5py
 import numpy as np
 
-from thermal_action.data.sensor import WINDOW_FRAMES
+from thermal_action.data.sensor import WINDOW_FRAMES, invalid_mask
 from thermal_action.errors import DataError
 
-_CHUNK_CACHE_BYTES = 32 * 1024 * 1024
-MEMORY_BUDGET_BYTES = 2 * 1024**3
-"""Decoded frames each process keeps in memory (first come, first kept; recordings that no
-longer fit are read chunk by chunk, so random access never thrashes)."""
 COMPRESSION_LEVEL = 4
 """gzip level of the ``frames`` dataset written by ``write_recording`` (as the real data)."""
 CHUNK_FRAMES = WINDOW_FRAMES
 """Frames per HDF5 chunk of ``frames`` (one sample window)."""
+READ_BLOCK_FRAMES = 1024
+"""Frames read at a time by ``scan_recording`` (bounds memory on long recordings)."""
 
 
-class _Opened(NamedTuple):
-    """One recording as this process reads it: open HDF5 datasets, or decoded arrays."""
+class RecordingError(DataError):
+    """A recording file that cannot be used; ``code`` says why (``unreadable``,
+    ``missing-dataset``, ``bad-frames``, ``empty-recording``, ``wrong-shape``,
+    ``bad-timestamps``)."""
 
-    stamp: tuple[int, int]  # (mtime ns, size in bytes) of the file when it was opened
-    handle: h5py.File | None
-    frames: h5py.Dataset | np.ndarray
-    timestamps: h5py.Dataset | np.ndarray
-
-
-# HDF5 keeps a dataset's chunk cache only while the dataset stays open, so recordings that
-# are not held in memory keep their open datasets (reopening them per read decompressed
-# every window again: ~9 ms instead of ~0.1 ms per 64-frame window; a decoded array in
-# memory serves one in ~0.05 ms).
-_opened: dict[str, _Opened] = {}
-_opened_pid: int | None = None
-_memory_used = 0
+    def __init__(self, path: object, problem: str | None = None, code: str = "unreadable"):
+        super().__init__(path, problem)
+        self.code = code
 
 
 class RecordingInfo(NamedTuple):
-    """Shape of one recording, read once when a dataset is built."""
+    """Shape of one recording."""
 
     path: Path
     num_frames: int
@@ -56,130 +50,191 @@ class RecordingInfo(NamedTuple):
     width: int
 
 
-class FrameWindow(NamedTuple):
-    """Frames of one clip and where they came from."""
+class OpenRecording(NamedTuple):
+    """An open recording whose layout was checked; ``close()`` releases it."""
 
-    temps_c: np.ndarray  # (T, H, W) float32, deg C, invalid pixels untouched
-    frame_inds: np.ndarray  # (T,) int64 indices into the recording, after edge clamping
-    timestamps_ms: np.ndarray  # (T,) int64 capture times
-    padded: bool  # True when the window ran past either end and was edge-padded
+    path: Path
+    file: h5py.File
+    frames: h5py.Dataset  # (N, H, W) float deg C
+    timestamps: h5py.Dataset  # (N,) ms; its shape is checked by ``read_timestamps``
+
+    @property
+    def info(self) -> RecordingInfo:
+        num_frames, height, width = (int(n) for n in self.frames.shape)
+        return RecordingInfo(self.path, num_frames, height, width)
+
+    def read_timestamps(self, strict: bool = True) -> np.ndarray:
+        """All timestamps (N,) int64 ms; ``strict`` refuses a count that differs from the
+        frames' (the validator reads them anyway to report more)."""
+        timestamps_ms = np.asarray(self.timestamps[()], dtype=np.int64).reshape(-1)
+        if strict and timestamps_ms.shape != (self.frames.shape[0],):
+            raise RecordingError(self.path, f"'timestamps' has shape {self.timestamps.shape}, "
+                                            f"expected ({self.frames.shape[0]},)",
+                                 "bad-timestamps")
+        return timestamps_ms
+
+    def read_frame_seqs(self) -> np.ndarray | None:
+        """The sensor's frame counters (N,) int64, or None when the file has none."""
+        if "frame_seqs" not in self.file:
+            return None
+        return np.asarray(self.file["frame_seqs"][()]).reshape(-1)
+
+    def attrs(self) -> dict[str, object]:
+        """The file attributes as plain JSON-friendly Python values."""
+        return {key: _plain(value) for key, value in self.file.attrs.items()}
+
+    def blocks(self, block_frames: int | None = None) -> Iterator[tuple[int, np.ndarray]]:
+        """(first index, (B, H, W) float32 deg C) blocks of ``block_frames`` (default
+        ``READ_BLOCK_FRAMES``) over the whole recording."""
+        block_frames = block_frames or READ_BLOCK_FRAMES
+        for start in range(0, self.frames.shape[0], block_frames):
+            yield start, np.asarray(self.frames[start : start + block_frames], np.float32)
+
+    def read_frames(self, indices: Iterable[int]) -> np.ndarray:
+        """Frames (K, H, W) float32 deg C at ``indices`` (any order, repeats allowed), read
+        as one contiguous block."""
+        indices = np.asarray(list(indices), dtype=np.int64)
+        if not indices.size:
+            return np.zeros((0, *self.frames.shape[1:]), np.float32)
+        first, last = int(indices.min()), int(indices.max())
+        num_frames = self.frames.shape[0]
+        if first < 0 or last >= num_frames:
+            bad = first if first < 0 else last
+            raise RecordingError(self.path, f"frame index {bad} is outside the recording "
+                                            f"(0..{num_frames - 1})", "frame-index")
+        block = np.asarray(self.frames[first : last + 1], np.float32)
+        return block[indices - first]
+
+    def close(self) -> None:
+        if self.file.id.valid:
+            self.file.close()
 
 
-def read_recording_info(path: str | os.PathLike) -> RecordingInfo:
-    """Open ``path`` briefly, check its layout and return its shape."""
+def _plain(value: object) -> object:
+    """HDF5 attribute -> JSON-friendly Python value."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def open_checked(
+    path: str | os.PathLike,
+    frame_shape: tuple[int, int] | None = None,
+    chunk_cache_bytes: int | None = None,
+) -> OpenRecording:
+    """Open ``path`` and check its layout; the caller closes it (see ``open_recording``).
+    ``frame_shape`` (rows, columns) refuses frames of another sensor geometry (``wrong-shape``);
+    ``chunk_cache_bytes`` sizes HDF5's chunk cache for repeated window reads."""
     path = Path(path)
     if not path.is_file():
-        raise DataError(path, "recording file not found")
+        raise RecordingError(path, "recording file not found", "missing-file")
+    options = {} if chunk_cache_bytes is None else {"rdcc_nbytes": chunk_cache_bytes}
     try:
-        with h5py.File(path, "r") as file:
-            for key in ("frames", "timestamps"):
-                if key not in file:
-                    raise DataError(path, f"missing dataset '{key}'")
-            frames, timestamps = file["frames"], file["timestamps"]
-            if frames.ndim != 3:
-                raise DataError(path, f"'frames' must be (N, H, W), got shape {frames.shape}")
-            if timestamps.shape != (frames.shape[0],):
-                raise DataError(
-                    path,
-                    f"'timestamps' has shape {timestamps.shape}, expected ({frames.shape[0]},)",
-                )
-            num_frames, height, width = (int(n) for n in frames.shape)
+        file = h5py.File(path, "r", **options)
     except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file ({exc})") from None
-    if num_frames == 0:
-        raise DataError(path, "recording has no frames")
-    return RecordingInfo(path, num_frames, height, width)
-
-
-def _open(path: Path) -> _Opened:
-    """This process's reader of ``path``, opened on first use and again when the file
-    changed on disk; the frames are decoded into memory while ``MEMORY_BUDGET_BYTES``
-    allows."""
-    global _opened_pid, _memory_used
-    if _opened_pid != os.getpid():
-        _opened.clear()  # handles inherited through fork are not safe to share
-        _memory_used = 0
-        _opened_pid = os.getpid()
-    key = str(path)
+        raise RecordingError(path, f"not a readable HDF5 file ({exc})") from None
     try:
-        stat = path.stat()
-    except OSError as exc:
-        raise DataError(path, f"cannot open recording ({exc})") from None
-    stamp = (stat.st_mtime_ns, stat.st_size)
-    opened = _opened.get(key)
-    if opened is not None and opened.stamp == stamp and (
-        opened.handle is None or opened.handle.id.valid
-    ):
-        return opened
-    _forget(key)
-    handle = None
+        _check_layout(path, file, frame_shape)
+    except BaseException:
+        file.close()
+        raise
+    return OpenRecording(path, file, file["frames"], file["timestamps"])
+
+
+def _check_layout(path: Path, file: h5py.File, frame_shape: tuple[int, int] | None) -> None:
+    missing = [key for key in ("frames", "timestamps") if key not in file]
+    if missing:
+        raise RecordingError(path, f"missing dataset(s) {', '.join(missing)}", "missing-dataset")
+    frames = file["frames"]
+    if frames.ndim != 3 or not np.issubdtype(frames.dtype, np.floating):
+        raise RecordingError(path, f"'frames' must be (N, H, W) float, got {frames.shape} "
+                                   f"{frames.dtype}", "bad-frames")
+    if frames.shape[0] == 0:
+        raise RecordingError(path, "recording has no frames", "empty-recording")
+    if frame_shape is not None and tuple(frames.shape[1:]) != tuple(frame_shape):
+        raise RecordingError(
+            path, "frames are {}x{} pixels, but the dataset's sensor is {}x{} (a transposed "
+            "or foreign recording?)".format(*frames.shape[1:], *frame_shape), "wrong-shape")
+
+
+@contextmanager
+def open_recording(
+    path: str | os.PathLike, frame_shape: tuple[int, int] | None = None
+) -> Iterator[OpenRecording]:
+    """``with open_recording(path) as recording:`` an open, checked recording."""
+    recording = open_checked(path, frame_shape)
     try:
-        handle = h5py.File(path, "r", rdcc_nbytes=_CHUNK_CACHE_BYTES)
-        frames, timestamps = handle["frames"], handle["timestamps"]
-        size = frames.size * frames.dtype.itemsize + timestamps.size * timestamps.dtype.itemsize
-        if _memory_used + size <= MEMORY_BUDGET_BYTES:
-            opened = _Opened(stamp, None, frames[()], timestamps[()])
-            handle.close()
-            _memory_used += size
-        else:
-            opened = _Opened(stamp, handle, frames, timestamps)
-    except (OSError, KeyError) as exc:
-        if handle is not None and handle.id.valid:
-            handle.close()
-        raise DataError(path, f"cannot read recording ({exc})") from None
-    _opened[key] = opened
-    return opened
+        yield recording
+    finally:
+        recording.close()
 
 
-def _forget(key: str) -> None:
-    global _memory_used
-    opened = _opened.pop(key, None)
-    if opened is None:
-        return
-    if opened.handle is None:
-        _memory_used -= opened.frames.nbytes + opened.timestamps.nbytes
-    elif opened.handle.id.valid:
-        opened.handle.close()
+def read_recording_info(
+    path: str | os.PathLike, frame_shape: tuple[int, int] | None = None
+) -> RecordingInfo:
+    """Check ``path``'s layout (and sensor geometry, when ``frame_shape`` is given) and
+    return its shape."""
+    with open_recording(path, frame_shape) as recording:
+        recording.read_timestamps()  # their count must match the frames'
+        return recording.info
 
 
-def close_all() -> None:
-    """Close every handle this process opened and drop the frames it holds in memory."""
-    for key in list(_opened):
-        _forget(key)
+def read_frames(
+    path: str | os.PathLike, indices: Iterable[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Frames (K, H, W) float32 deg C at ``indices`` and all timestamps (N,) int64 ms."""
+    with open_recording(path) as recording:
+        return recording.read_frames(indices), recording.read_timestamps()
 
 
-def window_indices(
-    keyframe: int, clip_len: int, frame_interval: int, num_frames: int
-) -> tuple[np.ndarray, bool]:
-    """Indices of a ``clip_len``-frame clip sampled every ``frame_interval`` frames from the
-    window ``[keyframe - span/2, keyframe + span/2)``, span = clip_len * frame_interval.
+class RecordingScan(NamedTuple):
+    """Everything one pass over a recording measures (see ``scan_recording``)."""
 
-    Indices past either end are clamped (edge padding); the flag says whether that happened.
-    """
-    if not 0 <= keyframe < num_frames:
-        raise ValueError(f"keyframe {keyframe} is outside the recording (0..{num_frames - 1})")
-    start = keyframe - clip_len * frame_interval // 2
-    raw = start + np.arange(clip_len, dtype=np.int64) * frame_interval
-    clamped = np.clip(raw, 0, num_frames - 1)
-    return clamped, bool((clamped != raw).any())
+    info: RecordingInfo
+    frames_dtype: np.dtype
+    timestamps_ms: np.ndarray  # (M,) int64 as stored; M != N is the caller's to report
+    frame_seqs: np.ndarray | None  # (M,) as stored, None when absent
+    attrs: dict[str, object]
+    invalid_per_frame: np.ndarray  # (N,) int64 pixels with no reading (-273.2 or non-finite)
+    nonfinite_frames: int  # frames holding NaN or infinite values
+    valid_min_c: float | None  # over valid pixels, deg C; None when no pixel is valid
+    valid_max_c: float | None
+    kept_frames: dict[int, np.ndarray]  # the frames asked for by ``keep``, (H, W) deg C
 
 
-def read_window(
-    path: str | os.PathLike, keyframe: int, clip_len: int, frame_interval: int = 1
-) -> FrameWindow:
-    """Read the clip around ``keyframe`` from the recording at ``path``."""
-    path = Path(path)
-    _, _, frames, timestamps = _open(path)
-    num_frames = frames.shape[0]
-    try:
-        inds, padded = window_indices(keyframe, clip_len, frame_interval, num_frames)
-    except ValueError as exc:
-        raise DataError(path, str(exc)) from None
-    first, last = int(inds.min()), int(inds.max())
-    block = frames[first : last + 1]  # one contiguous read; chunks stay in the cache
-    temps_c = np.asarray(block[inds - first], dtype=np.float32)
-    timestamps_ms = np.asarray(timestamps[first : last + 1])[inds - first]
-    return FrameWindow(temps_c, inds, timestamps_ms.astype(np.int64), padded)
+def scan_recording(
+    path: str | os.PathLike,
+    keep: Iterable[int] = (),
+    frame_shape: tuple[int, int] | None = None,
+    block_frames: int | None = None,
+) -> RecordingScan:
+    """Read the recording at ``path`` once, block by block: timestamps, invalid pixels per
+    frame, non-finite frames, the valid temperature range, and the frames at ``keep``
+    (e.g. keyframes). Raises ``RecordingError`` when the file cannot be used at all."""
+    with open_recording(path, frame_shape) as recording:
+        info = recording.info
+        wanted = sorted(set(int(i) for i in keep))
+        if wanted and (wanted[0] < 0 or wanted[-1] >= info.num_frames):
+            raise RecordingError(path, f"frame index {wanted[-1]} is past the last frame "
+                                       f"({info.num_frames - 1})", "frame-index")
+        invalid_per_frame = np.zeros(info.num_frames, np.int64)
+        nonfinite, low, high, kept = 0, np.inf, -np.inf, {}
+        for start, block in recording.blocks(block_frames):
+            nonfinite += int((~np.isfinite(block)).any(axis=(1, 2)).sum())
+            invalid = invalid_mask(block)
+            invalid_per_frame[start : start + len(block)] = invalid.sum(axis=(1, 2))
+            valid = block[~invalid]
+            if valid.size:
+                low, high = min(low, float(valid.min())), max(high, float(valid.max()))
+            kept.update({i: block[i - start] for i in wanted if start <= i < start + len(block)})
+        return RecordingScan(
+            info, recording.frames.dtype, recording.read_timestamps(strict=False),
+            recording.read_frame_seqs(), recording.attrs(), invalid_per_frame, nonfinite,
+            low if np.isfinite(low) else None, high if np.isfinite(high) else None, kept)
 
 
 def write_recording(
@@ -188,7 +243,7 @@ def write_recording(
     timestamps_ms: np.ndarray,
     frame_seqs: np.ndarray | None = None,
     compression_level: int = COMPRESSION_LEVEL,
-    **attrs: object,
+    **attrs: Any,
 ) -> Path:
     """Write one recording in the dataset layout and return its path.
 

@@ -8,11 +8,17 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import numpy as np
+
 BASE_DATASET_CONFIG = (
     Path(__file__).resolve().parent.parent / "configs" / "_base_" / "datasets" / "thermal_hdf5.py"
 )
 INVALID_C = -273.2
 """The value the sensor writes for a pixel with no reading (deg C)."""
+GAP_MS = 1000
+"""Frame intervals longer than this (ms) count as gaps in the recording."""
+INVALID_BELOW_C = -270.0
+"""Readings at or below this are 'no reading' markers (``INVALID_C`` with float error)."""
 
 
 def config_constants(path: Path, names: tuple[str, ...]) -> dict[str, object]:
@@ -37,3 +43,8 @@ SENSOR_SHAPE: tuple[int, int] = (int(_BASE["sensor_height"]), int(_BASE["sensor_
 WINDOW_FRAMES: int = int(_BASE["clip_len"]) * int(_BASE["frame_interval"])
 """Frames of one sample: the window ``[keyframe - WINDOW_FRAMES/2, keyframe +
 WINDOW_FRAMES/2)`` around its keyframe."""
+
+
+def invalid_mask(temps_c: np.ndarray) -> np.ndarray:
+    """True where a pixel holds no reading: non-finite or at the -273.2 deg C marker."""
+    return ~np.isfinite(temps_c) | (temps_c <= INVALID_BELOW_C)

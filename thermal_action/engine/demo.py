@@ -17,7 +17,7 @@ import numpy as np
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
-from thermal_action.engine.inference import predict_people
+from thermal_action.engine.inference import ClipClassifier, predict_people
 from thermal_action.engine.runner import test, train
 from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
 
@@ -61,7 +61,7 @@ def simulated_with(root: Path, synth: SynthConfig) -> bool:
     except (OSError, ValueError):
         return False
     wanted = json.loads(json.dumps(asdict(synth)))
-    return (isinstance(info, dict) and info.get("configuration") == wanted
+    return (isinstance(info, dict) and info.get("simulation") == wanted
             and (root / "annotations" / "train.json").is_file())
 
 
@@ -131,7 +131,7 @@ def run_demo(
     hdf5_path = Path(report["hdf5_root"]) / f"{sensor}.h5"
     if on_stage:
         on_stage(f"rendering held-out recording {sensor}")
-    predictions = predict_people(config, checkpoint, hdf5_path, keyframes)
+    predictions = predict_people(ClipClassifier(config, checkpoint), hdf5_path, keyframes)
     recording_gif = render_recording_gif(hdf5_path, keyframes, predictions,
                                          out / f"recording_{sensor}.gif")
     stage("render", start)

@@ -1,10 +1,11 @@
-"""Run a trained clip classifier over windows of a recording: whole-frame models on any
-recording, person-centred models on the people of its annotated keyframes."""
+"""Run a trained clip classifier on frames in memory or over windows of a recording:
+whole-frame models anywhere, person-centred models on people with a box."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,15 +15,21 @@ from mmengine.registry import init_default_scope
 
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.recording import read_recording_info
+from thermal_action.data.window import WindowReader
 from thermal_action.engine.config import load_config
-from thermal_action.evaluation.report import WindowPrediction
+from thermal_action.engine.predictions import WindowPrediction
 from thermal_action.models.checkpoint import load_weights
+
+Person = tuple[int, Sequence[float]]
+"""(object_id, box xyxy in pixels at the window's centre frame)."""
+Progress = Callable[[int, int], None]
 
 
 class ClipClassifier:
-    """A model built from ``config`` with the weights of ``checkpoint`` and the config's
-    test pipeline, scoring the clip window centred on any frame of a recording. A checkpoint
-    that does not fit the config's model is refused (``CheckpointError``)."""
+    """The model of ``config`` with the weights of ``checkpoint`` (built once) and the
+    config's test pipeline. It scores windows of frames held in memory (``predict_windows``)
+    or read from a recording file (``predict``). A checkpoint that does not fit the model
+    is refused (``CheckpointError``)."""
 
     def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike) -> None:
         cfg = load_config(config)
@@ -31,83 +38,106 @@ class ClipClassifier:
         load_weights(self.model, checkpoint, cfg.filename)
         self.model.eval()
         steps = cfg.test_dataloader.dataset.pipeline
+        if not steps or steps[0].get("type") != "LoadThermalWindow":
+            raise ValueError(f"{cfg.filename}: the test pipeline must start with "
+                             "LoadThermalWindow")
+        self.window_frames = int(steps[0].get("clip_len", 32)) * int(
+            steps[0].get("frame_interval", 2))
         self.pipeline = Compose([TRANSFORMS.build(step) for step in steps])
         self.person_centred = cfg.test_dataloader.dataset.get("sample_unit") == "person"
+        self.reader = WindowReader()
 
     @torch.no_grad()
-    def predict(
+    def predict_windows(
         self,
-        hdf5_path: str | os.PathLike,
-        frame_indices: Sequence[int],
+        windows_c: Sequence[np.ndarray],
+        people: Sequence[Person] | None = None,
         batch_size: int = 16,
-        progress: Callable[[int, int], None] | None = None,
-        people: Sequence[tuple[int, Sequence[float]]] | None = None,
+        progress: Progress | None = None,
+        frame_indices: Sequence[int] | None = None,
     ) -> list[WindowPrediction]:
-        """Scores of the windows centred on ``frame_indices`` (windows past either end of
-        the recording are edge-padded). A person-centred model needs ``people``: one
-        (object_id, box xyxy pixels at that frame) per entry of ``frame_indices``."""
+        """Scores of in-memory windows, each (T, H, W) deg C centred on its keyframe
+        (frame ``T // 2``; ``window_frames`` frames is what the model samples from). A
+        person-centred model needs ``people``: one person per window. ``frame_indices``
+        names each window's centre in its recording (default: its position)."""
         if self.person_centred and people is None:
             raise ValueError("this model classifies people: give one person box per window")
-        if people is not None and len(people) != len(frame_indices):
-            raise ValueError(f"{len(people)} person boxes for {len(frame_indices)} windows")
+        if people is not None and len(people) != len(windows_c):
+            raise ValueError(f"{len(people)} person boxes for {len(windows_c)} windows")
         requests = []
-        for position, frame_idx in enumerate(frame_indices):
-            request = dict(hdf5_path=str(hdf5_path), frame_idx=int(frame_idx))
+        for position, window in enumerate(windows_c):
+            window = np.asarray(window)
+            if window.ndim != 3:
+                raise ValueError(f"window {position} must be (T, H, W) deg C, got "
+                                 f"{window.shape}")
+            request = dict(frames_c=window, frame_idx=len(window) // 2)
             if people is not None:
                 object_id, box = people[position]
                 request.update(object_id=int(object_id),
                                person_box_xyxy=np.asarray(box, np.float32))
             requests.append(request)
+        centres = list(range(len(requests))) if frame_indices is None else list(frame_indices)
         predictions: list[WindowPrediction] = []
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
             batch = pseudo_collate([self.pipeline(dict(request)) for request in chunk])
-            for request, sample in zip(chunk, self.model.test_step(batch), strict=True):
-                scores = sample.pred_score.cpu().numpy()
-                label = int(scores.argmax())
-                box = request.get("person_box_xyxy")
-                predictions.append(
-                    WindowPrediction(
-                        request["frame_idx"], label, float(scores[label]), scores,
-                        request.get("object_id"),
-                        None if box is None else tuple(float(v) for v in box),
-                    )
-                )
+            for request, sample, centre in zip(chunk, self.model.test_step(batch),
+                                               centres[start : start + batch_size], strict=True):
+                predictions.append(_prediction(int(centre), request, sample))
             if progress is not None:
                 progress(len(predictions), len(requests))
         return predictions
 
+    def predict(
+        self,
+        hdf5_path: str | os.PathLike,
+        frame_indices: Sequence[int],
+        batch_size: int = 16,
+        progress: Progress | None = None,
+        people: Sequence[Person] | None = None,
+    ) -> list[WindowPrediction]:
+        """Scores of the windows of a recording file centred on ``frame_indices`` (windows
+        past either end are edge-padded); see ``predict_windows`` for ``people``."""
+        windows = [self.reader.read(hdf5_path, int(index), self.window_frames).temps_c
+                   for index in frame_indices]
+        return self.predict_windows(windows, people, batch_size, progress, frame_indices)
+
+
+def _prediction(centre: int, request: dict, sample) -> WindowPrediction:
+    scores = sample.pred_score.cpu().numpy()
+    label = int(scores.argmax())
+    box = request.get("person_box_xyxy")
+    return WindowPrediction(centre, label, float(scores[label]), scores,
+                            request.get("object_id"),
+                            None if box is None else tuple(float(v) for v in box))
+
 
 def predict_recording(
-    config: str | os.PathLike,
-    checkpoint: str | os.PathLike,
+    classifier: ClipClassifier,
     hdf5_path: str | os.PathLike,
     stride_frames: int = 8,
     batch_size: int = 16,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[WindowPrediction]:
     """Slide a whole-frame classifier over a recording, one window every ``stride_frames``."""
     if stride_frames < 1:
         raise ValueError("stride_frames must be at least 1")
-    num_frames = read_recording_info(hdf5_path).num_frames
-    classifier = ClipClassifier(config, checkpoint)
     if classifier.person_centred:
-        raise ValueError(f"{config} classifies people: use predict_people with their boxes")
+        raise ValueError("this model classifies people: use predict_people with their boxes")
+    num_frames = read_recording_info(Path(hdf5_path)).num_frames
     centres = list(range(0, num_frames, stride_frames))
     return classifier.predict(hdf5_path, centres, batch_size, progress)
 
 
 def predict_people(
-    config: str | os.PathLike,
-    checkpoint: str | os.PathLike,
+    classifier: ClipClassifier,
     hdf5_path: str | os.PathLike,
     keyframes: Sequence[Keyframe],
     batch_size: int = 16,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> list[WindowPrediction]:
     """One prediction per person box of the recording's annotated ``keyframes``; a
     whole-frame model gives one per keyframe instead."""
-    classifier = ClipClassifier(config, checkpoint)
     if not classifier.person_centred:
         return classifier.predict(hdf5_path, [k.frame_idx for k in keyframes], batch_size,
                                   progress)

@@ -7,15 +7,10 @@ from thermal_action.evaluation.metrics import (
     per_class_recall,
     top_k_accuracy,
 )
-from thermal_action.evaluation.report import (
-    WindowPrediction,
-    plot_confusion_matrix,
-    render_recording_gif,
-)
+from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
 
 __all__ = [
     "ClipAccuracyMetric",
-    "WindowPrediction",
     "confusion_matrix",
     "mean_class_accuracy",
     "per_class_recall",

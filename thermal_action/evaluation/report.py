@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
-import h5py
 import imageio.v3 as iio
 import numpy as np
 from matplotlib import colormaps
@@ -21,9 +19,9 @@ from matplotlib.patches import Rectangle
 
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.classes import CLASS_NAMES, clip_label
-from thermal_action.data.recording import read_recording_info
-from thermal_action.data.transforms.functional import invalid_mask
-from thermal_action.errors import DataError
+from thermal_action.data.recording import read_frames, read_recording_info
+from thermal_action.data.sensor import invalid_mask
+from thermal_action.engine.predictions import WindowPrediction
 
 GT_MAX_DISTANCE_FRAMES = 16
 """Ground truth is drawn only while the nearest annotated keyframe is this close (frames)."""
@@ -37,18 +35,6 @@ _WRONG_COLOR = "#ff5c5c"
 _NEUTRAL_COLOR = "#f0f0f0"
 _BACKGROUND = "#1b1b1b"
 _DPI = 100
-
-
-class WindowPrediction(NamedTuple):
-    """The model's prediction for one clip window of a recording; person-centred models
-    predict one per person, named by ``object_id`` with its keyframe box."""
-
-    frame_idx: int  # centre frame of the window, index into the recording
-    label: int  # predicted class id
-    score: float  # softmax probability of ``label``, 0..1
-    scores: np.ndarray | None = None  # (C,) softmax probabilities of every class
-    object_id: int | None = None  # the person, for person-centred models
-    box_xyxy: tuple[float, float, float, float] | None = None  # that person's box, pixels
 
 
 # --------------------------------------------------------------------------------------
@@ -168,18 +154,6 @@ def _nearest_prediction(
     return min(predictions, key=lambda p: (abs(p.frame_idx - frame_idx), p.frame_idx), default=None)
 
 
-def _read_frames(path: Path, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Frames (T, H, W) deg C at ``indices`` and all timestamps (N,) ms of a recording."""
-    try:
-        with h5py.File(path, "r") as file:
-            last = int(indices[-1])
-            temps_c = np.asarray(file["frames"][: last + 1], dtype=np.float32)[indices]
-            timestamps_ms = np.asarray(file["timestamps"][:], dtype=np.int64)
-    except OSError as exc:
-        raise DataError(path, f"cannot read recording ({exc})") from None
-    return temps_c, timestamps_ms
-
-
 def render_recording_gif(
     hdf5_path: str | os.PathLike,
     keyframes: Sequence[Keyframe],
@@ -220,7 +194,7 @@ def render_recording_gif(
 
     info = read_recording_info(path)  # DataError when missing or not a recording
     indices = np.arange(0, info.num_frames, frame_step, dtype=np.int64)[:max_frames]
-    temps_c, timestamps_ms = _read_frames(path, indices)
+    temps_c, timestamps_ms = read_frames(path, indices)
     invalid = invalid_mask(temps_c)
     seconds = (timestamps_ms[indices] - timestamps_ms[0]) / 1000.0
     gt_labels = {kf.frame_idx: clip_label(kf.labels.tolist()) for kf in keyframes}

@@ -7,7 +7,6 @@ import pytest
 from matplotlib.image import imread
 
 from tests.conftest import LYING_RISK, STANDING, WALKING, coco, write_recording
-from thermal_action.data.tools import realism
 from thermal_action.data.tools.realism import (
     ComparisonRow,
     compare_statistics,
@@ -68,7 +67,9 @@ def test_frame_timing_and_invalid_pixels_on_tiny_root(tiny_stats):
 
 
 def test_block_reads_give_the_same_statistics(tiny_root, tiny_stats, monkeypatch):
-    monkeypatch.setattr(realism, "READ_BLOCK_FRAMES", 7)  # keyframes fall in many blocks
+    from thermal_action.data import recording
+
+    monkeypatch.setattr(recording, "READ_BLOCK_FRAMES", 7)  # keyframes fall in many blocks
     assert dataset_statistics(tiny_root) == tiny_stats
 
 
@@ -88,14 +89,14 @@ def test_invalid_keyframe_pixels_are_left_out(tmp_path):
 
 
 def test_missing_layout_raises_data_error(tmp_path, tiny_root):
-    with pytest.raises(DataError, match="dataset root not found"):
+    with pytest.raises(DataError, match="dataset folder not found"):
         dataset_statistics(tmp_path / "nowhere")
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="frames folder not found"):
         dataset_statistics(tmp_path / "empty")
     for split in ("train", "val"):
         (tiny_root / "annotations" / f"{split}.json").unlink()
-    with pytest.raises(DataError, match="neither train.json nor val.json"):
+    with pytest.raises(DataError, match=r"no annotation files \(\*.json\)"):
         dataset_statistics(tiny_root)
 
 
@@ -192,7 +193,7 @@ def test_comparison_sheet_png(tiny_root, tmp_path):
 
 
 def test_comparison_sheet_errors(tiny_root, tmp_path):
-    with pytest.raises(DataError, match="dataset root not found"):
+    with pytest.raises(DataError, match="dataset folder not found"):
         render_comparison_sheet(tiny_root, tmp_path / "nowhere", tmp_path / "x.png")
     with pytest.raises(ValueError, match="frames_per_row"):
         render_comparison_sheet(tiny_root, tiny_root, tmp_path / "x.png", frames_per_row=0)

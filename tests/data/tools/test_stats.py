@@ -65,7 +65,7 @@ def test_figures_tiny(tiny_root, tmp_path):
 
 
 def test_missing_root_and_annotations(tmp_path, tiny_root):
-    with pytest.raises(DataError, match="dataset root not found"):
+    with pytest.raises(DataError, match="dataset folder not found"):
         class_distribution(tmp_path / "nowhere")
     for path in (tiny_root / "annotations").iterdir():
         path.unlink()

@@ -1,12 +1,13 @@
-"""Write a simulated dataset in the real layout: ``frames/*.h5``, ``raw_annotations/*.jsonl``,
-``annotations/{train,val,class_mapping}.json``, ``frames/sensor_info.json`` and
-``dataset_info.json``. Deterministic for a seed."""
+"""Simulate a dataset: recordings and annotators' raw lines, built into the real layout
+(``frames/*.h5``, ``raw_annotations/*.jsonl``, ``annotations/{train,val,class_mapping}.json``,
+``frames/sensor_info.json``, ``dataset_info.json``) by ``data build``. Deterministic for a
+seed."""
 
 from __future__ import annotations
 
 import json
 import os
-from collections import Counter
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -14,7 +15,6 @@ from typing import NamedTuple
 
 import numpy as np
 
-from thermal_action.data.annotations import class_mapping, coco_document
 from thermal_action.data.classes import (
     CLASS_NAMES,
     FALL_RELATED,
@@ -22,7 +22,6 @@ from thermal_action.data.classes import (
     TRANSITIONS,
     ActionClass,
 )
-from thermal_action.data.recording import write_recording
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import Scene, make_scene
@@ -31,15 +30,16 @@ from thermal_action.data.synthetic.sensor import (
     corrupt_frame,
     frame_timestamps_ms,
 )
-from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
+from thermal_action.data.tools.build import BuildOptions, build_dataset
+from thermal_action.data.tools.output_folder import OutputKind, check_output_folder
 
 HEIGHT, WIDTH = SENSOR_SHAPE
 WINDOW = WINDOW_FRAMES  # keyframes keep their whole sample window inside the recording
-GENERATOR = "thermal_action.data.synthetic"
-"""Stamped into ``dataset_info.json``; ``overwrite`` replaces only folders that carry it."""
-OUTPUT_ENTRIES = frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
-                            "realism"})
-"""Every top-level name a simulated dataset holds (``realism/`` from ``data synth --compare``)."""
+SYNTH_OUTPUT = OutputKind(
+    "thermal_action.data.synthetic",
+    frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json", "realism"}))
+"""The stamp of a simulated dataset and every top-level name it holds (``realism/`` from
+``data synth --compare``); ``overwrite`` replaces only such folders."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
 
 
@@ -313,37 +313,6 @@ def _raw_lines(recording: SimRecording, mac: str) -> list[str]:
     return lines
 
 
-def _coco(recordings: Sequence[SimRecording], macs: dict[str, str], description: str) -> dict:
-    images, annotations = [], []
-    for recording in recordings:
-        for keyframe in recording.keyframes:
-            image_id = f"{recording.sensor_id}_{keyframe.timestamp_ms}"
-            images.append(
-                dict(
-                    id=image_id,
-                    sensor_id=recording.sensor_id,
-                    mac_address=macs[recording.sensor_id],
-                    timestamp=keyframe.timestamp_ms,
-                    width=WIDTH,
-                    height=HEIGHT,
-                    frame_idx=keyframe.frame_idx,
-                )
-            )
-            for person in keyframe.people:
-                annotations.append(
-                    dict(
-                        id=len(annotations),
-                        image_id=image_id,
-                        bbox=_yolo(person.box_xyxy),
-                        category_id=person.label,
-                        category_name=CLASS_NAMES[person.label],
-                        object_id=person.object_id,
-                        attribute_obscured="0%",
-                    )
-                )
-    return coco_document(images, annotations, CLASS_NAMES, description)
-
-
 class SynthSummary(NamedTuple):
     """What ``generate_dataset`` wrote."""
 
@@ -363,32 +332,49 @@ def generate_dataset(
 ) -> SynthSummary:
     """Simulate ``config.num_recordings`` recordings into the dataset folder ``out_dir``.
 
+    The simulator writes raw material only (recordings and the annotators' JSONL lines)
+    into a temporary folder; ``data build``'s ``build_dataset`` turns it into the dataset,
+    so simulated and real datasets get the same files, the same leakage-checked split by
+    recording (``config.val_fraction``, ``config.seed``) and the same staged write.
     ``out_dir`` must be missing or empty; with ``overwrite`` it may also be an earlier
-    simulated dataset holding nothing else, which is replaced whole (no recording of it is
-    left behind). The folder is written next to ``out_dir`` and renamed into place when
-    complete. ``progress(done, total)`` is called per recording."""
+    simulated dataset holding nothing else, which is replaced whole.
+    ``progress(done, total)`` is called per recording simulated."""
     out = Path(out_dir)
-    check_output_folder(out, overwrite, GENERATOR, OUTPUT_ENTRIES)
-    with staged_folder(out) as staging:
-        summary = _write_dataset(staging, config, progress)
-    return summary._replace(root=out)
+    check_output_folder(out, overwrite, SYNTH_OUTPUT)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.raw-", dir=out.parent) as raw:
+        raw = Path(raw)
+        simulate_raw_material(raw, config, progress)
+        options = BuildOptions(split="recording", val_fraction=config.val_fraction,
+                               seed=config.seed, overwrite=overwrite, compression_level=1)
+        report = build_dataset(raw / "raw_annotations", raw / "frames", out, options,
+                               output=SYNTH_OUTPUT,
+                               extra_info=dict(simulation=asdict(config)))
+    return SynthSummary(
+        root=out,
+        train_recordings=report.splits["train"]["recordings"],
+        val_recordings=report.splits["val"]["recordings"],
+        num_keyframes={name: split["keyframes"] for name, split in report.splits.items()},
+        num_boxes={name: split["boxes"] for name, split in report.splits.items()},
+        class_counts={name: split["class_counts"] for name, split in report.splits.items()},
+    )
 
 
-def _write_dataset(
-    root: Path, config: SynthConfig, progress: Callable[[int, int], None] | None
-) -> SynthSummary:
-    for folder in ("frames", "annotations", "raw_annotations"):
-        (root / folder).mkdir(parents=True, exist_ok=True)
+def simulate_raw_material(
+    raw: Path, config: SynthConfig, progress: Callable[[int, int], None] | None = None
+) -> None:
+    """Simulate the recordings of ``config`` into ``raw/frames/<sensor_id>.npz`` (frames,
+    timestamps, frame_seqs) and their keyframes into ``raw/raw_annotations/*.jsonl``
+    (people with their action, plus the room's furniture and objects), as a sensor and
+    its annotators would deliver them."""
+    for folder in ("frames", "raw_annotations"):
+        (raw / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
     deck = ClassDeck(config.class_weights, rng)
-    recordings: list[SimRecording] = []
-    macs: dict[str, str] = {}
-    scene = None
     start_ms = 1_760_000_000_000 + int(rng.integers(0, 10**9))
-    session = 0
     for index in range(config.num_recordings):
         if index % config.recordings_per_session == 0:
-            session += 1
+            session = index // config.recordings_per_session + 1
             scene = make_scene(rng, HEIGHT, WIDTH)
             low, high = config.median_interval_ms[rng.integers(len(config.median_interval_ms))]
             median_ms = float(rng.uniform(low, high))
@@ -399,77 +385,10 @@ def _write_dataset(
         recording = simulate_recording(sensor_id, scene, config, start_ms, median_ms, rng, deck,
                                        glitchy)
         start_ms = int(recording.timestamps_ms[-1]) + int(rng.integers(2_000, 60_000))
-        macs[sensor_id] = mac
-        write_recording(root / "frames" / f"{sensor_id}.h5", recording.frames_c,
-                        recording.timestamps_ms,
-                        np.arange(len(recording.frames_c), dtype=np.int64) + 1000,
-                        compression_level=1, sensor_id=sensor_id, mac_address=mac,
-                        simulated=True)  # noisy floats: level 1 is as small as 4, 2x faster
-        (root / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
-            "\n".join(_raw_lines(recording, mac)) + "\n"
-        )
-        recordings.append(recording)
+        np.savez(raw / "frames" / f"{sensor_id}.npz", frames=recording.frames_c,
+                 timestamps=recording.timestamps_ms,
+                 frame_seqs=np.arange(len(recording.frames_c), dtype=np.int64) + 1000)
+        (raw / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
+            "\n".join(_raw_lines(recording, mac)) + "\n")
         if progress is not None:
             progress(index + 1, config.num_recordings)
-
-    num_val = max(1, round(config.val_fraction * len(recordings)))
-    val_ids = set(rng.choice([r.sensor_id for r in recordings], num_val, replace=False).tolist())
-    splits = {
-        "train": [r for r in recordings if r.sensor_id not in val_ids],
-        "val": [r for r in recordings if r.sensor_id in val_ids],
-    }
-    for split, members in splits.items():
-        coco = _coco(members, macs, f"Simulated thermal action dataset ({split})")
-        (root / "annotations" / f"{split}.json").write_text(json.dumps(coco, indent=1))
-    (root / "annotations" / "class_mapping.json").write_text(
-        json.dumps(class_mapping(CLASS_NAMES), indent=2)
-    )
-    (root / "frames" / "sensor_info.json").write_text(
-        json.dumps(
-            {
-                r.sensor_id: dict(
-                    hdf5_path=f"frames/{r.sensor_id}.h5",
-                    mac_address=macs[r.sensor_id],
-                    total_frames=len(r.frames_c),
-                    corrupted_frames=0,
-                    annotation_count=len(r.keyframes),
-                    min_timestamp=int(r.timestamps_ms[0]),
-                    max_timestamp=int(r.timestamps_ms[-1]),
-                )
-                for r in recordings
-            },
-            indent=2,
-        )
-    )
-    counts = {
-        split: Counter(CLASS_NAMES[p.label] for r in members for k in r.keyframes for p in k.people)
-        for split, members in splits.items()
-    }
-    summary = SynthSummary(
-        root=root,
-        train_recordings=[r.sensor_id for r in splits["train"]],
-        val_recordings=[r.sensor_id for r in splits["val"]],
-        num_keyframes={s: sum(len(r.keyframes) for r in m) for s, m in splits.items()},
-        num_boxes={s: sum(counts[s].values()) for s in splits},
-        class_counts={s: dict(sorted(c.items())) for s, c in counts.items()},
-    )
-    (root / "dataset_info.json").write_text(
-        json.dumps(
-            dict(
-                generator=GENERATOR,
-                configuration=asdict(config),
-                split=dict(
-                    type="recording", train=summary.train_recordings, val=summary.val_recordings
-                ),
-                annotations=dict(
-                    train_images=summary.num_keyframes["train"],
-                    val_images=summary.num_keyframes["val"],
-                    train_annotations=summary.num_boxes["train"],
-                    val_annotations=summary.num_boxes["val"],
-                    class_counts=summary.class_counts,
-                ),
-            ),
-            indent=2,
-        )
-    )
-    return summary

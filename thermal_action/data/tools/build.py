@@ -35,8 +35,12 @@ from thermal_action.data.annotations import (
 )
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.recording import COMPRESSION_LEVEL, write_recording
-from thermal_action.data.sensor import WINDOW_FRAMES
-from thermal_action.data.tools.output_folder import check_output_folder, staged_folder
+from thermal_action.data.sensor import WINDOW_FRAMES, invalid_mask
+from thermal_action.data.tools.output_folder import (
+    OutputKind,
+    check_output_folder,
+    staged_folder,
+)
 from thermal_action.data.tools.sources import (
     FRAME_SHAPE,
     READERS,
@@ -54,7 +58,6 @@ from thermal_action.data.tools.splits import (
     session_of,
     split_overlap,
 )
-from thermal_action.data.transforms.functional import invalid_mask
 from thermal_action.errors import DataError
 
 WINDOW_POLICIES = ("skip", "pad")
@@ -72,11 +75,12 @@ BOX_REASONS = {
 }
 """Why a box of a matched frame is left out, in the order they are checked."""
 DESCRIPTIONS = {"train": "Training", "val": "Validation", "test": "Test"}
-GENERATOR = "thermal-action data build"
-"""Stamped into ``dataset_info.json``; ``overwrite`` replaces only folders that carry it."""
-OUTPUT_ENTRIES = frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
-                            "build_report.json"})
-"""Every top-level name a build output holds (with the CLI's default report)."""
+BUILD_OUTPUT = OutputKind(
+    "thermal-action data build",
+    frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json",
+               "build_report.json"}))
+"""The stamp of a built dataset and every top-level name it holds (with the CLI's default
+report); ``overwrite`` replaces only such folders."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,7 @@ class BuildOptions:
     window_policy: str = "skip"  # a window that does not fit: skip the keyframe, or pad
     allow_overlap: bool = False  # write a split whose windows overlap across splits
     overwrite: bool = False  # replace a previous build output (nothing else)
+    compression_level: int = COMPRESSION_LEVEL  # gzip level of the written frames (1-9)
     frame_shape: tuple[int, int] = FRAME_SHAPE  # sensor rows, columns
 
     def __post_init__(self) -> None:
@@ -112,6 +117,8 @@ class BuildOptions:
             raise ValueError(f"window must be a positive number of frames, got {self.window}")
         if len(self.frame_shape) != 2 or min(self.frame_shape) < 1:
             raise ValueError(f"frame_shape must be (rows, columns), got {self.frame_shape}")
+        if not 1 <= self.compression_level <= 9:
+            raise ValueError(f"compression_level must be 1..9, got {self.compression_level}")
 
     @property
     def split_names(self) -> tuple[str, ...]:
@@ -416,6 +423,7 @@ def _convert_recording(
     timestamps = source.timestamps_ms
     write_recording(frames_dir / f"{source.sensor_id}.h5", source.temps_c, timestamps,
                     source.frame_seqs, sensor_id=source.sensor_id, mac_address=mac,
+                    compression_level=options.compression_level,
                     corrupted_count=int(source.attrs.get("corrupted_count", 0)),
                     source_file=source.path.name)
     return keyframes, dict(
@@ -450,7 +458,8 @@ def _write_annotations(
         shutil.copyfile(path, raw_dir / path.name)
     sensor_info = {
         sensor_id: dict(hdf5_path=f"frames/{sensor_id}.h5", mac_address=info["mac_address"],
-                        total_frames=info["frames"], corrupted_frames=0,
+                        total_frames=info["frames"], frame_height=options.frame_shape[0],
+                        frame_width=options.frame_shape[1], corrupted_frames=0,
                         invalid_frames=info["invalid_frames"],
                         annotation_count=info["keyframes"],
                         min_timestamp=info["min_timestamp"],
@@ -487,6 +496,8 @@ def build_dataset(
     out: str | os.PathLike,
     options: BuildOptions = BuildOptions(),
     progress: Callable[[int, int], None] | None = None,
+    output: OutputKind = BUILD_OUTPUT,
+    extra_info: dict[str, Any] | None = None,
 ) -> BuildReport:
     """Build a dataset folder at ``out`` from raw annotation JSONL files (``annotations``:
     files and/or folders of ``*.jsonl``) and the recordings folder ``recordings`` (``.h5``,
@@ -497,14 +508,15 @@ def build_dataset(
     ``DataError`` (file, line where it applies, problem) and leaves ``out`` untouched; so
     does a split whose windows overlap across splits when ``options.allow_overlap`` is
     false. ``progress(done, total)`` is called with 0 before the first recording and
-    after each.
+    after each. ``output`` names the writer in ``dataset_info.json`` (another tool that
+    feeds this builder, such as the simulator, passes its own), and ``extra_info`` adds
+    entries to that file (the simulator's settings).
     """
     started = time.monotonic()
     out, recordings = Path(out), Path(recordings)
     files = annotation_files(annotations)
     sources = find_recordings(recordings)
-    check_output_folder(out, options.overwrite, GENERATOR, OUTPUT_ENTRIES,
-                        [*files, recordings])
+    check_output_folder(out, options.overwrite, output, [*files, recordings])
     raw = _group_by_sensor(files, sources, recordings)
 
     skipped_frames = Counter(dict.fromkeys(FRAME_REASONS, 0))
@@ -555,8 +567,9 @@ def build_dataset(
             classes_missing_from_train=classes_missing_from_training(
                 {name: split["class_counts"] for name, split in counts.items()}),
         )
+        info = _dataset_info(report, files, recordings, time.monotonic() - started)
         _write_json(staging / "dataset_info.json",
-                    _dataset_info(report, files, recordings, time.monotonic() - started))
+                    {**info, "generator": output.generator, **(extra_info or {})})
     return report
 
 
@@ -572,7 +585,6 @@ def _dataset_info(report: BuildReport, files: list[Path], recordings: Path,
     return dict(
         generation_time=datetime.now(UTC).isoformat(),
         duration_seconds=round(duration_s, 3),
-        generator=GENERATOR,
         configuration=dict(
             split=options.split, val_split=options.val_fraction,
             test_split=options.test_fraction, random_seed=options.seed,
@@ -580,7 +592,7 @@ def _dataset_info(report: BuildReport, files: list[Path], recordings: Path,
             tolerance_ms=options.tolerance_ms, window=options.window,
             window_policy=options.window_policy, allow_overlap=options.allow_overlap,
             frame_shape=list(options.frame_shape), compression="gzip",
-            compression_level=COMPRESSION_LEVEL),
+            compression_level=options.compression_level),
         sources=dict(annotations=[str(path) for path in files], recordings=str(recordings),
                      recording_files={s: info["source"] for s, info in report.recordings.items()},
                      unused_recordings=report.unused_recordings),

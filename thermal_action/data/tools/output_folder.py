@@ -12,13 +12,21 @@ import json
 import os
 import secrets
 import shutil
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import NamedTuple
 
 from thermal_action.errors import DataError
 
 INFO_FILE = "dataset_info.json"
+
+
+class OutputKind(NamedTuple):
+    """What one writer's output folder looks like."""
+
+    generator: str  # the stamp in dataset_info.json
+    entries: frozenset[str]  # every top-level name the folder may hold
 
 
 def _generator(out: Path) -> str | None:
@@ -30,15 +38,12 @@ def _generator(out: Path) -> str | None:
 
 
 def check_output_folder(
-    out: Path,
-    overwrite: bool,
-    generator: str,
-    entries: Collection[str],
-    inputs: Sequence[Path] = (),
+    out: Path, overwrite: bool, kind: OutputKind, inputs: Sequence[Path] = ()
 ) -> None:
     """Raise ``DataError`` unless ``out`` is missing, empty, or (with ``overwrite``) a
-    previous output of ``generator`` whose top-level names are all in ``entries`` and that
-    holds none of ``inputs``."""
+    previous output of ``kind``'s writer whose top-level names are all ``kind.entries``
+    and that holds none of ``inputs``."""
+    generator = kind.generator
     if out.exists() and not out.is_dir():
         raise DataError(out, "output exists and is not a folder")
     if not out.is_dir() or not any(out.iterdir()):
@@ -56,7 +61,7 @@ def check_output_folder(
         what = f"was written by {found}" if found else f"has no {INFO_FILE} of a dataset writer"
         raise DataError(out, f"--overwrite replaces only a previous output of {generator}, "
                              f"and this folder {what}; choose another output folder")
-    foreign = sorted(path.name for path in out.iterdir() if path.name not in entries)
+    foreign = sorted(path.name for path in out.iterdir() if path.name not in kind.entries)
     if foreign:
         raise DataError(out, f"--overwrite would delete files that {generator} did not write "
                              f"({', '.join(foreign[:5])}{', ...' if len(foreign) > 5 else ''}); "

@@ -16,28 +16,21 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import h5py
 import numpy as np
-from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
-from matplotlib.patches import Rectangle
 
-from thermal_action.data.annotations import Keyframe, load_keyframes
+from thermal_action.data.annotations import Keyframe
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.transforms.functional import invalid_mask
+from thermal_action.data.dataset_root import recording_paths, sample_keyframes, split_keyframes
+from thermal_action.data.recording import RecordingScan, scan_recording
+from thermal_action.data.sensor import GAP_MS, invalid_mask
+from thermal_action.data.tools.figures import SHEET_RANGE_C, draw_keyframe, sheet_colours
 from thermal_action.errors import DataError
 
 SPLITS = ("train", "val")
 PERCENTILES = (5, 50, 95)
-GAP_MS = 1000
-"""Frame intervals longer than this count as gaps (``fraction_over_1s``)."""
-READ_BLOCK_FRAMES = 1024
-"""Frames read at a time when scanning a recording (bounds memory on long recordings)."""
-SHEET_RANGE_C = (10.0, 40.0)
-INVALID_COLOUR = "#00e5ff"
 
 # Tolerances of ``compare_statistics`` (see its docstring).
 TAIL_TOLERANCE_C = 3.0
@@ -56,33 +49,7 @@ class ComparisonRow(NamedTuple):
 
 
 # ---------------------------------------------------------------------------------------
-# Reading
-
-
-def _recordings(root: str | os.PathLike) -> tuple[Path, list[Path]]:
-    """Check the root layout; return the root and its HDF5 recordings, sorted by name."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, "dataset root not found")
-    frames_dir = root / "frames"
-    if not frames_dir.is_dir():
-        raise DataError(frames_dir, "frames folder not found")
-    recordings = sorted(frames_dir.glob("*.h5"))
-    if not recordings:
-        raise DataError(frames_dir, "no recordings (*.h5) in the frames folder")
-    return root, recordings
-
-
-def _keyframes(root: Path) -> list[Keyframe]:
-    """Keyframes with at least one person box from train.json and val.json (those present)."""
-    files = [root / "annotations" / f"{split}.json" for split in SPLITS]
-    present = [path for path in files if path.is_file()]
-    if not present:
-        raise DataError(root / "annotations", "neither train.json nor val.json found")
-    keyframes: list[Keyframe] = []
-    for path in present:
-        keyframes.extend(load_keyframes(path, CLASS_NAMES)[0])
-    return keyframes
+# Statistics
 
 
 def _by_sensor(
@@ -98,38 +65,6 @@ def _by_sensor(
     return grouped
 
 
-def _datasets(file: h5py.File, path: Path) -> tuple[h5py.Dataset, h5py.Dataset]:
-    for key in ("frames", "timestamps"):
-        if key not in file:
-            raise DataError(path, f"missing dataset '{key}'")
-    frames, timestamps = file["frames"], file["timestamps"]
-    if frames.ndim != 3 or timestamps.shape != (frames.shape[0],):
-        raise DataError(
-            path, f"expected frames (N, H, W) and timestamps (N,), got {frames.shape} and "
-            f"{timestamps.shape}"
-        )
-    return frames, timestamps
-
-
-def _keyframe_indices(keyframes: Iterable[Keyframe], num_frames: int, path: Path) -> list[int]:
-    """Sorted distinct keyframe indices, checked against the recording length."""
-    wanted = sorted({keyframe.frame_idx for keyframe in keyframes})
-    if wanted and wanted[-1] >= num_frames:
-        raise DataError(
-            path, f"keyframe index {wanted[-1]} is past the last frame ({num_frames - 1})"
-        )
-    return wanted
-
-
-def _read_keyframes(
-    frames: h5py.Dataset, keyframes: Iterable[Keyframe], path: Path
-) -> dict[int, np.ndarray]:
-    """The (H, W) deg C frames of ``keyframes``, keyed by frame index, in one read."""
-    wanted = _keyframe_indices(keyframes, frames.shape[0], path)
-    block = np.asarray(frames[wanted], dtype=np.float32) if wanted else []
-    return dict(zip(wanted, block, strict=True))
-
-
 def _box_slices(box_xyxy: np.ndarray) -> tuple[slice, slice]:
     """Rows and columns of every pixel a pixel box ``(x1, y1, x2, y2)`` touches."""
     x1, y1, x2, y2 = (float(v) for v in box_xyxy)
@@ -138,10 +73,6 @@ def _box_slices(box_xyxy: np.ndarray) -> tuple[slice, slice]:
         slice(int(np.floor(y1 + eps)), int(np.ceil(y2 - eps))),
         slice(int(np.floor(x1 + eps)), int(np.ceil(x2 - eps))),
     )
-
-
-# ---------------------------------------------------------------------------------------
-# Statistics
 
 
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
@@ -153,6 +84,81 @@ def _percentiles(values: np.ndarray) -> dict[str, float | None]:
 
 def _stat(values: np.ndarray, fn: Callable[[np.ndarray], Any]) -> float | None:
     return float(fn(values)) if values.size else None
+
+
+class _Measured:
+    """What ``dataset_statistics`` gathers over recordings and keyframes."""
+
+    def __init__(self) -> None:
+        self.background: list[np.ndarray] = []
+        self.person_max: list[float] = []
+        self.person_mean: list[float] = []
+        self.widths: dict[int, list[float]] = defaultdict(list)
+        self.heights: dict[int, list[float]] = defaultdict(list)
+        self.intervals: list[np.ndarray] = []
+        self.per_recording_median: dict[str, float | None] = {}
+        self.frames = self.frames_with_invalid = self.invalid_pixels = self.pixels = 0
+        self.max_invalid = self.keyframes = self.boxes = 0
+
+    def add_recording(self, scan: RecordingScan) -> None:
+        diffs = np.diff(scan.timestamps_ms)
+        self.intervals.append(diffs)
+        self.per_recording_median[scan.info.path.stem] = (
+            float(np.median(diffs)) if diffs.size else None)
+        self.frames += scan.info.num_frames
+        self.frames_with_invalid += int((scan.invalid_per_frame > 0).sum())
+        self.invalid_pixels += int(scan.invalid_per_frame.sum())
+        self.max_invalid = max(self.max_invalid, int(scan.invalid_per_frame.max()))
+        self.pixels += scan.info.num_frames * scan.info.height * scan.info.width
+
+    def add_keyframe(self, keyframe: Keyframe, temps_c: np.ndarray) -> None:
+        valid = ~invalid_mask(temps_c)
+        person = np.zeros(temps_c.shape, dtype=bool)
+        for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
+            rows, cols = _box_slices(box)
+            person[rows, cols] = True
+            inside = temps_c[rows, cols][valid[rows, cols]]
+            if inside.size:
+                self.person_max.append(float(inside.max()))
+                self.person_mean.append(float(inside.mean()))
+            self.widths[int(label)].append(float(box[2] - box[0]))
+            self.heights[int(label)].append(float(box[3] - box[1]))
+            self.boxes += 1
+        self.background.append(temps_c[valid & ~person])
+        self.keyframes += 1
+
+    def summary(self, num_recordings: int) -> dict:
+        intervals = np.concatenate(self.intervals) if self.intervals else np.zeros(0, np.int64)
+        background = (np.concatenate(self.background) if self.background
+                      else np.zeros(0, np.float32))
+        return {
+            "num_recordings": num_recordings,
+            "num_keyframes": self.keyframes,
+            "num_boxes": self.boxes,
+            "background_c": _percentiles(background),
+            "person_max_c": _percentiles(np.asarray(self.person_max)),
+            "person_mean_c": _percentiles(np.asarray(self.person_mean)),
+            "box_size_px": {
+                CLASS_NAMES[label]: {
+                    "count": len(self.widths[label]),
+                    "median_width": round(float(np.median(self.widths[label])), 4),
+                    "median_height": round(float(np.median(self.heights[label])), 4),
+                }
+                for label in sorted(self.widths)
+            },
+            "frame_interval_ms": {
+                "median": _stat(intervals, np.median),
+                "p95": _stat(intervals, lambda v: np.percentile(v, 95)),
+                "max": _stat(intervals, np.max),
+                "fraction_over_1s": _stat(intervals, lambda v: np.mean(v > GAP_MS)),
+                "per_recording_median": self.per_recording_median,
+            },
+            "invalid": {
+                "frame_fraction": self.frames_with_invalid / self.frames if self.frames else None,
+                "pixel_fraction": self.invalid_pixels / self.pixels if self.pixels else None,
+                "max_pixels_in_frame": self.max_invalid,
+            },
+        }
 
 
 def dataset_statistics(root: str | os.PathLike) -> dict:
@@ -176,90 +182,17 @@ def dataset_statistics(root: str | os.PathLike) -> dict:
     Raises ``DataError`` for a missing root, frames folder or annotation files, unreadable
     recordings and keyframes that point outside their recording.
     """
-    root, recordings = _recordings(root)
-    grouped = _by_sensor(_keyframes(root), recordings)
-
-    background, person_max, person_mean = [], [], []
-    widths: dict[int, list[float]] = defaultdict(list)
-    heights: dict[int, list[float]] = defaultdict(list)
-    intervals, per_recording_median = [], {}
-    num_frames = frames_with_invalid = invalid_pixels = max_invalid = pixels = 0
-    num_keyframes = num_boxes = 0
-
+    recordings = recording_paths(root)
+    keyframes = [k for split in split_keyframes(root, SPLITS).values() for k in split]
+    grouped = _by_sensor(keyframes, recordings)
+    measured = _Measured()
     for path in recordings:
-        keyframes = grouped.get(path.stem, [])
-        try:
-            with h5py.File(path, "r") as file:
-                frames, timestamps_ds = _datasets(file, path)
-                timestamps_ms = np.asarray(timestamps_ds[:], dtype=np.int64)
-                wanted = _keyframe_indices(keyframes, frames.shape[0], path)
-                keyframe_temps = {}
-                for start in range(0, frames.shape[0], READ_BLOCK_FRAMES):
-                    block = np.asarray(frames[start : start + READ_BLOCK_FRAMES], np.float32)
-                    for index in wanted:
-                        if start <= index < start + len(block):
-                            keyframe_temps[index] = block[index - start]
-                    per_frame = invalid_mask(block).reshape(len(block), -1).sum(axis=1)
-                    frames_with_invalid += int((per_frame > 0).sum())
-                    invalid_pixels += int(per_frame.sum())
-                    max_invalid = max(max_invalid, int(per_frame.max()))
-                    pixels += block.size
-                num_frames += frames.shape[0]
-        except OSError as exc:
-            raise DataError(path, f"not a readable HDF5 file ({exc})") from None
-
-        diffs = np.diff(timestamps_ms)
-        intervals.append(diffs)
-        per_recording_median[path.stem] = float(np.median(diffs)) if diffs.size else None
-
-        for keyframe in keyframes:
-            temps_c = keyframe_temps[keyframe.frame_idx]
-            valid = ~invalid_mask(temps_c)
-            person = np.zeros(temps_c.shape, dtype=bool)
-            for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
-                rows, cols = _box_slices(box)
-                person[rows, cols] = True
-                inside = temps_c[rows, cols][valid[rows, cols]]
-                if inside.size:
-                    person_max.append(float(inside.max()))
-                    person_mean.append(float(inside.mean()))
-                widths[int(label)].append(float(box[2] - box[0]))
-                heights[int(label)].append(float(box[3] - box[1]))
-                num_boxes += 1
-            background.append(temps_c[valid & ~person])
-            num_keyframes += 1
-
-    all_intervals = np.concatenate(intervals) if intervals else np.zeros(0, np.int64)
-    return {
-        "num_recordings": len(recordings),
-        "num_keyframes": num_keyframes,
-        "num_boxes": num_boxes,
-        "background_c": _percentiles(
-            np.concatenate(background) if background else np.zeros(0, np.float32)
-        ),
-        "person_max_c": _percentiles(np.asarray(person_max)),
-        "person_mean_c": _percentiles(np.asarray(person_mean)),
-        "box_size_px": {
-            CLASS_NAMES[label]: {
-                "count": len(widths[label]),
-                "median_width": round(float(np.median(widths[label])), 4),
-                "median_height": round(float(np.median(heights[label])), 4),
-            }
-            for label in sorted(widths)
-        },
-        "frame_interval_ms": {
-            "median": _stat(all_intervals, np.median),
-            "p95": _stat(all_intervals, lambda v: np.percentile(v, 95)),
-            "max": _stat(all_intervals, np.max),
-            "fraction_over_1s": _stat(all_intervals, lambda v: np.mean(v > GAP_MS)),
-            "per_recording_median": per_recording_median,
-        },
-        "invalid": {
-            "frame_fraction": frames_with_invalid / num_frames if num_frames else None,
-            "pixel_fraction": invalid_pixels / pixels if pixels else None,
-            "max_pixels_in_frame": max_invalid,
-        },
-    }
+        on_sensor = grouped.get(path.stem, [])
+        scan = scan_recording(path, keep=[k.frame_idx for k in on_sensor])
+        measured.add_recording(scan)
+        for keyframe in on_sensor:
+            measured.add_keyframe(keyframe, scan.kept_frames[keyframe.frame_idx])
+    return measured.summary(len(recordings))
 
 
 # ---------------------------------------------------------------------------------------
@@ -371,47 +304,6 @@ def format_comparison_table(rows: Iterable[ComparisonRow]) -> str:
 # Contact sheet
 
 
-def _sample_keyframes(root: str | os.PathLike, count: int,
-                      seed: int) -> list[tuple[Keyframe, np.ndarray]]:
-    """Up to ``count`` keyframes drawn with ``seed`` and their (H, W) frames in deg C."""
-    root, recordings = _recordings(root)
-    keyframes = _keyframes(root)
-    _by_sensor(keyframes, recordings)  # every sensor must have a recording
-    rng = np.random.default_rng(seed)
-    picks = sorted(rng.choice(len(keyframes), size=min(count, len(keyframes)), replace=False))
-    chosen = [keyframes[i] for i in picks]
-    frames_by_key: dict[tuple[str, int], np.ndarray] = {}
-    for sensor_id in sorted({k.sensor_id for k in chosen}):
-        path = root / "frames" / f"{sensor_id}.h5"
-        on_sensor = [k for k in chosen if k.sensor_id == sensor_id]
-        try:
-            with h5py.File(path, "r") as file:
-                frames, _ = _datasets(file, path)
-                for index, temps_c in _read_keyframes(frames, on_sensor, path).items():
-                    frames_by_key[sensor_id, index] = temps_c
-        except OSError as exc:
-            raise DataError(path, f"not a readable HDF5 file ({exc})") from None
-    return [(k, frames_by_key[k.sensor_id, k.frame_idx]) for k in chosen]
-
-
-def draw_keyframe(ax, keyframe: Keyframe, temps_c: np.ndarray, cmap, norm, box_colours) -> None:
-    """One keyframe on ``ax``: temperatures (invalid pixels masked), person boxes and class
-    names, and the sensor / frame index as title."""
-    ax.imshow(np.ma.masked_array(temps_c, invalid_mask(temps_c)), cmap=cmap, norm=norm,
-              interpolation="nearest")
-    height = temps_c.shape[0]
-    for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
-        x1, y1, x2, y2 = (float(v) - 0.5 for v in box)  # pixel edges -> imshow coords
-        colour = box_colours(int(label) % 20)
-        ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
-                               edgecolor=colour, linewidth=1.0))
-        above = y1 > 0.15 * height
-        ax.text(x1, y1 if above else y2, CLASS_NAMES[int(label)], fontsize=5,
-                color=colour, va="bottom" if above else "top", clip_on=True,
-                bbox=dict(facecolor="black", alpha=0.5, pad=0.5, linewidth=0))
-    ax.set_title(f"{keyframe.sensor_id} #{keyframe.frame_idx}", fontsize=7)
-
-
 def render_comparison_sheet(
     real_root: str | os.PathLike,
     synthetic_root: str | os.PathLike,
@@ -427,12 +319,10 @@ def render_comparison_sheet(
     """
     if frames_per_row < 1:
         raise ValueError(f"frames_per_row must be at least 1, got {frames_per_row}")
-    rows = [("real", _sample_keyframes(real_root, frames_per_row, seed)),
-            ("synthetic", _sample_keyframes(synthetic_root, frames_per_row, seed))]
+    rows = [("real", sample_keyframes(real_root, frames_per_row, seed)),
+            ("synthetic", sample_keyframes(synthetic_root, frames_per_row, seed))]
 
-    cmap = colormaps["inferno"].with_extremes(bad=INVALID_COLOUR)
-    norm = Normalize(*SHEET_RANGE_C)
-    box_colours = colormaps["tab20"]
+    cmap, norm, box_colours = sheet_colours()
     fig = Figure(figsize=(1.2 + 2.2 * frames_per_row, 4.0), dpi=100, layout="constrained")
     FigureCanvasAgg(fig)
     axes = fig.subplots(2, frames_per_row, squeeze=False)

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
-import h5py
 import numpy as np
 
 from thermal_action.data.annotations import check_sensor_id
+from thermal_action.data.recording import open_recording
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.errors import DataError
 
@@ -44,30 +44,10 @@ class SourceRecording(NamedTuple):
     attrs: dict[str, object]  # file attributes of an HDF5 source (mac_address, ...), else {}
 
 
-def _plain(value: object) -> object:
-    """HDF5 attribute -> JSON-friendly Python value."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _read_hdf5(path: Path, frame_shape: tuple[int, int]):
-    try:
-        with h5py.File(path, "r") as file:
-            for key in ("frames", "timestamps"):
-                if key not in file:
-                    raise DataError(path, f"missing dataset '{key}'")
-            frames = file["frames"][()]
-            timestamps = file["timestamps"][()]
-            frame_seqs = file["frame_seqs"][()] if "frame_seqs" in file else None
-            attrs = {key: _plain(value) for key, value in file.attrs.items()}
-    except OSError as exc:
-        raise DataError(path, f"not a readable HDF5 file ({exc})") from None
-    return frames, timestamps, frame_seqs, attrs
+    with open_recording(path) as recording:
+        return (recording.frames[()], recording.read_timestamps(strict=False),
+                recording.read_frame_seqs(), recording.attrs())
 
 
 def _read_npz(path: Path, frame_shape: tuple[int, int]):

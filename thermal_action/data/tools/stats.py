@@ -1,8 +1,6 @@
 """Dataset statistics: class distribution per split, per-recording timing, and two figures
-(class distribution bar chart, keyframe contact sheet).
-
-Reuses the validator's per-recording measurements and realism's keyframe sampling; the
-library never prints, it raises ``DataError`` for a missing root or annotations.
+(class distribution bar chart, keyframe contact sheet). The library never prints; it
+raises ``DataError`` for a missing root or annotations.
 """
 
 from __future__ import annotations
@@ -10,39 +8,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import h5py
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.cm import ScalarMappable
-from matplotlib.colors import Normalize
 from matplotlib.figure import Figure
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.tools.realism import (
-    INVALID_COLOUR,
-    SHEET_RANGE_C,
-    _datasets,
-    _recordings,
-    _sample_keyframes,
-    draw_keyframe,
-)
-from thermal_action.data.tools.validate import SKIPPED_ANNOTATIONS, _check_recording
-from thermal_action.errors import DataError
-
-
-def _split_files(root: str | os.PathLike) -> list[Path]:
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, "dataset root not found")
-    ann_dir = root / "annotations"
-    if not ann_dir.is_dir():
-        raise DataError(ann_dir, "annotations folder not found")
-    files = sorted(p for p in ann_dir.glob("*.json") if p.name not in SKIPPED_ANNOTATIONS)
-    if not files:
-        raise DataError(ann_dir, "no annotation files (*.json) in the annotations folder")
-    return files
+from thermal_action.data.dataset_root import recording_paths, sample_keyframes, split_files
+from thermal_action.data.recording import open_recording
+from thermal_action.data.tools.figures import SHEET_RANGE_C, draw_keyframe, sheet_colours
 
 
 def class_distribution(root: str | os.PathLike) -> dict[str, dict[str, int]]:
@@ -50,7 +26,7 @@ def class_distribution(root: str | os.PathLike) -> dict[str, dict[str, int]]:
     ``class_mapping.json``): ``{split: {class name: count}}``, all 14 classes, in
     ``CLASS_NAMES`` order, zeros included."""
     distribution: dict[str, dict[str, int]] = {}
-    for path in _split_files(root):
+    for path in split_files(root):
         keyframes, _ = load_keyframes(path, CLASS_NAMES)
         labels = (np.concatenate([k.labels for k in keyframes]) if keyframes
                   else np.zeros(0, np.int64))
@@ -62,27 +38,19 @@ def class_distribution(root: str | os.PathLike) -> dict[str, dict[str, int]]:
 def recording_summary(root: str | os.PathLike) -> list[dict]:
     """Per recording (sorted by sensor id): ``sensor_id``, ``frames``, ``duration_s``
     (last minus first timestamp), ``median_interval_ms`` and ``fps`` (from the median
-    interval, as the validator measures them)."""
-    _, paths = _recordings(root)
+    interval)."""
     summary = []
-    for path in paths:
-        findings: list = []
-        info = _check_recording(path, findings)
-        if info is None:
-            problem = "; ".join(f.message for f in findings) or "unreadable recording"
-            raise DataError(path, problem)
-        try:
-            with h5py.File(path, "r") as file:
-                _, timestamps = _datasets(file, path)
-                first, last = int(timestamps[0]), int(timestamps[-1])
-        except OSError as exc:
-            raise DataError(path, f"not a readable HDF5 file ({exc})") from None
+    for path in recording_paths(root):
+        with open_recording(path) as recording:
+            timestamps_ms = recording.read_timestamps()
+        intervals = np.diff(timestamps_ms).astype(np.float64)
+        median_ms = float(np.median(intervals)) if intervals.size else None
         summary.append(dict(
             sensor_id=path.stem,
-            frames=info["num_frames"],
-            duration_s=(last - first) / 1000.0,
-            median_interval_ms=info["median_interval_ms"],
-            fps=info["fps"],
+            frames=len(timestamps_ms),
+            duration_s=(timestamps_ms[-1] - timestamps_ms[0]) / 1000.0,
+            median_interval_ms=median_ms,
+            fps=1000.0 / median_ms if median_ms else None,
         ))
     return summary
 
@@ -159,13 +127,11 @@ def render_keyframe_sheet(root: str | os.PathLike, out_png: str | os.PathLike,
     boxes and class names, 10..40 deg C 'inferno', invalid pixels in cyan, colourbar."""
     if count < 1:
         raise ValueError(f"count must be at least 1, got {count}")
-    _split_files(root)
-    samples = _sample_keyframes(root, count, seed)
+    split_files(root)
+    samples = sample_keyframes(root, count, seed)
     columns = min(4, max(1, len(samples)))
     rows = max(1, -(-len(samples) // columns))
-    cmap = colormaps["inferno"].with_extremes(bad=INVALID_COLOUR)
-    norm = Normalize(*SHEET_RANGE_C)
-    box_colours = colormaps["tab20"]
+    cmap, norm, box_colours = sheet_colours()
     fig = Figure(figsize=(1.2 + 2.6 * columns, 0.6 + 1.9 * rows), dpi=100,
                  layout="constrained")
     FigureCanvasAgg(fig)

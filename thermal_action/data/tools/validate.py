@@ -17,27 +17,28 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import h5py
 import numpy as np
 
 from thermal_action.data.annotations import Keyframe, load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.sensor import WINDOW_FRAMES
+from thermal_action.data.dataset_root import (
+    SENSOR_INFO,
+    check_root,
+    recording_paths,
+    sensor_geometry,
+    split_files,
+)
+from thermal_action.data.recording import RecordingError, RecordingScan, scan_recording
+from thermal_action.data.sensor import GAP_MS, SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.tools.splits import classes_missing_from_training, overlapping_windows
-from thermal_action.data.transforms.functional import invalid_mask
 from thermal_action.errors import DataError
 
-GAP_MS = 1000
-"""Frame intervals longer than this (ms) are reported as gaps."""
 TEMP_RANGE_C = (-20.0, 80.0)
 """Valid readings outside this range (deg C) are reported as implausible."""
 BOX_TOLERANCE = 0.01
 """How far (normalized units) a box may reach outside 0..1 before it is reported."""
-READ_BLOCK_FRAMES = 1024
-"""Frames read at a time when scanning a recording (bounds memory on long recordings)."""
 MAX_EXAMPLES = 8
 """Examples named in one aggregated finding."""
-SKIPPED_ANNOTATIONS = ("class_mapping.json",)
 
 
 class Finding(NamedTuple):
@@ -88,105 +89,92 @@ def _strictly_increasing(values: np.ndarray) -> tuple[int, int]:
     return len(bad), (int(bad[0]) + 1 if len(bad) else -1)
 
 
-def _check_recording(path: Path, findings: list[Finding]) -> dict | None:
-    """Check one HDF5 recording; append findings and return its measurements (None when
-    it cannot be read at all). Intervals in ms, temperatures in deg C."""
-    where = str(path)
-
-    def error(code: str, message: str) -> None:
-        findings.append(Finding("error", code, where, message))
-
-    def warning(code: str, message: str) -> None:
-        findings.append(Finding("warning", code, where, message))
-
+def _check_recording(
+    path: Path, frame_shape: tuple[int, int] | None, findings: list[Finding]
+) -> dict | None:
+    """Scan one recording, append its findings and return its measurements (None when it
+    cannot be read at all)."""
     try:
-        with h5py.File(path, "r") as file:
-            missing = [key for key in ("frames", "timestamps") if key not in file]
-            if missing:
-                error("missing-dataset", f"missing dataset(s) {', '.join(missing)}")
-                return None
-            frames, timestamps = file["frames"], file["timestamps"]
-            if frames.ndim != 3 or not np.issubdtype(frames.dtype, np.floating):
-                error("bad-frames",
-                      f"'frames' must be (N, H, W) float, got {frames.shape} {frames.dtype}")
-                return None
-            num_frames, height, width = (int(n) for n in frames.shape)
-            if num_frames == 0:
-                error("empty-recording", "recording has no frames")
-                return None
-            timestamps_ms = np.asarray(timestamps[()], dtype=np.int64)
-            frame_seqs = np.asarray(file["frame_seqs"][()]) if "frame_seqs" in file else None
-
-            invalid_per_frame = np.zeros(num_frames, np.int64)
-            nonfinite_frames, temp_min, temp_max = 0, np.inf, -np.inf
-            for start in range(0, num_frames, READ_BLOCK_FRAMES):
-                block = np.asarray(frames[start : start + READ_BLOCK_FRAMES], dtype=np.float32)
-                nonfinite_frames += int((~np.isfinite(block)).any(axis=(1, 2)).sum())
-                invalid = invalid_mask(block)
-                invalid_per_frame[start : start + len(block)] = invalid.sum(axis=(1, 2))
-                valid = block[~invalid]
-                if valid.size:
-                    temp_min = min(temp_min, float(valid.min()))
-                    temp_max = max(temp_max, float(valid.max()))
-    except OSError as exc:
-        error("unreadable", f"not a readable HDF5 file ({exc})")
+        scan = scan_recording(path, frame_shape=frame_shape)
+    except RecordingError as exc:
+        findings.append(Finding("error", exc.code, str(path), exc.problem))
         return None
+    findings.extend(recording_findings(scan))
+    return recording_measurements(scan)
 
-    if timestamps_ms.shape != (num_frames,):
-        error("bad-timestamps",
-              f"'timestamps' has shape {timestamps_ms.shape}, expected ({num_frames},)")
-        timestamps_ms = timestamps_ms.reshape(-1)[:num_frames]
-    steps, first = _strictly_increasing(timestamps_ms)
+
+def recording_findings(scan: RecordingScan) -> list[Finding]:
+    """Errors (timestamps, frame counters, non-finite values) and warnings (invalid
+    pixels, implausible temperatures, timing gaps) of one scanned recording."""
+    where, found = str(scan.info.path), []
+    num_frames, pixels = scan.info.num_frames, scan.info.height * scan.info.width
+    timestamps = scan.timestamps_ms
+    if timestamps.shape != (num_frames,):
+        found.append(Finding("error", "bad-timestamps", where, f"'timestamps' has shape "
+                             f"{timestamps.shape}, expected ({num_frames},)"))
+        timestamps = timestamps[:num_frames]
+    steps, first = _strictly_increasing(timestamps)
     if steps:
-        error("timestamps-not-increasing",
-              f"'timestamps' not strictly increasing: {steps} step(s), first at frame {first}")
-    if frame_seqs is not None:
-        if frame_seqs.shape != (num_frames,):
-            error("bad-frame-seqs",
-                  f"'frame_seqs' has shape {frame_seqs.shape}, expected ({num_frames},)")
-        else:
-            steps, first = _strictly_increasing(frame_seqs)
-            if steps:
-                error("frame-seqs-not-increasing",
-                      f"'frame_seqs' not strictly increasing: {steps} step(s), "
-                      f"first at frame {first}")
-    if nonfinite_frames:
-        error("non-finite", f"{nonfinite_frames} frame(s) contain NaN or infinite values")
+        found.append(Finding("error", "timestamps-not-increasing", where, "'timestamps' not "
+                             f"strictly increasing: {steps} step(s), first at frame {first}"))
+    if scan.frame_seqs is not None and scan.frame_seqs.shape != (num_frames,):
+        found.append(Finding("error", "bad-frame-seqs", where, f"'frame_seqs' has shape "
+                             f"{scan.frame_seqs.shape}, expected ({num_frames},)"))
+    elif scan.frame_seqs is not None and _strictly_increasing(scan.frame_seqs)[0]:
+        steps, first = _strictly_increasing(scan.frame_seqs)
+        found.append(Finding("error", "frame-seqs-not-increasing", where, "'frame_seqs' not "
+                             f"strictly increasing: {steps} step(s), first at frame {first}"))
+    if scan.nonfinite_frames:
+        found.append(Finding("error", "non-finite", where,
+                             f"{scan.nonfinite_frames} frame(s) contain NaN or infinite values"))
+    return found + _recording_warnings(scan, timestamps, pixels)
 
-    invalid_frames = int((invalid_per_frame > 0).sum())
-    max_invalid = int(invalid_per_frame.max())
+
+def _recording_warnings(scan: RecordingScan, timestamps: np.ndarray,
+                        pixels: int) -> list[Finding]:
+    where, found = str(scan.info.path), []
+    invalid_frames = int((scan.invalid_per_frame > 0).sum())
+    max_invalid = int(scan.invalid_per_frame.max())
     if invalid_frames:
-        warning("invalid-pixels",
-                f"{invalid_frames} of {num_frames} frames contain invalid pixels (-273.2 or "
-                f"non-finite), up to {max_invalid} of {height * width} pixels in one frame")
-    if max_invalid == height * width and invalid_frames:
-        full = int((invalid_per_frame == height * width).sum())
-        warning("all-invalid-frame", f"{full} frame(s) have no valid pixel at all")
+        found.append(Finding(
+            "warning", "invalid-pixels", where,
+            f"{invalid_frames} of {scan.info.num_frames} frames contain invalid pixels "
+            f"(-273.2 or non-finite), up to {max_invalid} of {pixels} pixels in one frame"))
+    if max_invalid == pixels:
+        full = int((scan.invalid_per_frame == pixels).sum())
+        found.append(Finding("warning", "all-invalid-frame", where,
+                             f"{full} frame(s) have no valid pixel at all"))
     low, high = TEMP_RANGE_C
-    if np.isfinite(temp_min) and (temp_min < low or temp_max > high):
-        warning("temperature-range",
-                f"valid readings span {temp_min:.1f}..{temp_max:.1f} deg C, "
-                f"outside the plausible {low:g}..{high:g} deg C")
-
-    intervals = np.diff(timestamps_ms).astype(np.float64)
-    median_ms = float(np.median(intervals)) if intervals.size else None
-    max_ms = float(intervals.max()) if intervals.size else None
+    if scan.valid_min_c is not None and (scan.valid_min_c < low or scan.valid_max_c > high):
+        found.append(Finding(
+            "warning", "temperature-range", where,
+            f"valid readings span {scan.valid_min_c:.1f}..{scan.valid_max_c:.1f} deg C, "
+            f"outside the plausible {low:g}..{high:g} deg C"))
+    intervals = np.diff(timestamps).astype(np.float64)
     gaps = int((intervals > GAP_MS).sum())
     if gaps:
-        warning("timing-gap",
-                f"{gaps} frame interval(s) over {GAP_MS} ms, longest {max_ms:.0f} ms")
+        found.append(Finding("warning", "timing-gap", where, f"{gaps} frame interval(s) over "
+                             f"{GAP_MS} ms, longest {intervals.max():.0f} ms"))
+    return found
+
+
+def recording_measurements(scan: RecordingScan) -> dict:
+    """Frames, size, timing (ms, fps), invalid-pixel counts and valid temperature range
+    (deg C) of one scanned recording, as plain JSON-ready values."""
+    intervals = np.diff(scan.timestamps_ms[: scan.info.num_frames]).astype(np.float64)
+    median_ms = float(np.median(intervals)) if intervals.size else None
     return dict(
-        num_frames=num_frames,
-        height=height,
-        width=width,
+        num_frames=scan.info.num_frames,
+        height=scan.info.height,
+        width=scan.info.width,
         median_interval_ms=median_ms,
-        max_interval_ms=max_ms,
+        max_interval_ms=float(intervals.max()) if intervals.size else None,
         fps=1000.0 / median_ms if median_ms else None,
-        gaps_over_1s=gaps,
-        invalid_frames=invalid_frames,
-        max_invalid_pixels=max_invalid,
-        temp_min_c=temp_min if np.isfinite(temp_min) else None,
-        temp_max_c=temp_max if np.isfinite(temp_max) else None,
+        gaps_over_1s=int((intervals > GAP_MS).sum()),
+        invalid_frames=int((scan.invalid_per_frame > 0).sum()),
+        max_invalid_pixels=int(scan.invalid_per_frame.max()),
+        temp_min_c=scan.valid_min_c,
+        temp_max_c=scan.valid_max_c,
     )
 
 
@@ -337,37 +325,38 @@ def _check_across_splits(
 def validate_dataset(
     root: str | os.PathLike, window: int = WINDOW_FRAMES
 ) -> ValidationReport:
-    """Check every recording and annotation file under ``root``.
+    """Check every recording and annotation file under ``root``; recordings must have the
+    sensor geometry that ``frames/sensor_info.json`` records (else 40x60, the config's).
 
     ``window`` is the sample length in frames: a sample is ``[idx - window/2,
     idx + window/2)`` around each keyframe. Raises ``DataError`` only when ``root`` itself
     is not a folder; everything else becomes a ``Finding``.
     """
-    root = Path(root)
-    if not root.is_dir():
-        raise DataError(root, "dataset folder not found")
+    root = check_root(root)
     if window < 1:
         raise ValueError(f"window must be a positive number of frames, got {window}")
     findings: list[Finding] = []
-
-    frames_dir, ann_dir = root / "frames", root / "annotations"
-    h5_paths = sorted(frames_dir.glob("*.h5")) if frames_dir.is_dir() else []
+    frames_dir = root / "frames"
+    h5_paths = recording_paths(root, required=False)
     if not h5_paths:
         findings.append(Finding("error", "no-recordings", str(frames_dir),
                                 "no frames/*.h5 recordings found"))
+    try:
+        frame_shape = sensor_geometry(frames_dir) or SENSOR_SHAPE
+    except DataError as exc:
+        findings.append(Finding("error", "bad-sensor-info", str(frames_dir / SENSOR_INFO),
+                                exc.problem))
+        frame_shape = SENSOR_SHAPE
     recordings: dict[str, dict] = {}
     for path in h5_paths:
-        info = _check_recording(path, findings)
+        info = _check_recording(path, frame_shape, findings)
         if info is not None:
             recordings[path.stem] = info
     existing = {path.stem for path in h5_paths}
 
-    ann_paths = sorted(
-        p for p in (ann_dir.glob("*.json") if ann_dir.is_dir() else [])
-        if p.name not in SKIPPED_ANNOTATIONS
-    )
+    ann_paths = split_files(root, required=False)
     if not ann_paths:
-        findings.append(Finding("error", "no-annotations", str(ann_dir),
+        findings.append(Finding("error", "no-annotations", str(root / "annotations"),
                                 "no annotations/*.json files found"))
     splits: dict[str, dict] = {}
     split_keyframes: dict[str, tuple[Path, list[Keyframe]]] = {}

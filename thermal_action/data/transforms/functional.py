@@ -9,13 +9,7 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-INVALID_BELOW_C = -270.0
-"""Readings at or below this are sensor 'no reading' markers (the sensor writes -273.2)."""
-
-
-def invalid_mask(temps_c: np.ndarray) -> np.ndarray:
-    """True where a pixel holds no reading: non-finite or at the -273.2 deg C marker."""
-    return ~np.isfinite(temps_c) | (temps_c <= INVALID_BELOW_C)
+from thermal_action.data.sensor import INVALID_BELOW_C, invalid_mask
 
 
 def repair_invalid_pixels(temps_c: np.ndarray) -> tuple[np.ndarray, float]:

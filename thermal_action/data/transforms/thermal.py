@@ -11,32 +11,41 @@ import numpy as np
 from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
-from thermal_action.data.recording import read_window
 from thermal_action.data.transforms import functional as F
+from thermal_action.data.window import MEMORY_BUDGET_BYTES, WindowReader, window_from_arrays
 from thermal_action.errors import DataError
 
 
 @TRANSFORMS.register_module()
 class LoadThermalWindow(BaseTransform):
-    """Read ``clip_len`` frames every ``frame_interval`` frames around the keyframe.
+    """Take ``clip_len`` frames every ``frame_interval`` frames around the keyframe.
 
     The window is ``[frame_idx - span/2, frame_idx + span/2)`` with span = clip_len *
     frame_interval (64 frames by default, as the seed); frames past either end of the
     recording repeat the edge frame and ``window_padded`` is set.
-    Needs ``hdf5_path`` and ``frame_idx``; adds ``imgs`` (T, H, W) deg C, ``frame_inds``,
-    ``timestamps_ms``, ``window_padded``, ``img_shape``, ``clip_len``, ``num_clips``.
+    The frames come from ``frames_c`` (N, H, W) deg C when ``results`` holds them in memory
+    (with optional ``frame_timestamps_ms`` (N,)), else from the file ``hdf5_path`` through a
+    ``WindowReader`` that decodes up to ``memory_budget_mb`` of recordings per process.
+    Needs ``frame_idx``; adds ``imgs`` (T, H, W) deg C, ``frame_inds``, ``timestamps_ms``,
+    ``window_padded``, ``img_shape``, ``clip_len``, ``num_clips``.
     """
 
-    def __init__(self, clip_len: int = 32, frame_interval: int = 2) -> None:
+    def __init__(self, clip_len: int = 32, frame_interval: int = 2,
+                 memory_budget_mb: float = MEMORY_BUDGET_BYTES / 2**20) -> None:
         if clip_len < 1 or frame_interval < 1:
             raise ValueError("clip_len and frame_interval must be positive")
         self.clip_len = clip_len
         self.frame_interval = frame_interval
+        self.memory_budget_mb = memory_budget_mb
+        self.reader = WindowReader(int(memory_budget_mb * 2**20))
 
     def transform(self, results: dict) -> dict:
-        window = read_window(
-            results["hdf5_path"], results["frame_idx"], self.clip_len, self.frame_interval
-        )
+        if results.get("frames_c") is not None:
+            window = window_from_arrays(results["frames_c"], results.get("frame_timestamps_ms"),
+                                        results["frame_idx"], self.clip_len, self.frame_interval)
+        else:
+            window = self.reader.read(results["hdf5_path"], results["frame_idx"], self.clip_len,
+                                      self.frame_interval)
         results.update(
             imgs=window.temps_c,
             frame_inds=window.frame_inds,
@@ -51,9 +60,9 @@ class LoadThermalWindow(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}(clip_len={self.clip_len}, frame_interval={self.frame_interval})"
-        )
+        return (f"{type(self).__name__}(clip_len={self.clip_len}, "
+                f"frame_interval={self.frame_interval}, "
+                f"memory_budget_mb={self.memory_budget_mb:g})")
 
 
 @TRANSFORMS.register_module()

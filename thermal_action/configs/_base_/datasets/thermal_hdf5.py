@@ -1,5 +1,5 @@
 # Thermal HDF5 + COCO keyframe data. The sensor geometry and the clip timing live here
-# and nowhere else.
+# and nowhere else: thermal_action.data.sensor reads them for the library and the tools.
 sensor_height = 40  # pixels
 sensor_width = 60  # pixels
 clip_len = 32  # frames per clip (fast pathway)
@@ -13,6 +13,7 @@ ann_file_train = 'annotations/train.json'
 ann_file_val = 'annotations/val.json'
 ann_file_test = 'annotations/val.json'
 label_rule = 'safety'  # a fall-related person label decides the clip label
+frame_shape = (sensor_height, sensor_width)  # recordings of another geometry are refused
 
 load_window = dict(type='LoadThermalWindow', clip_len=clip_len, frame_interval=frame_interval)
 repair_pixels = dict(type='RepairInvalidPixels')
@@ -45,6 +46,7 @@ train_dataloader = dict(
         ann_file=ann_file_train,
         hdf5_root=hdf5_root,
         label_rule=label_rule,
+        frame_shape=frame_shape,
         pipeline=train_pipeline))
 val_dataloader = dict(
     batch_size=8,
@@ -57,6 +59,7 @@ val_dataloader = dict(
         ann_file=ann_file_val,
         hdf5_root=hdf5_root,
         label_rule=label_rule,
+        frame_shape=frame_shape,
         pipeline=val_pipeline,
         test_mode=True))
 test_dataloader = dict(
@@ -70,6 +73,7 @@ test_dataloader = dict(
         ann_file=ann_file_test,
         hdf5_root=hdf5_root,
         label_rule=label_rule,
+        frame_shape=frame_shape,
         pipeline=test_pipeline,
         test_mode=True))
 
