@@ -7,6 +7,8 @@ from thermal_action import compat
 compat.apply()
 
 from thermal_action import data, engine, evaluation, models  # noqa: E402
+from thermal_action.data import ThermalActionDataset  # noqa: E402  (the seed's import)
 
 __version__ = "0.1.0"
-__all__ = ["compat", "data", "engine", "evaluation", "models", "__version__"]
+__all__ = ["ThermalActionDataset", "compat", "data", "engine", "evaluation", "models",
+           "__version__"]

@@ -20,12 +20,19 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
     assert list(work_dir.glob("best_acc_mean_class_epoch_*.pth"))
     assert (work_dir / f"{NATIVE_CONFIG}.py").is_file()  # resolved config kept with the run
     assert "last checkpoint:" in result.stdout and "val acc/mean_class:" in result.stdout
+    # Issue 10: a progress bar on the console, MMEngine's environment and config in the log
+    assert "train epoch 1/1" in result.stderr and "loss " in result.stderr
+    console = result.stdout + result.stderr
+    assert "System environment" not in console and "Config:" not in console
+    (log,) = work_dir.glob("*/*.log")
+    assert "System environment" in log.read_text() and "Epoch(train)" in log.read_text()
 
     resumed = run_cli(
         "train", "thermal-40x60", *common, "--epochs", "2", "--resume", *TINY_TRAIN_OPTIONS
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert "resumed epoch: 1" in resumed.stdout + resumed.stderr
+    assert f"resumed from:    {work_dir / 'epoch_1.pth'}" in resumed.stdout
+    assert "resumed epoch: 1" in "".join(p.read_text() for p in work_dir.glob("*/*.log"))
     assert (work_dir / "epoch_2.pth").is_file()
 
     out = tmp_path / "metrics.json"
@@ -64,8 +71,8 @@ def test_train_resume_test_and_pretrained(tiny_root, tmp_path):
         *TINY_TRAIN_OPTIONS,
     )
     assert pretrained.returncode == 0, pretrained.stderr[-3000:]
-    log = pretrained.stdout + pretrained.stderr
-    assert "epoch_2.pth: loaded" in log and "re-initialized head 2" in log
+    assert "epoch_2.pth: loaded" in pretrained.stdout
+    assert "re-initialized head 2" in pretrained.stdout
 
 
 def _train_error_line(data_root, work_dir, options) -> str:
@@ -202,3 +209,32 @@ def test_clean_error_unwraps_registry_and_worker_messages():
         "  File x\nthermal_action.errors.DataError: /d/A.h5: keyframe 3: bad"
     )
     assert clean_error(worker) == "/d/A.h5: keyframe 3: bad"
+
+
+def test_verbose_restores_the_full_console_log(tiny_root, tmp_path):
+    result = run_cli("test", "thermal-40x60", str(_native_checkpoint(tmp_path)),
+                     "--data-root", str(tiny_root), "--verbose", *TINY_TRAIN_OPTIONS)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "System environment" in result.stdout and "Epoch(test)" in result.stdout
+    quiet = run_cli("test", "thermal-40x60", str(_native_checkpoint(tmp_path)),
+                    "--data-root", str(tiny_root), *TINY_TRAIN_OPTIONS)
+    assert quiet.returncode == 0, quiet.stderr[-3000:]
+    assert "System environment" not in quiet.stdout + quiet.stderr
+    assert "Loads checkpoint" not in quiet.stdout  # MMEngine's bare prints go to the log
+    assert quiet.stdout.splitlines()[0].startswith("clips: 3  (")
+
+
+def _native_checkpoint(tmp_path):
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import save_checkpoint
+
+    from thermal_action.engine import load_config
+
+    path = tmp_path / "native" / "epoch_1.pth"
+    if not path.is_file():
+        init_default_scope("mmaction")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        model = MODELS.build(load_config(NATIVE_CONFIG).model)
+        save_checkpoint(dict(meta={}, state_dict=model.state_dict()), str(path))
+    return path

@@ -90,3 +90,35 @@ def test_person_samples_carry_their_own_label_and_box(tiny_root):
                                       info["gt_bboxes"][info["gt_labels"].tolist().index(info["label"])])
     with pytest.raises(ValueError, match="sample_unit"):
         _dataset(tiny_root, sample_unit="frame")
+
+
+def test_a_transposed_recording_is_refused_with_its_shape(tiny_root):
+    """Issue 10: a recording written transposed was accepted and gave clips of another shape."""
+    import h5py
+
+    from thermal_action.data.tools.validate import validate_dataset
+
+    path = tiny_root / "frames" / "REC_B.h5"
+    with h5py.File(path, "r") as file:
+        frames, timestamps = file["frames"][:], file["timestamps"][:]
+    with h5py.File(path, "w") as file:
+        file.create_dataset("frames", data=frames.transpose(0, 2, 1))
+        file.create_dataset("timestamps", data=timestamps)
+    with pytest.raises(DataError) as caught:
+        ThermalActionDataset(ann_file=str(tiny_root / "annotations/train.json"),
+                             hdf5_root=str(tiny_root / "frames"), pipeline=[])
+    assert str(caught.value) == (f"{path}: frames are 60x40 pixels, but the dataset's sensor "
+                                 "is 40x60 (a transposed or foreign recording?)")
+    report = validate_dataset(tiny_root)
+    (finding,) = [f for f in report.findings if f.code == "wrong-shape"]
+    assert finding.severity == "error" and finding.path == str(path)
+    assert "frames are 60x40 pixels" in finding.message and not report.ok
+
+
+def test_the_geometry_in_sensor_info_wins_over_the_config(tiny_root):
+    info = {sensor: dict(frame_height=32, frame_width=32) for sensor in ("REC_A", "REC_B")}
+    (tiny_root / "frames" / "sensor_info.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match="the dataset's sensor is 32x32"):
+        ThermalActionDataset(ann_file=str(tiny_root / "annotations/train.json"),
+                             hdf5_root=str(tiny_root / "frames"), pipeline=[],
+                             frame_shape=(40, 60))

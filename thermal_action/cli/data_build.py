@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from pathlib import Path
 
+from thermal_action.cli.common import ConsoleProgress, positive_int, write_json
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.tools.splits import SPLIT_STRATEGIES
 from thermal_action.errors import ConfigError
@@ -46,7 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--tolerance-ms", type=int, default=50,
                         help="largest gap between an annotated time and its recording frame "
                              "(default 50)")
-    parser.add_argument("--window", type=int, default=WINDOW_FRAMES,
+    parser.add_argument("--window", type=positive_int, default=WINDOW_FRAMES,
                         help="sample length in frames around each keyframe (default "
                              f"{WINDOW_FRAMES})")
     parser.add_argument("--window-policy", choices=("skip", "pad"), default="skip",
@@ -64,8 +63,6 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmengine.utils import ProgressBar
-
     from thermal_action.data.tools.build import (
         BuildOptions,
         build_dataset,
@@ -82,21 +79,10 @@ def run(args: argparse.Namespace) -> int:
             overwrite=args.overwrite, frame_shape=args.frame_shape)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-
-    bars: list[ProgressBar] = []
-
-    def progress(done: int, total: int) -> None:
-        if not bars:
-            bars.append(ProgressBar(total, file=sys.stderr))
-        if done:
-            bars[0].update()
-        if done == total:
-            print(file=sys.stderr)
-
-    report = build_dataset(args.annotations, args.recordings, args.out, options, progress)
+    with ConsoleProgress() as progress:
+        report = build_dataset(args.annotations, args.recordings, args.out, options,
+                               progress.counter("recordings"))
     print(format_summary(report))
-    out = Path(args.report) if args.report else Path(args.out) / "build_report.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report_to_json(report), indent=2) + "\n")
+    out = write_json(args.report or Path(args.out) / "build_report.json", report_to_json(report))
     print(f"report: {out}")
     return 0

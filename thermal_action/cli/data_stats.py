@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from thermal_action.errors import DataError
+from thermal_action.cli.common import dataset_folder, positive_int, write_json
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -15,7 +14,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("root", metavar="ROOT", help="dataset folder (frames/, annotations/)")
     parser.add_argument("--out", metavar="DIR",
                         help="output folder (default work_dirs/stats/<root name>)")
-    parser.add_argument("--count", type=int, default=12,
+    parser.add_argument("--count", type=positive_int, default=12,
                         help="keyframes on the sample sheet (default 12)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed that picks the sample keyframes (default 0)")
@@ -30,25 +29,18 @@ def run(args: argparse.Namespace) -> int:
         render_keyframe_sheet,
     )
 
-    root = Path(args.root)
-    if not root.is_dir():
-        raise DataError(root, "dataset folder not found")
-    if args.count < 1:
-        raise DataError(root, f"--count must be a positive number, got {args.count}")
+    root = dataset_folder(args.root)
     out = Path(args.out) if args.out else Path("work_dirs") / "stats" / root.resolve().name
     distribution = class_distribution(root)
     recordings = recording_summary(root)
     print(format_stats(distribution, recordings))
-    out.mkdir(parents=True, exist_ok=True)
     written = [
         plot_class_distribution(distribution, out / "class_distribution.png"),
         render_keyframe_sheet(root, out / "keyframes.png", count=args.count, seed=args.seed),
+        write_json(out / "stats.json", dict(root=str(root.resolve()),
+                                            class_distribution=distribution,
+                                            recordings=recordings)),
     ]
-    stats_json = out / "stats.json"
-    stats_json.write_text(json.dumps(
-        dict(root=str(root.resolve()), class_distribution=distribution,
-             recordings=recordings), indent=2) + "\n")
-    written.append(stats_json)
     print()
     for path in written:
         print(f"wrote {path}")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from dataclasses import replace
 from pathlib import Path
 
+from thermal_action.cli.common import ConsoleProgress, positive_int, write_json
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.errors import ConfigError
 
@@ -38,8 +38,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="dataset folder to write (missing or empty unless --overwrite)")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an earlier simulated dataset in --out (nothing else)")
-    parser.add_argument("--recordings", type=int, default=8, help="number of recordings")
-    parser.add_argument("--frames", type=int, default=400, help="frames per recording")
+    parser.add_argument("--recordings", type=positive_int, default=8,
+                        help="number of recordings")
+    parser.add_argument("--frames", type=positive_int, default=400,
+                        help="frames per recording")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--val-fraction", type=float, default=0.25,
                         help="share of whole recordings held out in val.json")
@@ -50,8 +52,6 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from mmengine.utils import ProgressBar
-
     from thermal_action.data.synthetic import SynthConfig, generate_dataset
 
     try:
@@ -61,10 +61,9 @@ def run(args: argparse.Namespace) -> int:
                          class_weights=parse_class_mix(args.class_mix))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    bar = ProgressBar(config.num_recordings)
-    summary = generate_dataset(args.out, config, progress=lambda done, total: bar.update(),
-                               overwrite=args.overwrite)
-    print()
+    with ConsoleProgress() as progress:
+        summary = generate_dataset(args.out, config, progress=progress.counter("simulate"),
+                                   overwrite=args.overwrite)
     print(f"wrote {summary.root}: train {summary.num_keyframes['train']} keyframes / "
           f"{summary.num_boxes['train']} boxes ({len(summary.train_recordings)} recordings), "
           f"val {summary.num_keyframes['val']} / {summary.num_boxes['val']} "
@@ -83,8 +82,7 @@ def run(args: argparse.Namespace) -> int:
         rows = compare_statistics(real, synthetic)
         table = format_comparison_table(rows)
         (report_dir / "statistics.md").write_text(table + "\n")
-        (report_dir / "statistics.json").write_text(
-            json.dumps(dict(real=real, synthetic=synthetic), indent=2))
+        write_json(report_dir / "statistics.json", dict(real=real, synthetic=synthetic))
         sheet = render_comparison_sheet(args.compare, args.out, report_dir / "frames.png")
         print(table)
         off = [row.name for row in rows if not row.within]

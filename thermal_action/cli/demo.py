@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
-from mmengine.config import DictAction
+from thermal_action.cli.common import ConsoleProgress, add_cfg_options, add_verbose, positive_int
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -13,18 +14,19 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                    "data (or --data-root) and draw the results")
     parser.add_argument("--out", default="work_dirs/demo", help="output folder")
     parser.add_argument("--data-root", help="use this dataset instead of the simulated one")
-    parser.add_argument("--epochs", type=int, help="override the number of training epochs")
-    parser.add_argument("--recordings", type=int,
+    parser.add_argument("--epochs", type=positive_int,
+                        help="override the number of training epochs")
+    parser.add_argument("--recordings", type=positive_int,
                         help="simulated recordings (default: the built-in demo dataset's)")
-    parser.add_argument("--frames", type=int, help="frames per simulated recording")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
-                        help="override config entries")
+    parser.add_argument("--frames", type=positive_int, help="frames per simulated recording")
+    add_cfg_options(parser)
+    add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from thermal_action.engine.demo import DEMO_SYNTH, run_demo
+    from thermal_action.engine.demo import DEMO_SYNTH, DemoCallbacks, run_demo
     from thermal_action.errors import ConfigError
 
     synth = DEMO_SYNTH
@@ -35,13 +37,18 @@ def run(args: argparse.Namespace) -> int:
             synth = replace(synth, frames_per_recording=args.frames)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    result = run_demo(args.out, data_root=args.data_root, epochs=args.epochs, synth=synth,
-                      cfg_options=args.cfg_options,
-                      on_stage=lambda text: print(f"demo: {text}", flush=True))
+    with ConsoleProgress(enabled=not args.verbose) as progress:
+        def stage(text: str) -> None:
+            progress.progress.console.print(f"demo: {text}", soft_wrap=True)
+
+        callbacks = DemoCallbacks(stage, progress.counter, progress.run)
+        result = run_demo(args.out, data_root=args.data_root, epochs=args.epochs, synth=synth,
+                          cfg_options=args.cfg_options, callbacks=callbacks,
+                          quiet=not args.verbose)
+    sys.stdout.flush()
     metrics = result.metrics
     timing = ", ".join(f"{stage} {seconds:.0f} s" for stage, seconds in
                        result.stage_seconds.items())
-    print()
     print(f"data:             {result.data_root}"
           + (" (simulated by this run)" if result.generated else ""))
     unit = "people:" if result.sample_unit == "person" else "clips:"

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from mmengine.config import DictAction
+from thermal_action.cli.common import (
+    ConsoleProgress,
+    add_cfg_options,
+    add_data_root,
+    add_verbose,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -13,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                    "is none)")
     parser.add_argument("config", help="config file, or a shipped config name")
     parser.add_argument("checkpoint", help="checkpoint file (.pth) trained with this config")
-    parser.add_argument("--data-root", help="dataset folder (frames/, annotations/)")
+    add_data_root(parser)
     parser.add_argument("--split", choices=("test", "val", "train"),
                         help="annotation file to score (default: test.json when the dataset "
                              "has one, else val.json)")
@@ -24,27 +29,25 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="JSON",
         help="write metrics, per-class recall and confusion matrix to this JSON file",
     )
-    parser.add_argument(
-        "--cfg-options",
-        nargs="+",
-        action=DictAction,
-        metavar="KEY=VALUE",
-        help="override config entries",
-    )
+    add_cfg_options(parser)
+    add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import test
 
-    report = test(
-        args.config,
-        args.checkpoint,
-        data_root=args.data_root,
-        work_dir=args.work_dir,
-        out=args.out,
-        cfg_options=args.cfg_options,
-        split=args.split,
-    )
+    with ConsoleProgress(enabled=not args.verbose) as progress:
+        report = test(
+            args.config,
+            args.checkpoint,
+            data_root=args.data_root,
+            work_dir=args.work_dir,
+            out=args.out,
+            cfg_options=args.cfg_options,
+            split=args.split,
+            quiet=not args.verbose,
+            on_progress=progress.run,
+        )
     unit = "people" if report["sample_unit"] == "person" else "clips"
     print(f"{unit}: {report.get('num_clips', '?')}  ({report['ann_file']}; "
           f"{report['split_reason']})")

@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.errors import DataError
 
 
@@ -106,12 +107,38 @@ def load_keyframes(
     """
     path = Path(ann_file)
     content = _read_json(path)
-    num_classes = len(class_names)
+    images = _parse_images(content["images"], path)
+    for position, ann in enumerate(content["annotations"]):
+        what = f"annotation #{position}"
+        image_id = str(_field(ann, "image_id", (str, int), path, what))
+        if image_id not in images:
+            raise DataError(path, f"{what} refers to unknown image id {image_id!r}")
+        image = images[image_id]
+        image["people"].append(_parse_person(ann, image, len(class_names), path, what))
 
+    keyframes, without_people = [], 0
+    for image_id, image in images.items():
+        if not image["people"]:
+            without_people += 1
+            continue
+        boxes, labels, object_ids = zip(*image["people"], strict=True)
+        keyframes.append(Keyframe(
+            image_id=image_id,
+            sensor_id=image["sensor_id"],
+            frame_idx=image["frame_idx"],
+            timestamp_ms=image["timestamp_ms"],
+            boxes_xyxy=np.stack(boxes).astype(np.float32),
+            labels=np.asarray(labels, dtype=np.int64),
+            object_ids=np.asarray(object_ids, dtype=np.int64),
+        ))
+    return keyframes, without_people
+
+
+def _parse_images(entries: list, path: Path) -> dict[str, dict]:
+    """Image id -> sensor, keyframe index, time and size of each COCO image entry."""
     images: dict[str, dict] = {}
-    for position, image in enumerate(content["images"]):
-        what = f"image #{position}"
-        image_id = str(_field(image, "id", (str, int), path, what))
+    for position, image in enumerate(entries):
+        image_id = str(_field(image, "id", (str, int), path, f"image #{position}"))
         what = f"image {image_id!r}"
         sensor_id = check_sensor_id(image.get("sensor_id"), path)
         frame_idx = _field(image, "frame_idx", int, path, what)
@@ -123,54 +150,34 @@ def load_keyframes(
             sensor_id=sensor_id,
             frame_idx=frame_idx,
             timestamp_ms=int(image.get("timestamp", -1)),
-            width=int(image.get("width", 60)),
-            height=int(image.get("height", 40)),
+            width=int(image.get("width", SENSOR_SHAPE[1])),
+            height=int(image.get("height", SENSOR_SHAPE[0])),
             people=[],
         )
+    return images
 
-    for position, ann in enumerate(content["annotations"]):
-        what = f"annotation #{position}"
-        image_id = str(_field(ann, "image_id", (str, int), path, what))
-        if image_id not in images:
-            raise DataError(path, f"{what} refers to unknown image id {image_id!r}")
-        category = _field(ann, "category_id", int, path, what)
-        if not 0 <= category < num_classes:
-            raise DataError(
-                path, f"{what} has unknown category id {category} (expected 0..{num_classes - 1})"
-            )
-        bbox = ann.get("bbox")
-        if (
-            not isinstance(bbox, list)
-            or len(bbox) != 4
-            or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in bbox)
-        ):
-            raise DataError(
-                path, f"{what} bbox must be 4 finite numbers [cx, cy, w, h], got {bbox!r}"
-            )
-        image = images[image_id]
-        xyxy = yolo_to_xyxy(bbox, image["width"], image["height"])
-        if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
-            raise DataError(
-                path,
-                f"{what} bbox {bbox} is empty inside the {image['width']}x{image['height']} frame",
-            )
-        image["people"].append((xyxy, category, int(ann.get("object_id", len(image["people"])))))
 
-    keyframes, without_people = [], 0
-    for image_id, image in images.items():
-        if not image["people"]:
-            without_people += 1
-            continue
-        boxes, labels, object_ids = zip(*image["people"], strict=True)
-        keyframes.append(
-            Keyframe(
-                image_id=image_id,
-                sensor_id=image["sensor_id"],
-                frame_idx=image["frame_idx"],
-                timestamp_ms=image["timestamp_ms"],
-                boxes_xyxy=np.stack(boxes).astype(np.float32),
-                labels=np.asarray(labels, dtype=np.int64),
-                object_ids=np.asarray(object_ids, dtype=np.int64),
-            )
+def _parse_person(ann: dict, image: dict, num_classes: int, path: Path,
+                  what: str) -> tuple[np.ndarray, int, int]:
+    """(box xyxy pixels, class id, object id) of one checked annotation."""
+    category = _field(ann, "category_id", int, path, what)
+    if not 0 <= category < num_classes:
+        raise DataError(
+            path, f"{what} has unknown category id {category} (expected 0..{num_classes - 1})"
         )
-    return keyframes, without_people
+    bbox = ann.get("bbox")
+    if (
+        not isinstance(bbox, list)
+        or len(bbox) != 4
+        or not all(isinstance(v, (int, float)) and np.isfinite(v) for v in bbox)
+    ):
+        raise DataError(
+            path, f"{what} bbox must be 4 finite numbers [cx, cy, w, h], got {bbox!r}"
+        )
+    xyxy = yolo_to_xyxy(bbox, image["width"], image["height"])
+    if xyxy[2] <= xyxy[0] or xyxy[3] <= xyxy[1]:
+        raise DataError(
+            path,
+            f"{what} bbox {bbox} is empty inside the {image['width']}x{image['height']} frame",
+        )
+    return xyxy, category, int(ann.get("object_id", len(image["people"])))

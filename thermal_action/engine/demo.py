@@ -7,7 +7,8 @@ import json
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -17,6 +18,7 @@ import numpy as np
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
+from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.inference import ClipClassifier, predict_people
 from thermal_action.engine.runner import test, train
 from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
@@ -65,6 +67,29 @@ def simulated_with(root: Path, synth: SynthConfig) -> bool:
             and (root / "annotations" / "train.json").is_file())
 
 
+class DemoCallbacks(NamedTuple):
+    """How a caller follows the demo: ``stage(text)`` when a stage starts, a
+    ``progress(done, total)`` callback per counted stage from ``counter(name)``, and every
+    training and test iteration as a ``RunProgress`` in ``run``."""
+
+    stage: Callable[[str], None] | None = None
+    counter: Callable[[str], Callable[[int, int], None]] | None = None
+    run: Callable[[RunProgress], None] | None = None
+
+
+class _Stages:
+    """Seconds spent per named stage."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.seconds[name] = time.perf_counter() - start
+
+
 def run_demo(
     out_dir: str | os.PathLike,
     data_root: str | os.PathLike | None = None,
@@ -72,68 +97,71 @@ def run_demo(
     epochs: int | None = None,  # None: DEMO_EPOCHS
     synth: SynthConfig = DEMO_SYNTH,
     cfg_options: dict[str, Any] | None = None,
-    on_stage: Callable[[str], None] | None = None,
+    callbacks: DemoCallbacks | None = None,
+    quiet: bool = False,
 ) -> DemoResult:
     """Run the demo into ``out_dir``; without ``data_root`` the built-in simulated dataset
     is generated into ``out_dir/data`` (reused when one made with the same ``synth``
-    settings is already there, simulated again otherwise)."""
+    settings is already there, simulated again otherwise). ``quiet`` keeps MMEngine's
+    console to warnings (its log goes to ``out_dir/work``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    seconds: dict[str, float] = {}
-
-    def stage(name: str, start: float) -> None:
-        seconds[name] = time.perf_counter() - start
-
-    generated = False
-    start = time.perf_counter()
-    if data_root is None:
-        root = out / "data"
-        if not simulated_with(root, synth):
-            if on_stage:
-                on_stage(f"simulating {synth.num_recordings} recordings into {root}")
-            generate_dataset(root, synth, overwrite=True)
-            generated = True
-    else:
-        root = Path(data_root)
-    stage("generate", start)
-
+    callbacks = callbacks or DemoCallbacks()
+    stages, stage = _Stages(), callbacks.stage or (lambda text: None)
+    with stages("generate"):
+        root, generated = _demo_data(out, data_root, synth, callbacks)
     work_dir = out / "work"
-    if on_stage:
-        on_stage(f"training {config} (logs in {work_dir})")
-    start = time.perf_counter()
-    epochs = epochs or DEMO_EPOCHS
-    # The held-out split is tested once at the end; validating on it during training as
-    # well would only spend time (about a minute of the budget).
-    train_options = {"train_cfg.val_begin": epochs + 1, **(cfg_options or {})}
-    trained = train(config, data_root=root, work_dir=work_dir, epochs=epochs,
-                    cfg_options=train_options)
-    stage("train", start)
+    stage(f"training {config} (logs in {work_dir})")
+    with stages("train"):
+        epochs = epochs or DEMO_EPOCHS
+        # The held-out split is tested once at the end; validating on it during training
+        # as well would only spend time (about a minute of the budget).
+        train_options = {"train_cfg.val_begin": epochs + 1, **(cfg_options or {})}
+        trained = train(config, data_root=root, work_dir=work_dir, epochs=epochs,
+                        cfg_options=train_options, quiet=quiet, on_progress=callbacks.run)
     # The last checkpoint, not the best on val: the held-out recordings are val and test
     # at once, so choosing by their score would flatter it.
     checkpoint = trained.last_checkpoint
+    stage(f"testing {checkpoint.name} on the held-out split")
+    with stages("test"):
+        report = test(config, checkpoint, data_root=root, work_dir=work_dir,
+                      out=out / "metrics.json", cfg_options=cfg_options, quiet=quiet,
+                      on_progress=callbacks.run)
+    with stages("render"):
+        confusion_png, gif, sensor = _draw(out, config, checkpoint, report, callbacks)
+    return DemoResult(out, root, generated, checkpoint, report["metrics"], out / "metrics.json",
+                      confusion_png, gif, sensor, stages.seconds, report["sample_unit"])
 
-    if on_stage:
-        on_stage(f"testing {checkpoint.name} on the held-out split")
-    start = time.perf_counter()
-    metrics_json = out / "metrics.json"
-    report = test(config, checkpoint, data_root=root, work_dir=work_dir, out=metrics_json,
-                  cfg_options=cfg_options)
-    stage("test", start)
 
-    start = time.perf_counter()
+def _demo_data(out: Path, data_root: str | os.PathLike | None, synth: SynthConfig,
+               callbacks: DemoCallbacks) -> tuple[Path, bool]:
+    """The dataset to use, and whether this run simulated it."""
+    if data_root is not None:
+        return Path(data_root), False
+    root = out / "data"
+    if simulated_with(root, synth):
+        return root, False
+    if callbacks.stage:
+        callbacks.stage(f"simulating {synth.num_recordings} recordings into {root}")
+    progress = callbacks.counter("simulate") if callbacks.counter else None
+    generate_dataset(root, synth, progress=progress, overwrite=True)
+    return root, True
+
+
+def _draw(out: Path, config: str, checkpoint: Path, report: dict,
+          callbacks: DemoCallbacks) -> tuple[Path, Path, str]:
+    """The confusion matrix of the test report, and a GIF of the held-out recording with
+    the most keyframes, each person's prediction on their box."""
+    metrics = report["metrics"]
     confusion_png = plot_confusion_matrix(
         np.asarray(report["confusion_matrix"]), CLASS_NAMES, out / "confusion_matrix.png",
         title=f"held-out {'people' if report['sample_unit'] == 'person' else 'clips'}: "
-              f"top-1 {report['metrics']['acc/top1']:.2f}, "
-              f"mean-class {report['metrics']['acc/mean_class']:.2f}",
-    )
+              f"top-1 {metrics['acc/top1']:.2f}, mean-class {metrics['acc/mean_class']:.2f}")
     sensor, keyframes = _gif_recording(Path(report["ann_file"]))
     hdf5_path = Path(report["hdf5_root"]) / f"{sensor}.h5"
-    if on_stage:
-        on_stage(f"rendering held-out recording {sensor}")
+    if callbacks.stage:
+        callbacks.stage(f"rendering held-out recording {sensor}")
     predictions = predict_people(ClipClassifier(config, checkpoint), hdf5_path, keyframes)
-    recording_gif = render_recording_gif(hdf5_path, keyframes, predictions,
-                                         out / f"recording_{sensor}.gif")
-    stage("render", start)
-    return DemoResult(out, root, generated, checkpoint, report["metrics"], metrics_json,
-                      confusion_png, recording_gif, sensor, seconds, report["sample_unit"])
+    gif = render_recording_gif(hdf5_path, keyframes, predictions,
+                               out / f"recording_{sensor}.gif")
+    return confusion_png, gif, sensor

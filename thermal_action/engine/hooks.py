@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
@@ -10,7 +12,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from thermal_action.models.checkpoint import check_weights_fit, state_dict_of
-from thermal_action.models.pretrained import load_pretrained
+from thermal_action.models.pretrained import PretrainedReport, load_pretrained
 
 
 def _bare_model(runner):
@@ -29,6 +31,7 @@ class LoadPretrainedHook(Hook):
 
     def __init__(self, checkpoint: str) -> None:
         self.checkpoint = checkpoint
+        self.report: PretrainedReport | None = None  # what was loaded, once it was
 
     def before_train(self, runner) -> None:
         if getattr(runner, "_has_loaded", False) or runner.iter > 0:
@@ -37,8 +40,8 @@ class LoadPretrainedHook(Hook):
                 "a resumed or load_from checkpoint"
             )
             return
-        report = load_pretrained(_bare_model(runner), self.checkpoint)
-        runner.logger.info(report.summary())
+        self.report = load_pretrained(_bare_model(runner), self.checkpoint)
+        runner.logger.info(self.report.summary())
 
 
 @HOOKS.register_module()
@@ -59,3 +62,45 @@ class CheckpointFitHook(Hook):
         source = Path(source or "checkpoint")
         config = runner.cfg.filename or "the runner's config"
         check_weights_fit(_bare_model(runner), state_dict_of(checkpoint, source), source, config)
+
+
+class RunProgress(NamedTuple):
+    """Where a run stands, reported after every iteration (see ``ProgressHook``)."""
+
+    phase: str  # "train", "val" or "test"
+    epoch: int  # 1-based training epoch (the last one for val and test)
+    max_epochs: int
+    step: int  # iterations done in this pass over the phase's data, 1-based
+    steps: int  # iterations of one pass
+    loss: float | None  # training loss of this iteration (None for val and test)
+
+
+class ProgressHook(Hook):
+    """Report ``RunProgress`` to ``callback`` after every train, val and test iteration, so
+    a caller can show a compact progress display while the full log goes to the work dir.
+    Registered on a built runner (it holds a callable, so it is not a config entry)."""
+
+    priority = "LOWEST"
+
+    def __init__(self, callback: Callable[[RunProgress], None]) -> None:
+        self.callback = callback
+
+    def _report(self, runner, phase: str, batch_idx: int, loss: float | None) -> None:
+        loop = {"train": "train_dataloader", "val": "val_dataloader",
+                "test": "test_dataloader"}[phase]
+        steps = len(getattr(runner, loop))
+        if phase == "test":  # a test-only runner has no train loop to ask
+            epoch = max_epochs = 0
+        else:
+            epoch, max_epochs = runner.epoch + (phase == "train"), runner.max_epochs
+        self.callback(RunProgress(phase, epoch, max_epochs, batch_idx + 1, steps, loss))
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        loss = outputs.get("loss") if isinstance(outputs, dict) else None
+        self._report(runner, "train", batch_idx, None if loss is None else float(loss.item()))
+
+    def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._report(runner, "val", batch_idx, None)
+
+    def after_test_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
+        self._report(runner, "test", batch_idx, None)

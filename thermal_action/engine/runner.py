@@ -4,11 +4,14 @@ train`` and ``thermal-action test``."""
 from __future__ import annotations
 
 import copy
+import io
 import json
+import logging
 import os
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,10 +19,13 @@ from mmaction.registry import DATASETS, MODELS
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
+from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from thermal_action.engine.config import load_config
+from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
 from thermal_action.errors import ConfigError, DataError
 from thermal_action.models.checkpoint import check_weights_fit, read_state_dict
+from thermal_action.models.pretrained import PretrainedReport
 
 SPLIT_FILES = ("train", "val", "test")
 """Annotation files ``annotations/<name>.json`` that ``test`` can score."""
@@ -32,6 +38,8 @@ class TrainResult(NamedTuple):
     last_checkpoint: Path | None
     best_checkpoint: Path | None
     val_metrics: dict[str, float]  # of the last validation
+    resumed_from: Path | None = None  # the checkpoint a resumed run continued from
+    pretrained: PretrainedReport | None = None  # what --pretrained loaded
 
 
 def _in_work_dir(work_dir: Path, checkpoint: str | None) -> Path | None:
@@ -57,6 +65,60 @@ def check_datasets(cfg: Config, loaders: tuple[str, ...]) -> None:
     for loader in loaders:
         if cfg.get(loader) is not None:
             DATASETS.build(copy.deepcopy(cfg[loader]["dataset"]))
+
+
+def build_runner(
+    cfg: Config, quiet: bool = False, on_progress: Callable[[RunProgress], None] | None = None
+) -> Runner:
+    """MMEngine's Runner for ``cfg``. ``quiet`` keeps its console to warnings and errors
+    (its environment report, config dump and iteration logs still go to the log file in
+    the work dir); ``on_progress`` receives a ``RunProgress`` after every iteration."""
+    if not quiet:
+        runner = Runner.from_cfg(cfg)
+    else:
+        # MMEngine's console handler writes to the sys.stdout it sees when the runner
+        # builds its logger, which is also when it logs its environment and config.
+        with redirect_stdout(io.StringIO()):
+            runner = Runner.from_cfg(cfg)
+        for handler in runner.logger.handlers:
+            if type(handler) is logging.StreamHandler:
+                handler.setStream(sys.stderr)
+                handler.setLevel(logging.WARNING)
+                handler.addFilter(_drop_deprecation_notices)
+    if on_progress is not None:
+        runner.register_hook(ProgressHook(on_progress))
+    return runner
+
+
+def _drop_deprecation_notices(record: logging.LogRecord) -> bool:
+    """MMEngine warns on every run that its own FileClient is deprecated; the console
+    keeps the warnings that concern the run (the log file keeps everything)."""
+    message = record.getMessage()
+    return "deprecated" not in message and "is the alias of" not in message
+
+
+@contextmanager
+def _into_log(runner: Runner, quiet: bool) -> Iterator[None]:
+    """With ``quiet``, what MMEngine prints bare (e.g. 'Loads checkpoint by ... backend')
+    goes to the runner's log file instead of the console."""
+    if not quiet:
+        yield
+        return
+    with redirect_stdout(_LogStream(runner.logger)):
+        yield
+
+
+class _LogStream(io.TextIOBase):
+    """A text stream whose lines become INFO records of ``logger``."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self.logger = logger
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self.logger.info(line)
+        return len(text)
 
 
 def check_checkpoint_fits(cfg: Config, checkpoint: str | os.PathLike) -> None:
@@ -114,13 +176,19 @@ def train(
     resume: bool = False,
     pretrained: str | os.PathLike | None = None,
     cfg_options: dict[str, Any] | None = None,
+    quiet: bool = False,
+    on_progress: Callable[[RunProgress], None] | None = None,
 ) -> TrainResult:
     """Train ``config``; ``resume`` continues from the work dir's last checkpoint and
-    ``pretrained`` loads a local MMAction2 checkpoint with a fresh 14-class head."""
+    ``pretrained`` loads a local MMAction2 checkpoint with a fresh 14-class head. ``quiet``
+    and ``on_progress``: see ``build_runner``."""
     cfg = load_config(config, data_root, work_dir, epochs, cfg_options)
+    work_dir = Path(cfg.work_dir)
+    resumed_from = None
     if resume:
-        cfg.resume = True
-        cfg.load_from = None
+        cfg.resume, cfg.load_from = True, None
+        found = find_latest_checkpoint(str(work_dir)) if work_dir.is_dir() else None
+        resumed_from = _in_work_dir(work_dir, found)
     elif cfg.get("load_from"):
         check_checkpoint_fits(cfg, cfg.load_from)
     if pretrained is not None:
@@ -131,22 +199,21 @@ def train(
         ]
     check_datasets(cfg, ("train_dataloader", "val_dataloader"))
     runners: list[Runner] = []
-    with _removed_after_failed_start(Path(cfg.work_dir), runners):
-        runners.append(Runner.from_cfg(cfg))
+    with _removed_after_failed_start(work_dir, runners):
+        runners.append(build_runner(cfg, quiet, on_progress))
         runner = runners[0]
-        runner.train()
+        with _into_log(runner, quiet):
+            runner.train()
     val_metrics = {
         key.removeprefix("val/"): float(buffer.current())
         for key, buffer in runner.message_hub.log_scalars.items()
         if key.startswith("val/") and key not in ("val/time", "val/data_time")
     }
-    work_dir = Path(cfg.work_dir)
-    return TrainResult(
-        work_dir,
-        _last_checkpoint(work_dir),
-        _in_work_dir(work_dir, runner.message_hub.get_info("best_ckpt")),
-        val_metrics,
-    )
+    loaded = next((hook.report for hook in runner.hooks
+                   if isinstance(hook, LoadPretrainedHook)), None)
+    return TrainResult(work_dir, _last_checkpoint(work_dir),
+                       _in_work_dir(work_dir, runner.message_hub.get_info("best_ckpt")),
+                       val_metrics, resumed_from, loaded)
 
 
 def test(
@@ -157,13 +224,16 @@ def test(
     out: str | os.PathLike | None = None,
     cfg_options: dict[str, Any] | None = None,
     split: str | None = None,
+    quiet: bool = False,
+    on_progress: Callable[[RunProgress], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the dataset's test split (``split``, or ``test.json`` when
     the dataset has one, else ``val.json``; see ``select_test_split``); return (and
     optionally write to ``out`` as JSON) the metrics, per-class recall and confusion matrix.
     ``sample_unit`` says what was scored: whole-frame clips ("keyframe") or people
     ("person"). Logs go under ``work_dir``, by default the checkpoint's folder. A checkpoint
-    that does not fit the config's model is refused before anything runs."""
+    that does not fit the config's model is refused before anything runs. ``quiet`` and
+    ``on_progress``: see ``build_runner``."""
     checkpoint = Path(checkpoint)
     cfg = load_config(config, data_root, work_dir or checkpoint.parent, None, cfg_options)
     check_checkpoint_fits(cfg, checkpoint)
@@ -175,19 +245,11 @@ def test(
     # training run, so it is kept (the test's own config goes to its timestamped log dir).
     dumped = Path(cfg.work_dir) / Path(cfg.filename).name
     kept = dumped.read_bytes() if dumped.is_file() else None
-    runner = Runner.from_cfg(cfg)
+    runner = build_runner(cfg, quiet, on_progress)
     if kept is not None:
         dumped.write_bytes(kept)
-    metrics = runner.test()
-    details: dict[str, Any] = {}
-    for metric in runner.test_evaluator.metrics:
-        details.update(getattr(metric, "last_details", {}))
-    classes = runner.test_dataloader.dataset.metainfo.get("classes", ())
-    if "per_class_recall" in details and classes:
-        details["per_class_recall"] = {
-            name: (None if recall != recall else recall)
-            for name, recall in zip(classes, details["per_class_recall"], strict=True)
-        }
+    with _into_log(runner, quiet):
+        metrics = runner.test()
     report = dict(
         config=str(cfg.filename),
         checkpoint=str(checkpoint),
@@ -197,10 +259,25 @@ def test(
         hdf5_root=str(runner.test_dataloader.dataset.hdf5_root),
         sample_unit=getattr(runner.test_dataloader.dataset, "sample_unit", "keyframe"),
         metrics={key: float(value) for key, value in metrics.items()},
-        **details,
+        **_metric_details(runner),
     )
     if out is not None:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
     return report
+
+
+def _metric_details(runner: Runner) -> dict[str, Any]:
+    """What the test metrics keep beyond the scores: counts, per-class recall by class
+    name (None for a class absent from the split), confusion matrix."""
+    details: dict[str, Any] = {}
+    for metric in runner.test_evaluator.metrics:
+        details.update(getattr(metric, "last_details", {}))
+    classes = runner.test_dataloader.dataset.metainfo.get("classes", ())
+    if "per_class_recall" in details and classes:
+        details["per_class_recall"] = {
+            name: (None if recall != recall else recall)
+            for name, recall in zip(classes, details["per_class_recall"], strict=True)
+        }
+    return details

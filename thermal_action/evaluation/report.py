@@ -1,7 +1,9 @@
 """Pictures people look at: a confusion-matrix PNG and an annotated GIF of one recording.
 
 Figures are drawn with matplotlib's Agg canvas directly (no pyplot, no global backend
-switch); GIFs are written with imageio's Pillow plugin.
+switch). A recording is computed (``recording_overlay``), then drawn frame by frame
+(``FrameDrawer``), then encoded (``write_gif``, imageio's Pillow plugin), so each step can
+be reused alone.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import imageio.v3 as iio
 import numpy as np
@@ -54,6 +57,26 @@ def visible_classes(matrix: np.ndarray) -> list[int]:
     return [int(i) for i in np.flatnonzero(used)]
 
 
+def _confusion_colours(counts: np.ndarray, normalize: bool) -> tuple[np.ndarray, float, str]:
+    """Cell colour values, their maximum and the colour bar's label."""
+    if not normalize:
+        colour = counts.astype(np.float64)
+        return colour, max(float(colour.max()), 1.0), "count"
+    with np.errstate(invalid="ignore", divide="ignore"):
+        colour = counts / counts.sum(axis=1)[:, None]  # rows without support stay NaN (blank)
+    return colour, 1.0, "fraction of true class (recall on diagonal)"
+
+
+def _annotate_cells(ax, counts: np.ndarray, colour: np.ndarray, vmax: float) -> None:
+    """Write every cell's count, white on dark cells, grey for zeros."""
+    for row in range(len(counts)):
+        for col in range(len(counts)):
+            value = colour[row, col]
+            dark = np.isfinite(value) and value > 0.55 * vmax
+            ax.text(col, row, str(int(counts[row, col])), ha="center", va="center", fontsize=9,
+                    color="white" if dark else ("#222222" if counts[row, col] else "#aaaaaa"))
+
+
 def plot_confusion_matrix(
     matrix: np.ndarray,
     class_names: Sequence[str],
@@ -78,13 +101,7 @@ def plot_confusion_matrix(
         raise ValueError("confusion matrix has no counts; nothing to plot")
     counts = counts[np.ix_(shown, shown)]
     support = counts.sum(axis=1)
-    if normalize:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            colour = counts / support[:, None]  # rows without support stay NaN (blank)
-        vmax, colour_label = 1.0, "fraction of true class (recall on diagonal)"
-    else:
-        colour = counts.astype(np.float64)
-        vmax, colour_label = max(float(colour.max()), 1.0), "count"
+    colour, vmax, colour_label = _confusion_colours(counts, normalize)
 
     num = len(shown)
     cell_in = 0.55
@@ -95,20 +112,7 @@ def plot_confusion_matrix(
     image = ax.imshow(np.ma.masked_invalid(colour), cmap=cmap, vmin=0.0, vmax=vmax)
     colorbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
     colorbar.set_label(colour_label, fontsize=8)
-
-    for row in range(num):
-        for col in range(num):
-            value = colour[row, col]
-            dark = np.isfinite(value) and value > 0.55 * vmax
-            ax.text(
-                col,
-                row,
-                str(int(counts[row, col])),
-                ha="center",
-                va="center",
-                fontsize=9,
-                color="white" if dark else ("#222222" if counts[row, col] else "#aaaaaa"),
-            )
+    _annotate_cells(ax, counts, colour, vmax)
 
     names = [class_names[i] for i in shown]
     ax.set_xticks(range(num), names, rotation=40, ha="right", rotation_mode="anchor", fontsize=9)
@@ -154,6 +158,172 @@ def _nearest_prediction(
     return min(predictions, key=lambda p: (abs(p.frame_idx - frame_idx), p.frame_idx), default=None)
 
 
+class BoxOverlay(NamedTuple):
+    """A box to draw on a frame: pixel edges (xyxy), its label text and colour."""
+
+    box_xyxy: tuple[float, float, float, float]
+    text: str
+    colour: str
+
+
+class FrameOverlay(NamedTuple):
+    """Everything written on one frame: header lines (text, colour) and boxes."""
+
+    lines: tuple[tuple[str, str], ...]
+    boxes: tuple[BoxOverlay, ...] = ()
+
+
+class FrameDrawer:
+    """Draws (H, W) deg C frames as RGB images: upscaled ``scale`` x in 'inferno' over a
+    fixed ``vmin_c``..``vmax_c`` range with a colour bar, pixels with no reading grey, and
+    a ``FrameOverlay`` (three header lines, boxes). One figure is reused for every frame,
+    so a live viewer can call ``draw`` per frame as cheaply as a GIF writer."""
+
+    HEADER_PX, PAD_PX, BAR_PX, BAR_LABELS_PX = 54, 6, 10, 46
+
+    def __init__(self, height: int, width: int, vmin_c: float = 10.0, vmax_c: float = 40.0,
+                 scale: int = 6) -> None:
+        if scale < 1 or not vmin_c < vmax_c:
+            raise ValueError(f"need scale >= 1 and vmin_c < vmax_c, got {scale}, {vmin_c}, "
+                             f"{vmax_c}")
+        img_w, img_h, pad = width * scale, height * scale, self.PAD_PX
+        fig_w = pad + img_w + pad + self.BAR_PX + self.BAR_LABELS_PX
+        fig_h = self.HEADER_PX + img_h + pad
+        fig_w, fig_h = fig_w + fig_w % 2, fig_h + fig_h % 2  # even sizes suit video players
+        self.figure = Figure(figsize=(fig_w / _DPI, fig_h / _DPI), dpi=_DPI,
+                             facecolor=_BACKGROUND)
+        self.canvas = FigureCanvasAgg(self.figure)
+        self.ax = self.figure.add_axes((pad / fig_w, pad / fig_h, img_w / fig_w, img_h / fig_h))
+        self.ax.set_axis_off()
+        cmap = colormaps["inferno"].with_extremes(bad=INVALID_COLOR)
+        # extent puts pixel edges on integer coordinates, so boxes (pixel edges) line up.
+        self.image = self.ax.imshow(np.zeros((height, width)), cmap=cmap, vmin=vmin_c,
+                                    vmax=vmax_c, interpolation="nearest",
+                                    extent=(0, width, height, 0))
+        self._colour_bar((2 * pad + img_w) / fig_w, pad / fig_h, self.BAR_PX / fig_w,
+                         img_h / fig_h)
+        text_kw = dict(fontsize=8, family="DejaVu Sans", va="baseline", ha="left")
+        self.lines = [self.figure.text(pad / fig_w, 1 - y / fig_h, "", **text_kw)
+                      for y in (15, 31, 47)]
+        self._overlays: list = []
+
+    def _colour_bar(self, left: float, bottom: float, width: float, height: float) -> None:
+        bar = self.figure.colorbar(self.image, cax=self.figure.add_axes((left, bottom, width,
+                                                                         height)))
+        bar.ax.tick_params(labelsize=7, colors=_NEUTRAL_COLOR)
+        bar.set_label("deg C", fontsize=7, color=_NEUTRAL_COLOR, labelpad=2)
+        bar.outline.set_edgecolor(_NEUTRAL_COLOR)
+
+    def draw(self, temps_c: np.ndarray, overlay: FrameOverlay) -> np.ndarray:
+        """The frame with its overlay as an (rows, columns, 3) uint8 RGB image."""
+        self.image.set_data(np.ma.masked_array(temps_c, invalid_mask(temps_c)))
+        for artist, (text, colour) in zip(self.lines, overlay.lines, strict=False):
+            artist.set_text(text)
+            artist.set_color(colour)
+        for artist in self._overlays:
+            artist.remove()
+        self._overlays = [artist for box in overlay.boxes for artist in self._box(box)]
+        self.canvas.draw()
+        return np.asarray(self.canvas.buffer_rgba())[..., :3].copy()
+
+    def _box(self, box: BoxOverlay) -> list:
+        x1, y1, x2, y2 = box.box_xyxy
+        above = y1 >= 3  # the text above the box, or inside it at the top edge
+        return [
+            self.ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                                        edgecolor=box.colour, linewidth=1.5)),
+            self.ax.text(x1 + 0.3, y1 - 0.3 if above else y1 + 0.3, box.text,
+                         color=box.colour, fontsize=7, va="bottom" if above else "top",
+                         ha="left", clip_on=True,
+                         bbox=dict(facecolor="black", alpha=0.55, pad=1, linewidth=0)),
+        ]
+
+
+def write_gif(frames_rgb: Sequence[np.ndarray], out_gif: str | os.PathLike,
+              fps: float = 8.0) -> Path:
+    """Encode RGB frames (rows, columns, 3) uint8 as a looping GIF at ``fps``."""
+    if fps <= 0 or not len(frames_rgb):
+        raise ValueError(f"need fps > 0 and at least one frame, got {fps}, {len(frames_rgb)}")
+    out = Path(out_gif)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(out, np.stack(frames_rgb), plugin="pillow", extension=".gif", is_batch=True,
+                duration=1000.0 / fps, loop=0)
+    return out
+
+
+def recording_overlay(
+    sensor: str,
+    frame_idx: int,
+    seconds: float,
+    invalid_share: float,
+    keyframes: Sequence[Keyframe],
+    predictions: Sequence[WindowPrediction],
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> FrameOverlay:
+    """What ``render_recording_gif`` writes on frame ``frame_idx`` (at ``seconds`` since
+    the first frame): the time; the prediction of the nearest window (green when it equals
+    the shown keyframe's clip label, red when not, white without ground truth); and, while
+    a keyframe is within ``GT_MAX_DISTANCE_FRAMES``, its boxes and classes. Per-person
+    predictions (``object_id`` set) are written on their boxes instead."""
+    time_line = f"{sensor}   t = {seconds:6.2f} s   frame {frame_idx}"
+    if invalid_share:
+        time_line += f"   no reading: {invalid_share:.0%} (grey)"
+    keyframe = _nearest_keyframe(keyframes, frame_idx)
+    per_person = {(p.frame_idx, p.object_id): p for p in predictions if p.object_id is not None}
+    if keyframe is None:
+        truth_line = (f"true: - (no keyframe within ±{GT_MAX_DISTANCE_FRAMES} frames)",
+                      _NEUTRAL_COLOR)
+        boxes, truth, correct = (), None, 0
+    else:
+        truth = clip_label(keyframe.labels.tolist())
+        truth_line = (f"true: {class_names[truth]}   (keyframe {keyframe.frame_idx})",
+                      _NEUTRAL_COLOR)
+        boxes, correct = _keyframe_boxes(keyframe, per_person, class_names)
+    if not per_person:
+        pred_line = _prediction_line(_nearest_prediction(predictions, frame_idx), truth,
+                                     class_names)
+    elif keyframe is None:
+        pred_line = ("pred: per person, on the boxes of a keyframe", _NEUTRAL_COLOR)
+    else:
+        people = len(keyframe.labels)
+        pred_line = (f"pred: per person on the boxes, {correct} of {people} right",
+                     _CORRECT_COLOR if correct == people else _WRONG_COLOR)
+        truth_line = (f"true: per person   (keyframe {keyframe.frame_idx})", _NEUTRAL_COLOR)
+    return FrameOverlay(((time_line, _NEUTRAL_COLOR), pred_line, truth_line), boxes)
+
+
+def _keyframe_boxes(keyframe: Keyframe, per_person: dict, class_names: Sequence[str]
+                    ) -> tuple[tuple[BoxOverlay, ...], int]:
+    """The keyframe's boxes, each with its class, or its person's prediction coloured
+    right or wrong; and how many people were predicted right."""
+    boxes, correct = [], 0
+    for box, label, object_id in zip(keyframe.boxes_xyxy.tolist(), keyframe.labels.tolist(),
+                                      keyframe.object_ids.tolist(), strict=True):
+        person = per_person.get((keyframe.frame_idx, object_id))
+        if person is None:
+            boxes.append(BoxOverlay(tuple(box), class_names[label], _BOX_COLOR))
+            continue
+        correct += person.label == label
+        text = f"{class_names[person.label]} {person.score:.2f}"
+        if person.label != label:
+            text += f"\ntrue: {class_names[label]}"
+        boxes.append(BoxOverlay(tuple(box), text,
+                                _CORRECT_COLOR if person.label == label else _WRONG_COLOR))
+    return tuple(boxes), correct
+
+
+def _prediction_line(prediction: WindowPrediction | None, truth: int | None,
+                     class_names: Sequence[str]) -> tuple[str, str]:
+    if prediction is None:
+        return "pred: - (no predictions)", _NEUTRAL_COLOR
+    line = f"pred: {class_names[prediction.label]}  {prediction.score:.2f}"
+    if truth is None:
+        return line, _NEUTRAL_COLOR
+    if prediction.label == truth:
+        return line + "   ✓ correct", _CORRECT_COLOR
+    return line + "   ✗ wrong", _WRONG_COLOR
+
+
 def render_recording_gif(
     hdf5_path: str | os.PathLike,
     keyframes: Sequence[Keyframe],
@@ -169,169 +339,28 @@ def render_recording_gif(
 ) -> Path:
     """Write an animated GIF of one recording with predictions and ground truth.
 
-    Every ``frame_step``-th frame is drawn (at most ``max_frames``), upscaled ``scale`` x
-    with the 'inferno' colour map over a fixed ``vmin_c``..``vmax_c`` deg C range; pixels
-    with no reading are grey. Each frame shows the time in seconds since the recording's
-    first frame, the prediction of the window whose centre frame is closest (green when it
-    equals the clip label of the shown keyframe, red when not, white without ground truth)
-    and, while an annotated keyframe is within ±16 frames, its person boxes and classes.
-    Per-person predictions (``object_id`` set) are written on the boxes instead, each
-    green or red against that person's class.
-    ``keyframes`` must belong to this recording. Plays at ``fps`` GIF frames per second.
-    Returns the path written; raises ``DataError`` for a missing or malformed recording.
+    Every ``frame_step``-th frame is drawn (at most ``max_frames``) by a ``FrameDrawer``
+    with the text of ``recording_overlay``; ``keyframes`` must belong to this recording.
+    Plays at ``fps`` GIF frames per second. Returns the path written; raises ``DataError``
+    for a missing or malformed recording.
     """
     path = Path(hdf5_path)
-    if frame_step < 1 or max_frames < 1 or scale < 1:
-        raise ValueError(
-            f"frame_step, max_frames and scale must be >= 1, got {frame_step}, {max_frames}, "
-            f"{scale}"
-        )
-    if fps <= 0 or not vmin_c < vmax_c:
-        raise ValueError(f"need fps > 0 and vmin_c < vmax_c, got {fps}, {vmin_c}, {vmax_c}")
+    if frame_step < 1 or max_frames < 1:
+        raise ValueError(f"frame_step and max_frames must be >= 1, got {frame_step}, "
+                         f"{max_frames}")
     for prediction in predictions:
         if not 0 <= prediction.label < len(class_names):
             raise ValueError(f"prediction label {prediction.label} has no class name")
-
     info = read_recording_info(path)  # DataError when missing or not a recording
+    drawer = FrameDrawer(info.height, info.width, vmin_c, vmax_c, scale)
     indices = np.arange(0, info.num_frames, frame_step, dtype=np.int64)[:max_frames]
     temps_c, timestamps_ms = read_frames(path, indices)
-    invalid = invalid_mask(temps_c)
     seconds = (timestamps_ms[indices] - timestamps_ms[0]) / 1000.0
-    gt_labels = {kf.frame_idx: clip_label(kf.labels.tolist()) for kf in keyframes}
-    per_person = {
-        (p.frame_idx, p.object_id): p for p in predictions if p.object_id is not None
-    }
-
-    # Layout in pixels: three header text lines above the frame, a colour bar at the right.
-    img_w, img_h = info.width * scale, info.height * scale
-    header, pad, bar_w, bar_labels = 54, 6, 10, 46
-    fig_w, fig_h = pad + img_w + pad + bar_w + bar_labels, header + img_h + pad
-    fig_w, fig_h = fig_w + fig_w % 2, fig_h + fig_h % 2  # even sizes suit video players
-    fig = Figure(figsize=(fig_w / _DPI, fig_h / _DPI), dpi=_DPI, facecolor=_BACKGROUND)
-    canvas = FigureCanvasAgg(fig)
-    ax = fig.add_axes((pad / fig_w, pad / fig_h, img_w / fig_w, img_h / fig_h))
-    ax.set_axis_off()
-    cmap = colormaps["inferno"].with_extremes(bad=INVALID_COLOR)
-    # extent puts pixel edges on integer coordinates, so boxes_xyxy (pixel edges) line up.
-    image = ax.imshow(
-        np.ma.masked_array(temps_c[0], invalid[0]),
-        cmap=cmap,
-        vmin=vmin_c,
-        vmax=vmax_c,
-        interpolation="nearest",
-        extent=(0, info.width, info.height, 0),
-    )
-    bar_ax = fig.add_axes(((2 * pad + img_w) / fig_w, pad / fig_h, bar_w / fig_w, img_h / fig_h))
-    colorbar = fig.colorbar(image, cax=bar_ax)
-    colorbar.ax.tick_params(labelsize=7, colors=_NEUTRAL_COLOR)
-    colorbar.set_label("deg C", fontsize=7, color=_NEUTRAL_COLOR, labelpad=2)
-    colorbar.outline.set_edgecolor(_NEUTRAL_COLOR)
-
-    line_y = [1 - 15 / fig_h, 1 - 31 / fig_h, 1 - 47 / fig_h]
-    text_kw = dict(fontsize=8, family="DejaVu Sans", va="baseline", ha="left")
-    time_text = fig.text(pad / fig_w, line_y[0], "", color=_NEUTRAL_COLOR, **text_kw)
-    pred_text = fig.text(pad / fig_w, line_y[1], "", **text_kw)
-    true_text = fig.text(pad / fig_w, line_y[2], "", color=_NEUTRAL_COLOR, **text_kw)
-    overlays: list = []
-
-    rendered = []
-    for position, frame_idx in enumerate(indices.tolist()):
-        image.set_data(np.ma.masked_array(temps_c[position], invalid[position]))
-        invalid_share = float(invalid[position].mean())
-        time_line = f"{path.stem}   t = {seconds[position]:6.2f} s   frame {frame_idx}"
-        if invalid_share:
-            time_line += f"   no reading: {invalid_share:.0%} (grey)"
-        time_text.set_text(time_line)
-
-        for artist in overlays:
-            artist.remove()
-        overlays.clear()
-        keyframe = _nearest_keyframe(keyframes, frame_idx)
-        truth = None
-        if keyframe is None:
-            true_text.set_text(f"true: - (no keyframe within ±{GT_MAX_DISTANCE_FRAMES} frames)")
-        else:
-            truth = gt_labels[keyframe.frame_idx]
-            true_text.set_text(f"true: {class_names[truth]}   (keyframe {keyframe.frame_idx})")
-            correct = 0
-            for (x1, y1, x2, y2), label, object_id in zip(
-                keyframe.boxes_xyxy.tolist(), keyframe.labels.tolist(),
-                keyframe.object_ids.tolist(), strict=True
-            ):
-                text, colour = class_names[label], _BOX_COLOR
-                person = per_person.get((keyframe.frame_idx, object_id))
-                if person is not None:
-                    correct += person.label == label
-                    colour = _CORRECT_COLOR if person.label == label else _WRONG_COLOR
-                    text = f"{class_names[person.label]} {person.score:.2f}"
-                    if person.label != label:
-                        text += f"\ntrue: {class_names[label]}"
-                overlays.append(
-                    ax.add_patch(
-                        Rectangle(
-                            (x1, y1),
-                            x2 - x1,
-                            y2 - y1,
-                            fill=False,
-                            edgecolor=colour,
-                            linewidth=1.5,
-                        )
-                    )
-                )
-                above = y1 >= 3  # name above the box, inside it at the top edge
-                overlays.append(
-                    ax.text(
-                        x1 + 0.3,
-                        y1 - 0.3 if above else y1 + 0.3,
-                        text,
-                        color=colour,
-                        fontsize=7,
-                        va="bottom" if above else "top",
-                        ha="left",
-                        clip_on=True,
-                        bbox=dict(facecolor="black", alpha=0.55, pad=1, linewidth=0),
-                    )
-                )
-
-        if per_person:
-            if keyframe is None:
-                pred_text.set_text("pred: per person, on the boxes of a keyframe")
-                pred_text.set_color(_NEUTRAL_COLOR)
-            else:
-                people = len(keyframe.labels)
-                pred_text.set_text(f"pred: per person on the boxes, {correct} of {people} right")
-                pred_text.set_color(_CORRECT_COLOR if correct == people else _WRONG_COLOR)
-                true_text.set_text(f"true: per person   (keyframe {keyframe.frame_idx})")
-            canvas.draw()
-            rendered.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
-            continue
-
-        prediction = _nearest_prediction(predictions, frame_idx)
-        if prediction is None:
-            pred_text.set_text("pred: - (no predictions)")
-            pred_text.set_color(_NEUTRAL_COLOR)
-        else:
-            line = f"pred: {class_names[prediction.label]}  {prediction.score:.2f}"
-            colour = _NEUTRAL_COLOR
-            if truth is not None and prediction.label == truth:
-                line, colour = line + "   ✓ correct", _CORRECT_COLOR
-            elif truth is not None:
-                line, colour = line + "   ✗ wrong", _WRONG_COLOR
-            pred_text.set_text(line)
-            pred_text.set_color(colour)
-
-        canvas.draw()
-        rendered.append(np.asarray(canvas.buffer_rgba())[..., :3].copy())
-
-    out = Path(out_gif)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(
-        out,
-        np.stack(rendered),
-        plugin="pillow",
-        extension=".gif",
-        is_batch=True,
-        duration=1000.0 / fps,
-        loop=0,
-    )
-    return out
+    rendered = [
+        drawer.draw(temps_c[position], recording_overlay(
+            path.stem, frame_idx, float(seconds[position]),
+            float(invalid_mask(temps_c[position]).mean()), keyframes, predictions,
+            class_names))
+        for position, frame_idx in enumerate(indices.tolist())
+    ]
+    return write_gif(rendered, out_gif, fps)

@@ -192,35 +192,62 @@ def simulate_recording(
                                      gap_prob=float(rng.uniform(0.0, 0.015)))
     times_s = (timestamps - timestamps[0]) / 1000.0
     duration_s = float(times_s[-1]) + 1e-3
+    window_s = WINDOW * median_interval_ms / 1000.0
+    persons = _cast(scene, config, duration_s, window_s, deck or ClassDeck(config.class_weights,
+                                                                           rng), rng)
+    sensor = _SensorState.draw(config, glitchy, rng)
+    key_times = _keyframe_times(persons, duration_s, config.keyframe_every_windows * window_s, rng)
+    key_indices = sorted({int(np.searchsorted(times_s, t)) for t in key_times})
+    key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
+    labels = np.array([[P.label_at(person, float(t)) or -1 for t in times_s] for person in persons])
+    wanted = {i for i in key_indices if _window_is_clear(labels, i, config.min_window_purity)}
+    frames, keyframes = _render(scene, persons, sensor, times_s, timestamps, wanted, rng)
+    return SimRecording(sensor_id, frames, timestamps, keyframes, scene)
 
-    deck = deck or ClassDeck(config.class_weights, rng)
+
+def _cast(scene: Scene, config: SynthConfig, duration_s: float, window_s: float,
+          deck: ClassDeck, rng: np.random.Generator) -> list[P.Person]:
+    """The people of one recording, each with a story of about one action per
+    ``config.segment_windows`` windows; at most one of them on the bed."""
     people_p = np.asarray(config.people_weights, np.float64) / sum(config.people_weights)
     num_people = int(rng.choice(np.arange(1, len(people_p) + 1), p=people_p))
     persons: list[P.Person] = []
     bed_taken = False
-    window_s = WINDOW * median_interval_ms / 1000.0
     targets_per_person = max(1, int(duration_s // (config.segment_windows * window_s)))
     for _ in range(num_people):
         targets = _story_targets(deck, targets_per_person, bed_free=not bed_taken)
         bed_taken = bed_taken or targets[0] in ON_BED
         taken = [person.path_xy[0] for person in persons]
         persons.append(P.make_person(targets, duration_s, scene, taken, rng))
+    return persons
 
-    noise_c = float(rng.uniform(0.12, 0.25))
-    fixed_pattern = rng.normal(0.0, 0.08, (HEIGHT, WIDTH)).astype(np.float32)
-    if glitchy is None:
-        glitchy = bool(rng.random() < config.glitchy_recording_prob)
-    invalid_rate = float(rng.uniform(*config.invalid_frame_rate)) if glitchy else 0.0
-    jitter = [np.zeros(2) for _ in persons]
 
-    key_times = _keyframe_times(persons, duration_s, config.keyframe_every_windows * window_s, rng)
-    key_indices = sorted({int(np.searchsorted(times_s, t)) for t in key_times})
-    key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
-    labels = np.array([[P.label_at(person, float(t)) or -1 for t in times_s] for person in persons])
-    wanted = {i for i in key_indices if _window_is_clear(labels, i, config.min_window_purity)}
+class _SensorState(NamedTuple):
+    """One sensor's noise (deg C), fixed-pattern offsets (H, W) and invalid-frame rate."""
 
-    frames = np.empty((num_frames, HEIGHT, WIDTH), np.float32)
+    noise_c: float
+    fixed_pattern: np.ndarray
+    invalid_rate: float
+
+    @classmethod
+    def draw(cls, config: SynthConfig, glitchy: bool | None,
+             rng: np.random.Generator) -> _SensorState:
+        noise_c = float(rng.uniform(0.12, 0.25))
+        fixed_pattern = rng.normal(0.0, 0.08, (HEIGHT, WIDTH)).astype(np.float32)
+        if glitchy is None:
+            glitchy = bool(rng.random() < config.glitchy_recording_prob)
+        invalid_rate = float(rng.uniform(*config.invalid_frame_rate)) if glitchy else 0.0
+        return cls(noise_c, fixed_pattern, invalid_rate)
+
+
+def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
+            times_s: np.ndarray, timestamps: np.ndarray, wanted: set[int],
+            rng: np.random.Generator) -> tuple[np.ndarray, list[SimKeyframe]]:
+    """Frames (N, H, W) deg C as the sensor sees the scene, and the person boxes of the
+    ``wanted`` keyframes."""
+    frames = np.empty((len(times_s), HEIGHT, WIDTH), np.float32)
     keyframes: list[SimKeyframe] = []
+    jitter = [np.zeros(2) for _ in persons]
     offset_c = 0.0
     for index, t_s in enumerate(times_s):
         frame = scene.background_c.copy()
@@ -232,30 +259,22 @@ def simulate_recording(
             blobs, centre, angle = state
             jitter[object_id] = 0.9 * jitter[object_id] + rng.normal(0, 0.08, 2)
             breathing = 0.02 * np.sin(2 * np.pi * 0.25 * t_s)
-            heat = P.render_person(
-                blobs,
-                centre + jitter[object_id],
-                angle,
-                person.scale,
-                person.warmth,
-                HEIGHT,
-                WIDTH,
-                breathing,
-            )
+            heat = P.render_person(blobs, centre + jitter[object_id], angle, person.scale,
+                                   person.warmth, HEIGHT, WIDTH, breathing)
             frame += heat
             if index in wanted:
-                label = P.label_at(person, float(t_s))
-                box = _box_of(heat)
+                label, box = P.label_at(person, float(t_s)), _box_of(heat)
                 if label is not None and box is not None:
                     boxes.append(PersonBox(object_id, label, box))
         offset_c = 0.95 * offset_c + rng.normal(0, 0.03)
-        frame = apply_optics_and_noise(frame, fixed_pattern, noise_c, offset_c, rng)
-        if invalid_rate and rng.random() < invalid_rate:
+        frame = apply_optics_and_noise(frame, sensor.fixed_pattern, sensor.noise_c, offset_c,
+                                       rng)
+        if sensor.invalid_rate and rng.random() < sensor.invalid_rate:
             frame = corrupt_frame(frame, rng)
         frames[index] = frame
         if boxes:
             keyframes.append(SimKeyframe(index, int(timestamps[index]), boxes))
-    return SimRecording(sensor_id, frames, timestamps, keyframes, scene)
+    return frames, keyframes
 
 
 def _mac(rng: np.random.Generator) -> str:

@@ -521,33 +521,14 @@ def build_dataset(
 
     skipped_frames = Counter(dict.fromkeys(FRAME_REASONS, 0))
     skipped_boxes = Counter(dict.fromkeys(BOX_REASONS, 0))
-    by_recording: dict[str, list[BuiltKeyframe]] = {}
-    recording_info: dict[str, dict] = {}
     with staged_folder(out) as staging:
-        (staging / "frames").mkdir()
-        if progress is not None:
-            progress(0, len(raw))
-        for done, (sensor_id, frames) in enumerate(raw.items(), start=1):
-            source = read_source(sources[sensor_id], options.frame_shape)
-            by_recording[sensor_id], recording_info[sensor_id] = _convert_recording(
-                source, frames, options, skipped_frames, skipped_boxes, staging / "frames")
-            if progress is not None:
-                progress(done, len(raw))
+        by_recording, recording_info = _convert_recordings(
+            raw, sources, options, skipped_frames, skipped_boxes, staging / "frames", progress)
         if not any(by_recording.values()):
             raise DataError(files[0], "no keyframe kept; left out: " + ", ".join(
                 f"{reason} {count}" for reason, count in skipped_frames.items() if count))
-
         splits = _split(by_recording, options, files[0].parent)
-        overlap, overlapping = split_overlap(
-            {name: [k.key for k in keyframes] for name, keyframes in splits.items()},
-            options.window)
-        if overlapping and not options.allow_overlap:
-            raise DataError(out, f"{options.split} split: {overlapping} of "
-                                 f"{sum(map(len, splits.values()))} {options.window}-frame "
-                                 "windows overlap a window of another split in the same "
-                                 "recording; use the recording or session split, or allow it "
-                                 "(--allow-overlap, allow_overlap=True)")
-
+        overlap, overlapping = _checked_overlap(splits, options, out)
         written = _write_annotations(staging, splits, by_recording, recording_info, files,
                                      options)
         counts = {name: _split_counts(keyframes) for name, keyframes in splits.items()}
@@ -571,6 +552,45 @@ def build_dataset(
         _write_json(staging / "dataset_info.json",
                     {**info, "generator": output.generator, **(extra_info or {})})
     return report
+
+
+def _convert_recordings(
+    raw: dict[str, list[RawFrame]],
+    sources: dict[str, Path],
+    options: BuildOptions,
+    skipped_frames: Counter,
+    skipped_boxes: Counter,
+    frames_dir: Path,
+    progress: Callable[[int, int], None] | None,
+) -> tuple[dict[str, list[BuiltKeyframe]], dict[str, dict]]:
+    """Every annotated recording read, matched and written into ``frames_dir``."""
+    frames_dir.mkdir()
+    by_recording: dict[str, list[BuiltKeyframe]] = {}
+    recording_info: dict[str, dict] = {}
+    if progress is not None:
+        progress(0, len(raw))
+    for done, (sensor_id, frames) in enumerate(raw.items(), start=1):
+        source = read_source(sources[sensor_id], options.frame_shape)
+        by_recording[sensor_id], recording_info[sensor_id] = _convert_recording(
+            source, frames, options, skipped_frames, skipped_boxes, frames_dir)
+        if progress is not None:
+            progress(done, len(raw))
+    return by_recording, recording_info
+
+
+def _checked_overlap(splits: dict[str, list[BuiltKeyframe]], options: BuildOptions,
+                     out: Path) -> tuple[dict, int]:
+    """The window overlap across splits; a split that overlaps is refused unless allowed."""
+    overlap, overlapping = split_overlap(
+        {name: [k.key for k in keyframes] for name, keyframes in splits.items()},
+        options.window)
+    if overlapping and not options.allow_overlap:
+        raise DataError(out, f"{options.split} split: {overlapping} of "
+                             f"{sum(map(len, splits.values()))} {options.window}-frame "
+                             "windows overlap a window of another split in the same "
+                             "recording; use the recording or session split, or allow it "
+                             "(--allow-overlap, allow_overlap=True)")
+    return overlap, overlapping
 
 
 def _dataset_info(report: BuildReport, files: list[Path], recordings: Path,

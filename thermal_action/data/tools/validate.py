@@ -201,55 +201,15 @@ def _check_split(
     ``recordings`` holds measurements of readable recordings, ``existing`` every sensor id
     with an HDF5 file (readable or not).
     """
-    where = str(path)
     try:
         keyframes, without_people = load_keyframes(path, CLASS_NAMES)
         boxes = _raw_boxes(path)
     except DataError as exc:
-        findings.append(Finding("error", "bad-annotations", where, str(exc)))
+        findings.append(Finding("error", "bad-annotations", str(path), str(exc)))
         return None
-
-    outside = []
-    for image_id, (cx, cy, w, h) in boxes:
-        x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        if min(x1, y1) < -BOX_TOLERANCE or max(x2, y2) > 1 + BOX_TOLERANCE:
-            outside.append(f"{image_id} [{cx:.3g}, {cy:.3g}, {w:.3g}, {h:.3g}]")
-    if outside:
-        findings.append(Finding(
-            "warning", "box-outside-frame", where,
-            f"{len(outside)} box(es) reach outside the frame (normalized 0..1 +- "
-            f"{BOX_TOLERANCE}, clipped on load): {_examples(outside)}"))
-
-    missing: dict[str, int] = Counter()
-    for kf in keyframes:
-        if kf.sensor_id not in existing:
-            missing[kf.sensor_id] += 1
-        elif kf.sensor_id in recordings:
-            num_frames = recordings[kf.sensor_id]["num_frames"]
-            if kf.frame_idx >= num_frames:
-                findings.append(Finding(
-                    "error", "keyframe-outside-recording", where,
-                    f"image {kf.image_id!r}: frame_idx {kf.frame_idx} is outside recording "
-                    f"{kf.sensor_id} (0..{num_frames - 1})"))
-    for sensor_id, count in sorted(missing.items()):
-        findings.append(Finding(
-            "error", "missing-recording", where,
-            f"{count} keyframe(s) reference recording {sensor_id!r}, but "
-            f"frames/{sensor_id}.h5 does not exist"))
-
-    seen: dict[tuple[str, int], str] = {}
-    duplicates = []
-    for kf in keyframes:
-        key = (kf.sensor_id, kf.frame_idx)
-        if key in seen:
-            duplicates.append(f"{kf.sensor_id}@{kf.frame_idx} ({seen[key]}, {kf.image_id})")
-        else:
-            seen[key] = kf.image_id
-    if duplicates:
-        findings.append(Finding(
-            "warning", "duplicate-keyframe", where,
-            f"{len(duplicates)} keyframe(s) annotated twice: {_examples(duplicates)}"))
-
+    findings.extend(_box_findings(path, boxes))
+    findings.extend(_reference_findings(path, keyframes, recordings, existing))
+    findings.extend(_duplicate_findings(path, keyframes))
     class_counts = Counter(CLASS_NAMES[int(label)] for kf in keyframes for label in kf.labels)
     counts = dict(
         keyframes=len(keyframes),
@@ -258,6 +218,56 @@ def _check_split(
         class_counts={name: class_counts[name] for name in CLASS_NAMES if class_counts[name]},
     )
     return counts, keyframes
+
+
+def _box_findings(path: Path, boxes: list[tuple[str, list[float]]]) -> list[Finding]:
+    outside = []
+    for image_id, (cx, cy, w, h) in boxes:
+        x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        if min(x1, y1) < -BOX_TOLERANCE or max(x2, y2) > 1 + BOX_TOLERANCE:
+            outside.append(f"{image_id} [{cx:.3g}, {cy:.3g}, {w:.3g}, {h:.3g}]")
+    if not outside:
+        return []
+    return [Finding("warning", "box-outside-frame", str(path),
+                    f"{len(outside)} box(es) reach outside the frame (normalized 0..1 +- "
+                    f"{BOX_TOLERANCE}, clipped on load): {_examples(outside)}")]
+
+
+def _reference_findings(path: Path, keyframes: list[Keyframe], recordings: dict[str, dict],
+                        existing: set[str]) -> list[Finding]:
+    """Keyframes of recordings that do not exist, or past their recording's end."""
+    found, missing = [], Counter()
+    for kf in keyframes:
+        if kf.sensor_id not in existing:
+            missing[kf.sensor_id] += 1
+        elif kf.sensor_id in recordings:
+            num_frames = recordings[kf.sensor_id]["num_frames"]
+            if kf.frame_idx >= num_frames:
+                found.append(Finding(
+                    "error", "keyframe-outside-recording", str(path),
+                    f"image {kf.image_id!r}: frame_idx {kf.frame_idx} is outside recording "
+                    f"{kf.sensor_id} (0..{num_frames - 1})"))
+    for sensor_id, count in sorted(missing.items()):
+        found.append(Finding(
+            "error", "missing-recording", str(path),
+            f"{count} keyframe(s) reference recording {sensor_id!r}, but "
+            f"frames/{sensor_id}.h5 does not exist"))
+    return found
+
+
+def _duplicate_findings(path: Path, keyframes: list[Keyframe]) -> list[Finding]:
+    seen: dict[tuple[str, int], str] = {}
+    duplicates = []
+    for kf in keyframes:
+        key = (kf.sensor_id, kf.frame_idx)
+        if key in seen:
+            duplicates.append(f"{kf.sensor_id}@{kf.frame_idx} ({seen[key]}, {kf.image_id})")
+        else:
+            seen[key] = kf.image_id
+    if not duplicates:
+        return []
+    return [Finding("warning", "duplicate-keyframe", str(path),
+                    f"{len(duplicates)} keyframe(s) annotated twice: {_examples(duplicates)}")]
 
 
 def _check_window_fit(
