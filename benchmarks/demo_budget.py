@@ -28,7 +28,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     shutil.rmtree(args.out, ignore_errors=True)  # time the data generation too
     start = time.perf_counter()
-    result = run_demo(args.out, synth=DEMO_SYNTH)
+    result = run_demo(args.out, synth=DEMO_SYNTH, quiet=True)
     total_min = (time.perf_counter() - start) / 60
     for stage, seconds in result.stage_seconds.items():
         print(f"{stage:<10} {seconds:7.1f} s")

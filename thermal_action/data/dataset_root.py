@@ -83,7 +83,10 @@ def sensor_geometry(frames_dir: str | os.PathLike) -> tuple[int, int] | None:
               if isinstance(entry, dict) and "frame_height" in entry and "frame_width" in entry}
     if len(shapes) > 1:
         raise DataError(path, f"recordings of several frame shapes: {sorted(shapes)}")
-    return (int(next(iter(shapes))[0]), int(next(iter(shapes))[1])) if shapes else None
+    if not shapes:
+        return None
+    (height, width), = shapes
+    return int(height), int(width)
 
 
 def sample_keyframes(

@@ -21,14 +21,12 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from thermal_action.data.tools.splits import SPLITS
 from thermal_action.engine.config import load_config
 from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
 from thermal_action.errors import ConfigError, DataError
 from thermal_action.models.checkpoint import check_weights_fit, read_state_dict
 from thermal_action.models.pretrained import PretrainedReport
-
-SPLIT_FILES = ("train", "val", "test")
-"""Annotation files ``annotations/<name>.json`` that ``test`` can score."""
 
 
 class TrainResult(NamedTuple):
@@ -151,9 +149,9 @@ def select_test_split(cfg: Config, split: str | None = None) -> tuple[Path, str]
     root = Path(dataset.get("data_root") or ".")
     current = Path(dataset.ann_file)
     if split is not None:
-        if split not in SPLIT_FILES:
+        if split not in SPLITS:
             raise ConfigError(f"unknown split {split!r}; expected one of "
-                              f"{', '.join(SPLIT_FILES)}")
+                              f"{', '.join(SPLITS)}")
         chosen = Path("annotations") / f"{split}.json"
         if not (root / chosen).is_file():
             raise DataError(root / chosen, f"the dataset has no {split} split")

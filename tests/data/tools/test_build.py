@@ -423,3 +423,18 @@ def test_real_data_rebuilds_the_seed_split(real_data_root, tmp_path):
     assert sum(c["keyframes"] for c in by_recording.splits.values()) == 387
     for root in (tmp_path / "seed", tmp_path / "recording"):
         assert validate_dataset(root).ok
+
+
+def test_the_built_dataset_records_its_sensor_geometry(raw_inputs, tmp_path):
+    from thermal_action.data.dataset_root import sensor_geometry
+
+    out = tmp_path / "out"
+    build(raw_inputs, out)
+    info = json.loads((out / "frames" / "sensor_info.json").read_text())
+    assert {(e["frame_height"], e["frame_width"]) for e in info.values()} == {(HEIGHT, WIDTH)}
+    assert sensor_geometry(out / "frames") == (HEIGHT, WIDTH)
+    info["S1_R2"].update(frame_height=32, frame_width=32)
+    (out / "frames" / "sensor_info.json").write_text(json.dumps(info))
+    with pytest.raises(DataError, match="recordings of several frame shapes"):
+        sensor_geometry(out / "frames")
+    assert sensor_geometry(tmp_path) is None  # no sensor_info.json: the config decides

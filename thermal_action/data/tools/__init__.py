@@ -1,1 +1,3 @@
-"""Dataset tools: realism report comparing real and synthetic dataset roots."""
+"""Dataset tools: build (raw annotations + recordings -> dataset), splits, validate,
+stats and the realism report; one module per tool, each a plain library function behind a
+``thermal-action data`` verb."""

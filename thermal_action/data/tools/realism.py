@@ -29,7 +29,8 @@ from thermal_action.data.sensor import GAP_MS, invalid_mask
 from thermal_action.data.tools.figures import SHEET_RANGE_C, draw_keyframe, sheet_colours
 from thermal_action.errors import DataError
 
-SPLITS = ("train", "val")
+MEASURED_SPLITS = ("train", "val")
+"""The split files whose keyframes ``dataset_statistics`` measures."""
 PERCENTILES = (5, 50, 95)
 
 # Tolerances of ``compare_statistics`` (see its docstring).
@@ -183,7 +184,7 @@ def dataset_statistics(root: str | os.PathLike) -> dict:
     recordings and keyframes that point outside their recording.
     """
     recordings = recording_paths(root)
-    keyframes = [k for split in split_keyframes(root, SPLITS).values() for k in split]
+    keyframes = [k for split in split_keyframes(root, MEASURED_SPLITS).values() for k in split]
     grouped = _by_sensor(keyframes, recordings)
     measured = _Measured()
     for path in recordings:
