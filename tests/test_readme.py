@@ -110,7 +110,7 @@ BLOCKS: tuple[Run, ...] = (
                 "not loaded, left at their fresh initialization: re-initialized head 2 "
                 "(cls_head.fc_cls.weight, cls_head.fc_cls.bias)",),
         setup=_kinetics_checkpoint),
-    Run("from thermal_action.data import ThermalActionDataset"),
+    Run("from thermal_action import ThermalActionDataset"),
 )
 
 
