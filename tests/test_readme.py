@@ -96,6 +96,7 @@ BLOCKS: tuple[Run, ...] = (
              (r"metrics\.json$", f"metrics.json --cfg-options {_subset(8, ('test',))}")),
         expect=("last checkpoint: work_dirs/r18/epoch_1.pth", "clips: 8  (",
                 "metrics written to work_dirs/r18/metrics.json")),
+    Run("$ thermal-action detect", expect=("people tracked: ",)),
     Run("mmaction/.mim/tools/train.py",
         toy=((r"--work-dir work_dirs/upstream$", "--work-dir work_dirs/upstream --cfg-options "
               f"train_cfg.max_epochs=1 {_subset(16)}"),

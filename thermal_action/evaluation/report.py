@@ -25,6 +25,7 @@ from thermal_action.data.classes import CLASS_NAMES, clip_label
 from thermal_action.data.recording import read_frames, read_recording_info
 from thermal_action.data.sensor import invalid_mask
 from thermal_action.engine.predictions import WindowPrediction
+from thermal_action.tracking.tracker import TrackPoint
 
 GT_MAX_DISTANCE_FRAMES = 16
 """Ground truth is drawn only while the nearest annotated keyframe is this close (frames)."""
@@ -362,5 +363,57 @@ def render_recording_gif(
             float(invalid_mask(temps_c[position]).mean()), keyframes, predictions,
             class_names))
         for position, frame_idx in enumerate(indices.tolist())
+    ]
+    return write_gif(rendered, out_gif, fps)
+
+
+def tracks_overlay(sensor: str, frame_idx: int, seconds: float, invalid_share: float,
+                   points: Sequence[TrackPoint]) -> FrameOverlay:
+    """What ``render_tracks_gif`` writes on one frame: the time, how many people are
+    tracked, and each track's box with its id (solid colour per id; 'coasting' when the
+    detector missed it in this frame and the box is the tracker's prediction)."""
+    time_line = f"{sensor}   t = {seconds:6.2f} s   frame {frame_idx}"
+    if invalid_share:
+        time_line += f"   no reading: {invalid_share:.0%} (grey)"
+    palette = colormaps["tab10"]
+    boxes = tuple(
+        BoxOverlay(point.box_xyxy,
+                   f"#{point.track_id}" + ("" if point.detected else " coasting"),
+                   _hex(palette((point.track_id - 1) % 10)))
+        for point in points)
+    people = f"{len(points)} {'person' if len(points) == 1 else 'people'} tracked"
+    return FrameOverlay(((time_line, _NEUTRAL_COLOR), (people, _NEUTRAL_COLOR),
+                         ("boxes: detector; coasting: tracker's prediction", _NEUTRAL_COLOR)),
+                        boxes)
+
+
+def _hex(rgba: tuple[float, ...]) -> str:
+    return "#" + "".join(f"{int(round(channel * 255)):02x}" for channel in rgba[:3])
+
+
+def render_tracks_gif(
+    frames_c: np.ndarray,
+    timestamps_ms: np.ndarray,
+    points_per_frame: Sequence[Sequence[TrackPoint]],
+    out_gif: str | os.PathLike,
+    sensor: str = "",
+    frame_step: int = 1,
+    max_frames: int = 300,
+    fps: float = 8.0,
+) -> Path:
+    """A GIF of a recording's frames (N, H, W) deg C with every track's box and id (see
+    ``tracks_overlay``): every ``frame_step``-th frame, at most ``max_frames``."""
+    if frame_step < 1 or max_frames < 1:
+        raise ValueError(f"frame_step and max_frames must be >= 1, got {frame_step}, "
+                         f"{max_frames}")
+    if not len(frames_c) == len(timestamps_ms) == len(points_per_frame):
+        raise ValueError("frames, timestamps and track points must have one entry per frame")
+    drawer = FrameDrawer(frames_c.shape[1], frames_c.shape[2])
+    indices = range(0, len(frames_c), frame_step)[:max_frames]
+    rendered = [
+        drawer.draw(frames_c[i], tracks_overlay(
+            sensor, i, (int(timestamps_ms[i]) - int(timestamps_ms[0])) / 1000.0,
+            float(invalid_mask(frames_c[i]).mean()), points_per_frame[i]))
+        for i in indices
     ]
     return write_gif(rendered, out_gif, fps)

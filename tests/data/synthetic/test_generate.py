@@ -247,7 +247,11 @@ def test_the_simulator_feeds_the_one_dataset_builder(synthetic_root, tmp_path):
     rebuilt = tmp_path / "rebuilt"
     report = build_dataset(synthetic_root / "raw_annotations", synthetic_root / "frames",
                            rebuilt, BuildOptions(val_fraction=SMALL.val_fraction, seed=SMALL.seed))
-    assert files(synthetic_root) == files(rebuilt)
+    simulated = files(synthetic_root)
+    tracks = [name for name in simulated if name.startswith("person_tracks/")]
+    assert [name for name in simulated if name not in tracks] == files(rebuilt)
+    assert sorted(tracks) == [f"person_tracks/{p.stem}.csv"
+                              for p in sorted((synthetic_root / "frames").glob("*.h5"))]
     for split in ("train", "val"):
         assert (json.loads((synthetic_root / "annotations" / f"{split}.json").read_text())
                 ["images"] == json.loads((rebuilt / "annotations" / f"{split}.json")
@@ -266,3 +270,22 @@ def test_the_simulator_feeds_the_one_dataset_builder(synthetic_root, tmp_path):
     val = {im["sensor_id"] for im in json.loads(
         (synthetic_root / "annotations" / "val.json").read_text())["images"]}
     assert train and val and not train & val  # whole recordings held out
+
+
+def test_every_person_is_boxed_on_every_frame(synthetic_root):
+    """The per-frame person tracks agree with the annotated keyframes and follow people
+    between them (the ground truth of tracking metrics)."""
+    from thermal_action.data.annotations import load_keyframes
+    from thermal_action.data.person_tracks import read_person_tracks
+
+    keyframes, _ = load_keyframes(synthetic_root / "annotations" / "train.json", CLASS_NAMES)
+    keyframe = keyframes[0]
+    rows = read_person_tracks(synthetic_root / "person_tracks" / f"{keyframe.sensor_id}.csv")
+    assert rows.shape[1] == 8 and len(np.unique(rows[:, 0])) > 100  # most frames, not keyframes
+    at_keyframe = rows[rows[:, 0] == keyframe.frame_idx]
+    for box, object_id in zip(keyframe.boxes_xyxy, keyframe.object_ids, strict=True):
+        row = at_keyframe[at_keyframe[:, 2] == object_id][0]
+        np.testing.assert_allclose(row[4:], box, atol=0.01)
+    with h5py.File(synthetic_root / "frames" / f"{keyframe.sensor_id}.h5") as file:
+        timestamps = file["timestamps"][:]
+    np.testing.assert_array_equal(rows[:, 1], timestamps[rows[:, 0].astype(int)])

@@ -22,6 +22,8 @@ from thermal_action.data.classes import (
     TRANSITIONS,
     ActionClass,
 )
+from thermal_action.data.person_tracks import FOLDER as TRACKS_FOLDER
+from thermal_action.data.person_tracks import TRACK_COLUMNS, write_person_tracks
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.synthetic import people as P
 from thermal_action.data.synthetic.scene import Scene, make_scene
@@ -37,7 +39,8 @@ HEIGHT, WIDTH = SENSOR_SHAPE
 WINDOW = WINDOW_FRAMES  # keyframes keep their whole sample window inside the recording
 SYNTH_OUTPUT = OutputKind(
     "thermal_action.data.synthetic",
-    frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json", "realism"}))
+    frozenset({"frames", "annotations", "raw_annotations", "dataset_info.json", "realism",
+               TRACKS_FOLDER}))
 """The stamp of a simulated dataset and every top-level name it holds (``realism/`` from
 ``data synth --compare``); ``overwrite`` replaces only such folders."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
@@ -97,6 +100,7 @@ class SimRecording(NamedTuple):
     timestamps_ms: np.ndarray  # (N,) int64
     keyframes: list[SimKeyframe]
     scene: Scene
+    person_tracks: np.ndarray  # (M, 8) every person's box on every frame (TRACK_COLUMNS)
 
 
 def _box_of(heat: np.ndarray) -> np.ndarray | None:
@@ -201,8 +205,9 @@ def simulate_recording(
     key_indices = [i for i in key_indices if WINDOW // 2 <= i < num_frames - WINDOW // 2]
     labels = np.array([[P.label_at(person, float(t)) or -1 for t in times_s] for person in persons])
     wanted = {i for i in key_indices if _window_is_clear(labels, i, config.min_window_purity)}
-    frames, keyframes = _render(scene, persons, sensor, times_s, timestamps, wanted, rng)
-    return SimRecording(sensor_id, frames, timestamps, keyframes, scene)
+    frames, keyframes, tracks = _render(scene, persons, sensor, times_s, timestamps, wanted,
+                                        rng)
+    return SimRecording(sensor_id, frames, timestamps, keyframes, scene, tracks)
 
 
 def _cast(scene: Scene, config: SynthConfig, duration_s: float, window_s: float,
@@ -242,11 +247,12 @@ class _SensorState(NamedTuple):
 
 def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
             times_s: np.ndarray, timestamps: np.ndarray, wanted: set[int],
-            rng: np.random.Generator) -> tuple[np.ndarray, list[SimKeyframe]]:
-    """Frames (N, H, W) deg C as the sensor sees the scene, and the person boxes of the
-    ``wanted`` keyframes."""
+            rng: np.random.Generator) -> tuple[np.ndarray, list[SimKeyframe], np.ndarray]:
+    """Frames (N, H, W) deg C as the sensor sees the scene, the person boxes of the
+    ``wanted`` keyframes, and every person's box on every frame (``TRACK_COLUMNS`` rows)."""
     frames = np.empty((len(times_s), HEIGHT, WIDTH), np.float32)
     keyframes: list[SimKeyframe] = []
+    tracks: list[tuple] = []
     jitter = [np.zeros(2) for _ in persons]
     offset_c = 0.0
     for index, t_s in enumerate(times_s):
@@ -262,10 +268,12 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
             heat = P.render_person(blobs, centre + jitter[object_id], angle, person.scale,
                                    person.warmth, HEIGHT, WIDTH, breathing)
             frame += heat
+            label, box = P.label_at(person, float(t_s)), _box_of(heat)
+            if label is None or box is None:
+                continue
+            tracks.append((index, int(timestamps[index]), object_id, int(label), *box))
             if index in wanted:
-                label, box = P.label_at(person, float(t_s)), _box_of(heat)
-                if label is not None and box is not None:
-                    boxes.append(PersonBox(object_id, label, box))
+                boxes.append(PersonBox(object_id, label, box))
         offset_c = 0.95 * offset_c + rng.normal(0, 0.03)
         frame = apply_optics_and_noise(frame, sensor.fixed_pattern, sensor.noise_c, offset_c,
                                        rng)
@@ -274,7 +282,7 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
         frames[index] = frame
         if boxes:
             keyframes.append(SimKeyframe(index, int(timestamps[index]), boxes))
-    return frames, keyframes
+    return frames, keyframes, np.asarray(tracks, np.float64).reshape(-1, len(TRACK_COLUMNS))
 
 
 def _mac(rng: np.random.Generator) -> str:
@@ -367,8 +375,8 @@ def generate_dataset(
         options = BuildOptions(split="recording", val_fraction=config.val_fraction,
                                seed=config.seed, overwrite=overwrite, compression_level=1)
         report = build_dataset(raw / "raw_annotations", raw / "frames", out, options,
-                               output=SYNTH_OUTPUT,
-                               extra_info=dict(simulation=asdict(config)))
+                               output=SYNTH_OUTPUT, extra_info=dict(simulation=asdict(config)),
+                               extra_folders=(raw / TRACKS_FOLDER,))
     return SynthSummary(
         root=out,
         train_recordings=report.splits["train"]["recordings"],
@@ -385,8 +393,9 @@ def simulate_raw_material(
     """Simulate the recordings of ``config`` into ``raw/frames/<sensor_id>.npz`` (frames,
     timestamps, frame_seqs) and their keyframes into ``raw/raw_annotations/*.jsonl``
     (people with their action, plus the room's furniture and objects), as a sensor and
-    its annotators would deliver them."""
-    for folder in ("frames", "raw_annotations"):
+    its annotators would deliver them; and every person's box on every frame into
+    ``raw/person_tracks/<sensor_id>.csv`` (the ground truth of tracking)."""
+    for folder in ("frames", "raw_annotations", TRACKS_FOLDER):
         (raw / folder).mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(config.seed)
     deck = ClassDeck(config.class_weights, rng)
@@ -409,5 +418,6 @@ def simulate_raw_material(
                  frame_seqs=np.arange(len(recording.frames_c), dtype=np.int64) + 1000)
         (raw / "raw_annotations" / f"{sensor_id}_annotation.jsonl").write_text(
             "\n".join(_raw_lines(recording, mac)) + "\n")
+        write_person_tracks(raw / TRACKS_FOLDER / f"{sensor_id}.csv", recording.person_tracks)
         if progress is not None:
             progress(index + 1, config.num_recordings)

@@ -498,6 +498,7 @@ def build_dataset(
     progress: Callable[[int, int], None] | None = None,
     output: OutputKind = BUILD_OUTPUT,
     extra_info: dict[str, Any] | None = None,
+    extra_folders: Sequence[Path] = (),
 ) -> BuildReport:
     """Build a dataset folder at ``out`` from raw annotation JSONL files (``annotations``:
     files and/or folders of ``*.jsonl``) and the recordings folder ``recordings`` (``.h5``,
@@ -510,7 +511,8 @@ def build_dataset(
     false. ``progress(done, total)`` is called with 0 before the first recording and
     after each. ``output`` names the writer in ``dataset_info.json`` (another tool that
     feeds this builder, such as the simulator, passes its own), and ``extra_info`` adds
-    entries to that file (the simulator's settings).
+    entries to that file (the simulator's settings); ``extra_folders`` are copied into
+    the dataset under their own names (the simulator's per-frame person tracks).
     """
     started = time.monotonic()
     out, recordings = Path(out), Path(recordings)
@@ -548,6 +550,8 @@ def build_dataset(
             classes_missing_from_train=classes_missing_from_training(
                 {name: split["class_counts"] for name, split in counts.items()}),
         )
+        for folder in extra_folders:
+            shutil.copytree(folder, staging / Path(folder).name)
         info = _dataset_info(report, files, recordings, time.monotonic() - started)
         _write_json(staging / "dataset_info.json",
                     {**info, "generator": output.generator, **(extra_info or {})})

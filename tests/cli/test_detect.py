@@ -1,0 +1,69 @@
+"""``thermal-action detect`` on a real and a simulated recording, and the real data's
+annotated frames as detection ground truth."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import imageio.v3 as iio
+import numpy as np
+
+from tests.conftest import run_cli
+from thermal_action.cli.main import main
+
+
+def test_detect_a_real_recording(real_data_root, tmp_path):
+    recording = real_data_root / "frames" / "SL18_R1.h5"
+    result = run_cli("detect", str(recording), "--out", str(tmp_path / "tracks.json"),
+                     "--render", str(tmp_path / "tracks.gif"))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.startswith("SL18_R1: 504 frames, ")
+    assert "frames/s for detector and tracker" in result.stdout
+    document = json.loads((tmp_path / "tracks.json").read_text())
+    assert document["sensor_id"] == "SL18_R1" and document["frames"] == 504
+    assert document["detector"]["type"] == "BlobDetector" and document["tracks"]
+    track = document["tracks"][0]
+    assert track["points"][0]["timestamp_ms"] == track["start_ms"]
+    assert len(track["points"][0]["box_xyxy"]) == 4
+    assert f"people tracked: {len(document['tracks'])}" in result.stdout
+    frames = iio.imread(tmp_path / "tracks.gif", index=None)
+    assert len(frames) == 300 and frames.shape[-1] in (3, 4)
+
+
+def test_detect_a_simulated_recording_as_csv(tmp_path):
+    from thermal_action.data.synthetic import SynthConfig, generate_dataset
+
+    root = tmp_path / "sim"
+    generate_dataset(root, SynthConfig(num_recordings=2, frames_per_recording=120, seed=4,
+                                       people_weights=(1.0,)))
+    recording = sorted((root / "frames").glob("*.h5"))[0]
+    out = tmp_path / "tracks.csv"
+    assert main(["detect", str(recording), "--out", str(out)]) == 0
+    with out.open() as stream:
+        rows = list(csv.DictReader(stream))
+    assert rows and set(rows[0]) == {"track_id", "frame_idx", "timestamp_ms", "x1", "y1",
+                                     "x2", "y2", "score", "detected"}
+    truth = np.loadtxt(root / "person_tracks" / f"{recording.stem}.csv", delimiter=",",
+                       skiprows=1, ndmin=2)
+    first = {int(r["frame_idx"]) for r in rows}
+    assert len(first & set(truth[:, 0].astype(int))) > 60  # the person is followed
+
+
+def test_detect_bad_input_is_one_line(tmp_path, capsys):
+    assert main(["detect", str(tmp_path / "none.h5")]) == 2
+    assert "none.h5: recording file not found" in capsys.readouterr().err
+    (tmp_path / "r.npz").write_bytes(b"junk")
+    assert main(["detect", str(tmp_path / "r.npz"), "--out", str(tmp_path / "t.txt")]) == 2
+    assert "--out" in capsys.readouterr().err
+
+
+def test_annotated_frames_of_the_real_data(real_data_root):
+    from thermal_action.tracking.truth import annotated_frames
+
+    frames = annotated_frames(real_data_root)
+    assert len(frames) == 387
+    assert sum(len(f.truth.classes) for f in frames) == 500
+    assert sum(len(f.truth.object_keys) for f in frames) == 838
+    assert sum(int(f.truth.heat_residue.sum()) for f in frames) == 73
+    assert all(f.truth.boxes_xyxy.shape[1] == 4 for f in frames)
