@@ -55,6 +55,14 @@ def positive_int(text: str) -> int:
     return value
 
 
+def frame_shape(text: str) -> tuple[int, int]:
+    """argparse type: a sensor geometry ROWSxCOLUMNS such as 40x60."""
+    rows, sep, columns = text.lower().partition("x")
+    if not (sep and rows.isdigit() and columns.isdigit()):
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLUMNS such as 40x60, got {text!r}")
+    return int(rows), int(columns)
+
+
 def dataset_folder(root: str | os.PathLike) -> Path:
     """A dataset folder given on the command line; ``DataError`` when it is not one."""
     path = Path(root)

@@ -5,17 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress, positive_int, write_json
+from thermal_action.cli.common import ConsoleProgress, frame_shape, positive_int, write_json
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.tools.splits import SPLIT_STRATEGIES
 from thermal_action.errors import ConfigError
-
-
-def _frame_shape(text: str) -> tuple[int, int]:
-    rows, sep, columns = text.lower().partition("x")
-    if not (sep and rows.isdigit() and columns.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected ROWSxCOLUMNS such as 40x60, got {text!r}")
-    return int(rows), int(columns)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -55,7 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write a split whose windows overlap across splits")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty output folder")
-    parser.add_argument("--frame-shape", type=_frame_shape, default=SENSOR_SHAPE,
+    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
                         metavar="ROWSxCOLUMNS",
                         help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
     parser.add_argument("--report", metavar="PATH",

@@ -5,15 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress
+from thermal_action.cli.common import ConsoleProgress, frame_shape
 from thermal_action.data.sensor import SENSOR_SHAPE
-
-
-def _frame_shape(text: str) -> tuple[int, int]:
-    rows, sep, columns = text.lower().partition("x")
-    if not (sep and rows.isdigit() and columns.isdigit()):
-        raise argparse.ArgumentTypeError(f"expected ROWSxCOLUMNS such as 40x60, got {text!r}")
-    return int(rows), int(columns)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -28,7 +21,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write a GIF of the recording with every track's box and id")
     parser.add_argument("--max-gap-s", type=float, default=3.0,
                         help="seconds a track survives without detections (default 3)")
-    parser.add_argument("--frame-shape", type=_frame_shape, default=SENSOR_SHAPE,
+    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
                         metavar="ROWSxCOLUMNS",
                         help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
 
