@@ -96,7 +96,17 @@ BLOCKS: tuple[Run, ...] = (
              (r"metrics\.json$", f"metrics.json --cfg-options {_subset(8, ('test',))}")),
         expect=("last checkpoint: work_dirs/r18/epoch_1.pth", "clips: 8  (",
                 "metrics written to work_dirs/r18/metrics.json")),
-    Run("$ thermal-action detect", expect=("people tracked: ",)),
+    Run("$ thermal-action detect ../shared/data/thermal_action_dataset/frames/SL18_R1.h5",
+        expect=("people tracked: ",)),
+    Run("--out work_dirs/built/by-recording",  # build, then train, test and use a detector
+        toy=((r"--work-dir work_dirs/person-detector$",
+              "--work-dir work_dirs/person-detector --epochs 1 --cfg-options "
+              "train_dataloader.dataset.simulated.num_recordings=2 "
+              "train_dataloader.dataset.simulated.frames_per_recording=120 "
+              "train_dataloader.dataset.indices=64"),
+             (r"epoch_24\.pth", "epoch_1.pth")),
+        expect=("last checkpoint: work_dirs/person-detector/epoch_1.pth", "det/ap50: ",
+                "people tracked: ")),
     Run("mmaction/.mim/tools/train.py",
         toy=((r"--work-dir work_dirs/upstream$", "--work-dir work_dirs/upstream --cfg-options "
               f"train_cfg.max_epochs=1 {_subset(16)}"),

@@ -67,3 +67,36 @@ def test_annotated_frames_of_the_real_data(real_data_root):
     assert sum(len(f.truth.object_keys) for f in frames) == 838
     assert sum(int(f.truth.heat_residue.sum()) for f in frames) == 73
     assert all(f.truth.boxes_xyxy.shape[1] == 4 for f in frames)
+
+
+def test_the_learned_detector_trains_tests_and_detects_on_real_data(real_data_root,
+                                                                     tmp_path):
+    """A few iterations of the person detector on a recording split of the real data plus
+    a small simulated set; test scores the held-out recordings; detect uses it."""
+    built = tmp_path / "built"
+    assert main(["data", "build", "--annotations", str(real_data_root / "raw_annotations"),
+                 "--recordings", str(real_data_root / "frames"), "--out", str(built)]) == 0
+    options = ["--cfg-options", "train_dataloader.dataset.simulated.num_recordings=2",
+               "train_dataloader.dataset.simulated.frames_per_recording=120",
+               f"train_dataloader.dataset.simulated.cache={tmp_path / 'sim'}",
+               "train_dataloader.dataset.indices=64"]
+    work = tmp_path / "work"
+    trained = run_cli("train", "person-frames", "--data-root", str(built), "--work-dir",
+                      str(work), "--epochs", "1", *options)
+    assert trained.returncode == 0, trained.stderr[-3000:]
+    assert "val det/ap50:" in trained.stdout
+    tested = run_cli("test", "person-frames", str(work / "epoch_1.pth"), "--data-root",
+                     str(built), "--out", str(tmp_path / "det.json"))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert tested.stdout.startswith("frames: 92  (")  # the held-out recordings' frames
+    report = json.loads((tmp_path / "det.json").read_text())
+    assert set(report["metrics"]) == {"det/ap50", "det/ap30", "det/precision", "det/recall",
+                                      "det/f1"}
+    assert report["sample_unit"] == "frame" and report["objects"]["objects"] > 0
+    config = work / "centernet_thermal_1xb32-24e_person-frames-40x60.py"
+    detected = run_cli("detect", str(real_data_root / "frames" / "SL14_R1.h5"), "--detector",
+                       str(config), str(work / "epoch_1.pth"), "--out",
+                       str(tmp_path / "t.json"))
+    assert detected.returncode == 0, detected.stderr[-3000:]
+    assert json.loads((tmp_path / "t.json").read_text())["detector"]["type"] == \
+        "LearnedDetector"

@@ -10,15 +10,18 @@ from thermal_action.engine.config import set_epochs
 from thermal_action.errors import ConfigError
 
 CONFIGS = list_configs()
+DETECTORS = [name for name in CONFIGS if load_config(name).model.type == "ThermalCenterNet"]
+RECOGNIZERS = [name for name in CONFIGS if name not in DETECTORS]
 
 
 def test_both_recipes_ship():
     assert any("r50" in name and "256px" in name for name in CONFIGS)
     assert any("thermal-40x60" in name for name in CONFIGS)
     assert any("thermal-person-24px" in name for name in CONFIGS)
+    assert DETECTORS and set(DETECTORS) | set(RECOGNIZERS) == set(CONFIGS)
 
 
-@pytest.mark.parametrize("name", CONFIGS)
+@pytest.mark.parametrize("name", RECOGNIZERS)
 def test_config_builds_and_forwards(name, tiny_root):
     cfg = load_config(name, data_root=tiny_root)
     init_default_scope("mmaction")
@@ -39,6 +42,22 @@ def test_config_builds_and_forwards(name, tiny_root):
     assert cfg.custom_imports["imports"] == ["thermal_action"]
     assert cfg.train_cfg.val_interval == 5 and cfg.optim_wrapper.optimizer.type == "SGD"
     assert cfg.default_hooks.checkpoint.save_best == "acc/mean_class"
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        assert cfg[loader].dataset.data_root == str(tiny_root.resolve())
+
+
+@pytest.mark.parametrize("name", DETECTORS)
+def test_detector_config_builds_and_finds_its_outputs(name, tiny_root):
+    cfg = load_config(name, data_root=tiny_root)
+    init_default_scope("mmaction")
+    model = MODELS.build(cfg.model).eval()
+    inputs = torch.randn(2, 1, cfg.sensor_height, cfg.sensor_width)
+    with torch.no_grad():
+        outputs = model(inputs, mode="tensor")
+    assert outputs["heatmap"].shape == (2, 1, cfg.sensor_height // 2, cfg.sensor_width // 2)
+    assert outputs["size"].shape[1] == outputs["offset"].shape[1] == 2
+    assert cfg.default_hooks.checkpoint.save_best == "det/ap50"
+    assert cfg.train_dataloader.dataset.type == "PersonFrameDataset"
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         assert cfg[loader].dataset.data_root == str(tiny_root.resolve())
 

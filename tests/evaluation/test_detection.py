@@ -55,6 +55,9 @@ def test_detection_scores_per_class_and_threshold():
     assert scores.num_truth == 3 and scores.num_detections == 2
     assert scores.precision == pytest.approx(0.5) and scores.recall == pytest.approx(1 / 3)
     assert scores.recall_by_class == {"lying down-lying with risk": 0.0, "standing": 0.5}
+    assert scores.truth_by_class == {"lying down-lying with risk": 1, "standing": 2}
+    assert scores.pooled_recall(["standing", "lying down-lying with risk"]) == pytest.approx(1 / 3)
+    assert np.isnan(scores.pooled_recall(["walking"]))
     # ranked 0.9 hit, 0.8 miss, 0.4 hit: AP = 1/3 * 1 + 1/3 * 2/3
     assert scores.ap == pytest.approx(1 / 3 + 2 / 9)
     with pytest.raises(ValueError):

@@ -11,10 +11,13 @@ from thermal_action.data.sensor import SENSOR_SHAPE
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
-        name, help="find and track the people of a recording (warm-blob detector, Kalman "
-                   "tracker)")
+        name, help="find and track the people of a recording (a trained detector or the "
+                   "warm-blob one, Kalman tracker)")
     parser.add_argument("recording", metavar="RECORDING",
                         help="one recording: .h5/.hdf5, .npz, .npy or .csv (as data build)")
+    parser.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
+                        help="a trained person detector (default: the warm-blob detector, "
+                             "no training)")
     parser.add_argument("--out", metavar="TRACKS",
                         help="write the tracks to this .json or .csv file")
     parser.add_argument("--render", metavar="GIF",
@@ -41,7 +44,15 @@ def run(args: argparse.Namespace) -> int:
         tracker = Tracker(max_gap_s=args.max_gap_s)
     except ValueError as exc:
         raise ConfigError(f"--max-gap-s: {exc}") from None
-    detector = BlobDetector()
+    if args.detector:
+        from thermal_action.tracking.learned import LearnedDetector
+
+        try:
+            detector = LearnedDetector(*args.detector)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    else:
+        detector = BlobDetector()
     with ConsoleProgress() as progress:
         found = detect_people(args.recording, detector, tracker, args.frame_shape,
                               progress.counter("frames"))

@@ -48,9 +48,9 @@ def run(args: argparse.Namespace) -> int:
             quiet=not args.verbose,
             on_progress=progress.run,
         )
-    unit = "people" if report["sample_unit"] == "person" else "clips"
-    print(f"{unit}: {report.get('num_clips', '?')}  ({report['ann_file']}; "
-          f"{report['split_reason']})")
+    unit = {"person": "people", "keyframe": "clips", "frame": "frames"}[report["sample_unit"]]
+    count = report.get("num_clips", report.get("num_frames", "?"))
+    print(f"{unit}: {count}  ({report['ann_file']}; {report['split_reason']})")
     for key, value in report["metrics"].items():
         print(f"{key}: {value:.4f}")
     if args.out:

@@ -17,9 +17,10 @@ import numpy as np
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.data.tools.sources import SourceRecording, read_source
 from thermal_action.tracking.blob import BlobDetector
-from thermal_action.tracking.detections import Detections, Detector
+from thermal_action.tracking.detections import Detections, Detector, detect_chunks
 from thermal_action.tracking.tracker import Track, Tracker, TrackPoint
 
+PROGRESS_FRAMES = 256
 CSV_COLUMNS = ("track_id", "frame_idx", "timestamp_ms", "x1", "y1", "x2", "y2", "score",
                "detected")
 
@@ -47,28 +48,35 @@ def detect_people(
     progress: Callable[[int, int], None] | None = None,
 ) -> PeopleInRecording:
     """Run ``detector`` (default ``BlobDetector()``) and ``tracker`` (default ``Tracker()``)
-    over the recording at ``path``, frame by frame as a live sensor would deliver them.
-    ``progress(done, total)`` is called every 100 frames and at the end."""
+    over the recording at ``path``, in time order; each frame's detections depend on it and
+    the frames before it only, as on a live sensor (a trained detector runs many frames per
+    model pass). ``progress(done, total)`` is called every ``PROGRESS_FRAMES`` frames."""
     recording = read_source(path, frame_shape)
     detector, tracker = detector or BlobDetector(), tracker or Tracker()
     detector.reset()
     tracker.reset()
     total = len(recording.temps_c)
     detections, points, spent = [], [], 0.0
-    for index, (frame, timestamp) in enumerate(zip(recording.temps_c,
-                                                   recording.timestamps_ms, strict=True)):
-        start = time.perf_counter()
-        found = detector.update(frame, int(timestamp))
-        points.append(tracker.update(found, int(timestamp), index))
-        spent += time.perf_counter() - start
-        detections.append(found)
-        if progress is not None and ((index + 1) % 100 == 0 or index + 1 == total):
-            progress(index + 1, total)
+    for start in range(0, total, PROGRESS_FRAMES):
+        stop = min(start + PROGRESS_FRAMES, total)
+        began = time.perf_counter()
+        found = list(detect_chunks(detector, recording.temps_c[start:stop],
+                                   recording.timestamps_ms[start:stop]))
+        points += [tracker.update(frame, int(recording.timestamps_ms[index]), index)
+                   for index, frame in enumerate(found, start=start)]
+        spent += time.perf_counter() - began
+        detections += found
+        if progress is not None:
+            progress(stop, total)
     return PeopleInRecording(recording, detections, points, tracker.finish(), spent)
 
 
 def _settings(component: object) -> dict[str, Any]:
-    public = {key: value for key, value in vars(component).items() if not key.startswith("_")}
+    """The component's type and its plain public settings (numbers, strings, flags)."""
+    plain = (int, float, str, bool)
+    public = {key: value for key, value in vars(component).items()
+              if not key.startswith("_") and (isinstance(value, plain) or (
+                  isinstance(value, tuple | list) and all(isinstance(v, plain) for v in value)))}
     return {"type": type(component).__name__, **public}
 
 

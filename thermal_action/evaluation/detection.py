@@ -89,6 +89,14 @@ class DetectionScores(NamedTuple):
     num_truth: int
     num_detections: int  # scoring at least score_threshold
     recall_by_class: dict[str, float]  # action class -> recall at score_threshold
+    truth_by_class: dict[str, int]  # action class -> people annotated
+
+    def pooled_recall(self, classes: Sequence[str]) -> float:
+        """Recall over all people of ``classes`` together (NaN when there are none)."""
+        total = sum(self.truth_by_class.get(name, 0) for name in classes)
+        found = sum(self.recall_by_class[name] * self.truth_by_class[name]
+                    for name in classes if name in self.truth_by_class)
+        return found / total if total else float("nan")
 
 
 def detection_scores(predictions: Sequence[Detections], truths: Sequence[FrameTruth],
@@ -117,7 +125,8 @@ def detection_scores(predictions: Sequence[Detections], truths: Sequence[FrameTr
     return DetectionScores(
         iou_threshold, score_threshold, average_precision(scores_all, correct_all, num_truth),
         precision, recall, f1, num_truth, int(kept.sum()),
-        {name: found[name] / count for name, count in sorted(total.items())})
+        {name: found[name] / count for name, count in sorted(total.items())},
+        dict(sorted(total.items())))
 
 
 class ObjectFalseDetections(NamedTuple):

@@ -9,6 +9,13 @@ import numpy as np
 from mmaction.registry import METRICS
 from mmengine.evaluator import BaseMetric
 
+from thermal_action.evaluation.detection import (
+    FrameTruth,
+    detection_scores,
+    object_false_detections,
+)
+from thermal_action.tracking.detections import Detections
+
 
 def top_k_accuracy(scores: np.ndarray, labels: np.ndarray, k: int) -> float:
     """Fraction of clips whose true label is among the ``k`` highest scores; (N, C), (N,)."""
@@ -78,3 +85,42 @@ class ClipAccuracyMetric(BaseMetric):
             confusion_matrix=confusion_matrix(labels, scores.argmax(1), num_classes).tolist(),
         )
         return metrics
+
+
+@METRICS.register_module()
+class PersonDetectionMetric(BaseMetric):
+    """Person detection on frames: ``ap50``, ``ap30``, and precision / recall / F1 at IoU
+    0.5 and ``score_threshold``; recall per action class and false detections on annotated
+    objects stay available as ``last_details``."""
+
+    default_prefix = "det"
+
+    def __init__(self, score_threshold: float = 0.5, collect_device: str = "cpu",
+                 prefix: str | None = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        self.score_threshold = score_threshold
+        self.last_details: dict = {}
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        keys = ("boxes_xyxy", "classes", "objects_xyxy", "object_keys", "heat_residue",
+                "sensor_id", "pred_boxes_xyxy", "pred_scores")
+        self.results.extend({key: sample[key] for key in keys} for sample in data_samples)
+
+    def compute_metrics(self, results: list) -> dict:
+        predictions = [Detections(np.asarray(r["pred_boxes_xyxy"], np.float32).reshape(-1, 4),
+                                  np.asarray(r["pred_scores"], np.float32)) for r in results]
+        truths = [FrameTruth(np.asarray(r["boxes_xyxy"], np.float32).reshape(-1, 4),
+                             list(r["classes"]), np.arange(len(r["classes"])),
+                             np.asarray(r["objects_xyxy"], np.float32).reshape(-1, 4),
+                             list(r["object_keys"]), np.asarray(r["heat_residue"], bool))
+                  for r in results]
+        recordings = [r["sensor_id"] for r in results]
+        at_50 = detection_scores(predictions, truths, 0.5, self.score_threshold)
+        at_30 = detection_scores(predictions, truths, 0.3, self.score_threshold)
+        objects = object_false_detections(predictions, truths, recordings,
+                                          score_threshold=self.score_threshold)
+        self.last_details = dict(num_frames=len(truths), num_people=at_50.num_truth,
+                                 recall_by_class=at_50.recall_by_class,
+                                 objects=objects._asdict())
+        return dict(ap50=at_50.ap, ap30=at_30.ap, precision=at_50.precision,
+                    recall=at_50.recall, f1=at_50.f1)

@@ -1,5 +1,6 @@
 """Model parts MMAction2 lacks, checkpoint reading and pretrained-weight loading."""
 
+from thermal_action.models.centernet import ThermalCenterNet, ThermalFramePreprocessor
 from thermal_action.models.checkpoint import (
     WeightFit,
     check_weights_fit,
@@ -11,6 +12,8 @@ from thermal_action.models.pretrained import PretrainedReport, load_pretrained
 
 __all__ = [
     "PretrainedReport",
+    "ThermalCenterNet",
+    "ThermalFramePreprocessor",
     "WeightFit",
     "check_weights_fit",
     "load_pretrained",

@@ -13,8 +13,8 @@ hotter than any person, absolutely (``max_peak_c``) or above their surroundings
 longer than ``max_aspect`` times their width (the lens rim; annotated people reach 2.8),
 are dropped.
 The score grows with the heat mass of the warm part (excess deg C x pixels).
-Pixels with no reading take their last valid reading, so a frame that is mostly invalid
-shows what the sensor saw last.
+Pixels with no reading take their last valid reading while it is recent
+(``InvalidPixelMemory``), so a frame that is mostly invalid shows what the sensor saw last.
 """
 
 from __future__ import annotations
@@ -22,8 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from thermal_action.data.sensor import invalid_mask
-from thermal_action.tracking.detections import Detections
+from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
 
 def block_background(frame_c: np.ndarray, block_px: int = 4, kernel_blocks: int = 3) -> np.ndarray:
@@ -81,29 +80,16 @@ class BlobDetector:
         self.area_scale_px = area_scale_px
         self.block_px = block_px
         self.kernel_blocks = kernel_blocks
-        self._last_valid: np.ndarray | None = None
+        self.pixels = InvalidPixelMemory()
 
     def reset(self) -> None:
-        self._last_valid = None
-
-    def repaired(self, frame_c: np.ndarray) -> np.ndarray:
-        """The frame with each invalid pixel at its last valid reading (the frame's median
-        where there is none yet); updates that memory."""
-        frame = np.asarray(frame_c, dtype=np.float32)
-        invalid = invalid_mask(frame)
-        if not invalid.any():
-            self._last_valid = frame.copy()
-            return frame
-        if self._last_valid is None:
-            fill = float(np.median(frame[~invalid])) if (~invalid).any() else 20.0
-            self._last_valid = np.full(frame.shape, fill, np.float32)
-        frame = np.where(invalid, self._last_valid, frame)
-        self._last_valid = frame.copy()
-        return frame
+        self.pixels.reset()
 
     def update(self, frame_c: np.ndarray, timestamp_ms: int = 0) -> Detections:
         """People in one (H, W) deg C frame."""
-        frame = self.repaired(frame_c)
+        frame = self.pixels.repair(frame_c, timestamp_ms)
+        if frame is None:
+            return Detections.empty()
         excess = frame - block_background(frame, self.block_px, self.kernel_blocks)
         warm = excess > self.threshold_c
         labels, count = ndimage.label(excess > self.edge_c)

@@ -4,10 +4,12 @@ with scores come out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple, Protocol
 
 import numpy as np
+
+from thermal_action.data.sensor import invalid_mask
 
 
 class Detections(NamedTuple):
@@ -37,10 +39,59 @@ class Detector(Protocol):
         ...
 
 
-def detect_frames(detector: Detector, frames_c: Iterable[np.ndarray],
-                  timestamps_ms: Iterable[int]) -> list[Detections]:
+def detect_frames(detector: Detector, frames_c: Sequence[np.ndarray],
+                  timestamps_ms: Sequence[int], chunk: int = 256) -> list[Detections]:
     """Run ``detector`` over frames (N, H, W) deg C and their timestamps (N,) ms, from a
-    fresh state; one ``Detections`` per frame."""
+    fresh state; one ``Detections`` per frame. A detector with ``update_many`` (one model
+    pass for many frames) gets ``chunk`` frames at a time."""
     detector.reset()
-    return [detector.update(np.asarray(frame), int(timestamp))
-            for frame, timestamp in zip(frames_c, timestamps_ms, strict=True)]
+    return list(detect_chunks(detector, frames_c, timestamps_ms, chunk))
+
+
+def detect_chunks(detector: Detector, frames_c: Sequence[np.ndarray],
+                  timestamps_ms: Sequence[int], chunk: int = 256) -> Iterator[Detections]:
+    """``detector``'s detections frame by frame (its state carries on from earlier calls),
+    computed ``chunk`` frames at a time when it has ``update_many``."""
+    many = getattr(detector, "update_many", None)
+    for start in range(0, len(frames_c), chunk if many else 1):
+        frames = frames_c[start : start + chunk]
+        times = [int(t) for t in timestamps_ms[start : start + chunk]]
+        if many is not None:
+            yield from many(frames, times)
+        else:
+            yield detector.update(np.asarray(frames[0]), times[0])
+
+
+class InvalidPixelMemory:
+    """Fills pixels with no reading (-273.2 or non-finite) from their last valid reading,
+    when that reading is at most ``max_age_ms`` old; older ones, and pixels never read,
+    take the median of the frame's valid pixels (the room), so a frame that follows a gap
+    in the recording shows no ghosts of where people were. Causal: it sees each frame once.
+    """
+
+    def __init__(self, max_age_ms: float = 500.0) -> None:
+        self.max_age_ms = max_age_ms
+        self.reset()
+
+    def reset(self) -> None:
+        self._values: np.ndarray | None = None
+        self._times: np.ndarray | None = None
+
+    def repair(self, frame_c: np.ndarray, timestamp_ms: int) -> np.ndarray | None:
+        """The repaired (H, W) frame, or None when nothing usable is known (no valid pixel
+        now and none recent enough)."""
+        frame = np.asarray(frame_c, np.float32)
+        invalid = invalid_mask(frame)
+        if self._values is None or self._values.shape != frame.shape:
+            self._values = np.zeros(frame.shape, np.float32)
+            self._times = np.full(frame.shape, -np.inf)
+        self._values[~invalid] = frame[~invalid]
+        self._times[~invalid] = timestamp_ms
+        if not invalid.any():
+            return frame
+        recent = invalid & (timestamp_ms - self._times <= self.max_age_ms)
+        if not (~invalid).any() and not recent.any():
+            return None
+        room = float(np.median(frame[~invalid])) if (~invalid).any() else \
+            float(np.median(self._values[recent]))
+        return np.where(invalid, np.where(recent, self._values, room), frame).astype(np.float32)

@@ -1,0 +1,56 @@
+"""A trained person detector behind the ``Detector`` interface."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from mmaction.registry import MODELS
+from mmengine.registry import init_default_scope
+from mmengine.runner.checkpoint import save_checkpoint
+
+from tests.tracking.test_blob_and_tracker import person, room
+from thermal_action.engine import load_config
+from thermal_action.errors import CheckpointError
+from thermal_action.tracking.learned import LearnedDetector
+
+CONFIG = "centernet_thermal_1xb32-24e_person-frames-40x60"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    init_default_scope("mmaction")
+    torch.manual_seed(0)
+    model = MODELS.build(load_config(CONFIG).model)
+    path = tmp_path_factory.mktemp("detector") / "epoch_1.pth"
+    save_checkpoint(dict(meta={}, state_dict=model.state_dict()), str(path))
+    return path
+
+
+def test_many_frames_at_once_equal_one_at_a_time(checkpoint):
+    detector = LearnedDetector(CONFIG, checkpoint, min_score=0.0)
+    frames = [person(room(i), 20 + 2 * i, 20) for i in range(6)]
+    frames[3][:30] = -273.2  # mostly invalid: repaired from the frame before
+    timestamps = [i * 100 for i in range(6)]
+    detector.reset()
+    single = [detector.update(frame, t) for frame, t in zip(frames, timestamps, strict=True)]
+    detector.reset()
+    many = detector.update_many(frames, timestamps)
+    for one, other in zip(single, many, strict=True):
+        np.testing.assert_allclose(one.boxes_xyxy, other.boxes_xyxy, atol=1e-4)
+        np.testing.assert_allclose(one.scores, other.scores, atol=1e-5)
+    assert len(many[0].scores) > 0  # an untrained model still reports candidates
+    everything_invalid = np.full((40, 60), -273.2, np.float32)
+    detector.reset()
+    assert len(detector.update(everything_invalid, 0).scores) == 0
+
+
+def test_only_frame_detector_configs_and_fitting_checkpoints(checkpoint, tmp_path):
+    with pytest.raises(ValueError, match="not a frame detector config"):
+        LearnedDetector("thermal-40x60", checkpoint)
+    init_default_scope("mmaction")
+    other = MODELS.build(load_config(CONFIG).model | dict(channels=8, head=8))
+    path = tmp_path / "small.pth"
+    save_checkpoint(dict(meta={}, state_dict=other.state_dict()), str(path))
+    with pytest.raises(CheckpointError, match="does not fit config"):
+        LearnedDetector(CONFIG, path)

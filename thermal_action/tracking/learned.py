@@ -1,0 +1,70 @@
+"""A trained person detector (a detector config + checkpoint, e.g. the CenterNet of
+``centernet_thermal_1xb32-24e_person-frames-40x60``) behind the ``Detector`` interface."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from mmaction.registry import MODELS, TRANSFORMS
+from mmengine.dataset import Compose
+from mmengine.registry import init_default_scope
+
+from thermal_action.engine.config import load_config
+from thermal_action.models.checkpoint import load_weights
+from thermal_action.tracking.detections import Detections, InvalidPixelMemory
+
+
+class LearnedDetector:
+    """Runs the model of ``config`` with the weights of ``checkpoint`` on each frame; the
+    frame goes through the config's test pipeline after the loading step (repair of
+    invalid pixels, normalization). Pixels with no reading keep their last valid reading
+    while it is recent (``InvalidPixelMemory``), as in the warm-blob detector. The model
+    is built once."""
+
+    def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike,
+                 min_score: float = 0.05) -> None:
+        cfg = load_config(config)
+        steps = cfg.test_dataloader.dataset.pipeline
+        if not steps or steps[0].get("type") != "LoadThermalWindow" or \
+                steps[-1].get("type") != "PackThermalFrame":
+            raise ValueError(f"{cfg.filename}: not a frame detector config (its test "
+                             "pipeline must load one frame and end in PackThermalFrame)")
+        init_default_scope(cfg.get("default_scope", "mmaction"))
+        self.model = MODELS.build(cfg.model)
+        load_weights(self.model, checkpoint, cfg.filename)
+        self.model.eval()
+        self.transforms = Compose([TRANSFORMS.build(step) for step in steps[1:-1]])
+        self.min_score = min_score
+        self.config = str(cfg.filename)
+        self.pixels = InvalidPixelMemory()
+
+    def reset(self) -> None:
+        self.pixels.reset()
+
+    def update(self, frame_c: np.ndarray, timestamp_ms: int = 0) -> Detections:
+        """People in one (H, W) deg C frame."""
+        return self.update_many([frame_c], [timestamp_ms])[0]
+
+    @torch.no_grad()
+    def update_many(self, frames_c: Sequence[np.ndarray],
+                    timestamps_ms: Sequence[int]) -> list[Detections]:
+        """People in consecutive frames, in one forward pass: each frame is still repaired
+        from the frames before it only, so the result equals calling ``update`` on each
+        (a recording read from a file needs no frame-by-frame latency)."""
+        repaired = [self.pixels.repair(frame, int(timestamp))
+                    for frame, timestamp in zip(frames_c, timestamps_ms, strict=True)]
+        usable = [index for index, frame in enumerate(repaired) if frame is not None]
+        results = [Detections.empty() for _ in repaired]
+        if not usable:
+            return results
+        batch = np.stack([self.transforms(dict(imgs=repaired[i][None]))["imgs"]
+                          for i in usable]).astype(np.float32)
+        predictions = self.model(torch.from_numpy(batch), None, mode="predict")
+        for index, prediction in zip(usable, predictions, strict=True):
+            keep = prediction["pred_scores"] >= self.min_score
+            results[index] = Detections(prediction["pred_boxes_xyxy"][keep].astype(np.float32),
+                                        prediction["pred_scores"][keep].astype(np.float32))
+        return results
