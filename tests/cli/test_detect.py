@@ -39,7 +39,7 @@ def test_detect_a_simulated_recording_as_csv(tmp_path):
                                        people_weights=(1.0,)))
     recording = sorted((root / "frames").glob("*.h5"))[0]
     out = tmp_path / "tracks.csv"
-    assert main(["detect", str(recording), "--out", str(out)]) == 0
+    assert main(["detect", str(recording), "--blob", "--out", str(out)]) == 0
     with out.open() as stream:
         rows = list(csv.DictReader(stream))
     assert rows and set(rows[0]) == {"track_id", "frame_idx", "timestamp_ms", "x1", "y1",

@@ -15,9 +15,12 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                    "warm-blob one, Kalman tracker)")
     parser.add_argument("recording", metavar="RECORDING",
                         help="one recording: .h5/.hdf5, .npz, .npy or .csv (as data build)")
-    parser.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
-                        help="a trained person detector (default: the warm-blob detector, "
-                             "no training)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
+                       help="a trained person detector (a config such as person-frames and "
+                            "its checkpoint)")
+    which.add_argument("--blob", action="store_true",
+                       help="the warm-blob detector, no training (the default)")
     parser.add_argument("--out", metavar="TRACKS",
                         help="write the tracks to this .json or .csv file")
     parser.add_argument("--render", metavar="GIF",
