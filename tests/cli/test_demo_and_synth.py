@@ -68,8 +68,7 @@ def test_synth_refuses_a_used_folder_and_replaces_only_its_own(tmp_path):
 def test_demo_reuses_only_data_simulated_with_its_settings(tmp_path):
     from dataclasses import replace
 
-    from thermal_action.data.synthetic import SynthConfig, generate_dataset
-    from thermal_action.engine.demo import simulated_with
+    from thermal_action.data.synthetic import SynthConfig, generate_dataset, simulated_with
 
     small = SynthConfig(num_recordings=2, frames_per_recording=120, seed=5)
     assert not simulated_with(tmp_path / "data", small)

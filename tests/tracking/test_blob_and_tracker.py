@@ -116,3 +116,23 @@ def test_bad_settings_are_refused():
         BlobDetector(threshold_c=0)
     with pytest.raises(ValueError):
         Tracker(max_gap_s=0)
+
+
+def test_invalid_pixels_take_only_recent_readings():
+    """After a gap in the recording, a band of invalid pixels must not show where a person
+    stood seconds ago (a ghost the tracker would follow)."""
+    from thermal_action.tracking.detections import InvalidPixelMemory
+
+    memory = InvalidPixelMemory(max_age_ms=500)
+    before = person(room(0), 30, 10)
+    memory.repair(before, 0)
+    band = room(1)
+    band[:20] = -273.2  # the rows where the person stood, unread
+    recent = memory.repair(band, 200)
+    assert recent[10, 30] == pytest.approx(before[10, 30])  # 0.2 s old: kept
+    memory.reset()
+    memory.repair(before, 0)
+    stale = memory.repair(band, 2_000)
+    assert stale[10, 30] == pytest.approx(np.median(band[20:]), abs=0.01)  # 2 s: the room
+    assert len(BlobDetector().update(stale, 2_000).scores) == 0
+    assert InvalidPixelMemory().repair(np.full((4, 4), -273.2, np.float32), 0) is None

@@ -34,8 +34,7 @@ from thermal_action.errors import DataError
 def simulated_root(cache: str | os.PathLike, **settings: object) -> Path:
     """A simulated dataset with person tracks made with ``settings`` (``SynthConfig``
     fields) in ``cache``: simulated there when missing or made with other settings."""
-    from thermal_action.data.synthetic import SynthConfig, generate_dataset
-    from thermal_action.engine.demo import simulated_with
+    from thermal_action.data.synthetic import SynthConfig, cached_dataset
 
     names = {field.name for field in fields(SynthConfig)}
     unknown = sorted(set(settings) - names)
@@ -43,10 +42,8 @@ def simulated_root(cache: str | os.PathLike, **settings: object) -> Path:
         raise ValueError(f"unknown simulation settings {unknown}")
     config = replace(SynthConfig(), **{key: tuple(value) if isinstance(value, list) else value
                                        for key, value in settings.items()})
-    root = Path(cache)
-    if not simulated_with(root, config) or not (root / TRACKS_FOLDER).is_dir():
-        generate_dataset(root, config, overwrite=True)
-    return root
+    cached_dataset(cache, config)
+    return Path(cache)
 
 
 @DATASETS.register_module()

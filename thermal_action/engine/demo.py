@@ -3,13 +3,11 @@ thermal-native model, test it on held-out recordings, and draw what it saw."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -17,7 +15,7 @@ import numpy as np
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.synthetic import SynthConfig, generate_dataset
+from thermal_action.data.synthetic import SynthConfig, cached_dataset, simulated_with
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.inference import ClipClassifier, predict_people
 from thermal_action.engine.runner import test, train
@@ -54,17 +52,6 @@ def _gif_recording(ann_file: Path) -> tuple[str, list]:
     keyframes, _ = load_keyframes(ann_file, CLASS_NAMES)
     sensor = Counter(k.sensor_id for k in keyframes).most_common(1)[0][0]
     return sensor, [k for k in keyframes if k.sensor_id == sensor]
-
-
-def simulated_with(root: Path, synth: SynthConfig) -> bool:
-    """Whether ``root`` holds a complete simulated dataset made with exactly ``synth``."""
-    try:
-        info = json.loads((root / "dataset_info.json").read_text())
-    except (OSError, ValueError):
-        return False
-    wanted = json.loads(json.dumps(asdict(synth)))
-    return (isinstance(info, dict) and info.get("simulation") == wanted
-            and (root / "annotations" / "train.json").is_file())
 
 
 class DemoCallbacks(NamedTuple):
@@ -143,9 +130,8 @@ def _demo_data(out: Path, data_root: str | os.PathLike | None, synth: SynthConfi
         return root, False
     if callbacks.stage:
         callbacks.stage(f"simulating {synth.num_recordings} recordings into {root}")
-    progress = callbacks.counter("simulate") if callbacks.counter else None
-    generate_dataset(root, synth, progress=progress, overwrite=True)
-    return root, True
+    return root, cached_dataset(root, synth, callbacks.counter("simulate")
+                                if callbacks.counter else None)
 
 
 def _draw(out: Path, config: str, checkpoint: Path, report: dict,

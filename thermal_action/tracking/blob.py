@@ -43,8 +43,7 @@ def block_background(frame_c: np.ndarray, block_px: int = 4, kernel_blocks: int 
 
 class BlobDetector:
     """Warm-blob detector (see the module docstring). Temperatures in deg C, sizes in
-    pixels; ``mass_scale`` (deg C x pixels) sets how fast the score approaches 1, and
-    ``area_scale_px`` (0: off) lowers the score of small regions."""
+    pixels; ``mass_scale`` (deg C x pixels) sets how fast the score approaches 1."""
 
     def __init__(
         self,
@@ -59,7 +58,6 @@ class BlobDetector:
         split_min_area_px: int = 120,
         split_min_distance_px: float = 6.0,
         mass_scale: float = 130.0,
-        area_scale_px: float = 0.0,
         block_px: int = 4,
         kernel_blocks: int = 3,
     ) -> None:
@@ -77,7 +75,6 @@ class BlobDetector:
         self.split_min_area_px = split_min_area_px
         self.split_min_distance_px = split_min_distance_px
         self.mass_scale = mass_scale
-        self.area_scale_px = area_scale_px
         self.block_px = block_px
         self.kernel_blocks = kernel_blocks
         self.pixels = InvalidPixelMemory()
@@ -110,10 +107,7 @@ class BlobDetector:
                 boxes.append((region[1].start + xs.min(), region[0].start + ys.min(),
                               region[1].start + xs.max() + 1, region[0].start + ys.max() + 1))
                 mass = float(excess[region][core].sum())
-                score = 1.0 - np.exp(-mass / self.mass_scale)
-                if self.area_scale_px:
-                    score *= 1.0 - np.exp(-core.sum() / self.area_scale_px)
-                scores.append(score)
+                scores.append(1.0 - np.exp(-mass / self.mass_scale))
         if not boxes:
             return Detections.empty()
         return Detections(np.asarray(boxes, np.float32), np.asarray(scores, np.float32))

@@ -53,13 +53,13 @@ def detect_chunks(detector: Detector, frames_c: Sequence[np.ndarray],
     """``detector``'s detections frame by frame (its state carries on from earlier calls),
     computed ``chunk`` frames at a time when it has ``update_many``."""
     many = getattr(detector, "update_many", None)
-    for start in range(0, len(frames_c), chunk if many else 1):
-        frames = frames_c[start : start + chunk]
-        times = [int(t) for t in timestamps_ms[start : start + chunk]]
-        if many is not None:
-            yield from many(frames, times)
-        else:
-            yield detector.update(np.asarray(frames[0]), times[0])
+    if many is None:
+        for frame, timestamp in zip(frames_c, timestamps_ms, strict=True):
+            yield detector.update(np.asarray(frame), int(timestamp))
+        return
+    for start in range(0, len(frames_c), chunk):
+        yield from many(frames_c[start : start + chunk],
+                        [int(t) for t in timestamps_ms[start : start + chunk]])
 
 
 class InvalidPixelMemory:

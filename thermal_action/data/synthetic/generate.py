@@ -421,3 +421,29 @@ def simulate_raw_material(
         write_person_tracks(raw / TRACKS_FOLDER / f"{sensor_id}.csv", recording.person_tracks)
         if progress is not None:
             progress(index + 1, config.num_recordings)
+
+
+def simulated_with(root: str | os.PathLike, config: SynthConfig) -> bool:
+    """Whether ``root`` holds a complete simulated dataset made with exactly ``config``."""
+    root = Path(root)
+    try:
+        info = json.loads((root / "dataset_info.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = json.loads(json.dumps(asdict(config)))
+    return (isinstance(info, dict) and info.get("simulation") == wanted
+            and (root / "annotations" / "train.json").is_file()
+            and (root / TRACKS_FOLDER).is_dir())
+
+
+def cached_dataset(
+    root: str | os.PathLike, config: SynthConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> bool:
+    """Make sure ``root`` holds the simulated dataset of ``config``: reuse it when it was
+    made with exactly these settings, simulate it again in its place otherwise. Returns
+    whether it was simulated now."""
+    if simulated_with(root, config):
+        return False
+    generate_dataset(root, config, progress=progress, overwrite=True)
+    return True
