@@ -106,6 +106,7 @@ BLOCKS: tuple[Run, ...] = (
               "train_dataloader.dataset.indices=64"),
              (r"epoch_24\.pth", "epoch_1.pth")),
         expect=("last checkpoint: work_dirs/person-detector/epoch_1.pth", "det/ap50: ",
+                "exported work_dirs/person-detector/person-frames.onnx (opset 17",
                 "people tracked: ")),
     Run("mmaction/.mim/tools/train.py",
         toy=((r"--work-dir work_dirs/upstream$", "--work-dir work_dirs/upstream --cfg-options "

@@ -75,3 +75,8 @@ def test_demo_reuses_only_data_simulated_with_its_settings(tmp_path):
     generate_dataset(tmp_path / "data", small)
     assert simulated_with(tmp_path / "data", small)
     assert not simulated_with(tmp_path / "data", replace(small, num_recordings=3))
+    info_path = tmp_path / "data" / "dataset_info.json"
+    info = json.loads(info_path.read_text())
+    info["simulator_version"] -= 1  # made by an older simulator: made again
+    info_path.write_text(json.dumps(info))
+    assert not simulated_with(tmp_path / "data", small)

@@ -88,6 +88,10 @@ def test_person_samples_carry_their_own_label_and_box(tiny_root):
     for info in two:
         np.testing.assert_array_equal(info["person_box_xyxy"],
                                       info["gt_bboxes"][info["gt_labels"].tolist().index(info["label"])])
+    # each person's annotated boxes at nearby keyframes of the recording: their track
+    first, second = two
+    np.testing.assert_array_equal(first["person_track"][:, 0], [5, 40, 60])
+    np.testing.assert_array_equal(second["person_track"], [[40, *second["person_box_xyxy"]]])
     with pytest.raises(ValueError, match="sample_unit"):
         _dataset(tiny_root, sample_unit="frame")
 

@@ -8,6 +8,8 @@ import json
 import pytest
 
 from thermal_action.data.person_frames import PersonFrameDataset, simulated_root
+from thermal_action.data.recording import read_frames
+from thermal_action.data.sensor import lost_packets
 from thermal_action.data.tools.build import BuildOptions, build_dataset
 from thermal_action.errors import DataError
 
@@ -43,12 +45,21 @@ def test_real_frames_of_the_split_with_objects_as_negatives(built):
 def test_simulated_frames_are_made_once_and_reused(built, tmp_path):
     cache = tmp_path / "sim"
     settings = dict(cache=str(cache), every=10, num_recordings=2, frames_per_recording=120,
-                    seed=3)
+                    seed=3, glitchy_recording_prob=1.0, invalid_frame_rate=(0.3, 0.3))
     dataset = PersonFrameDataset(ann_file="annotations/train.json", data_root=str(built),
                                  pipeline=PIPELINE, simulated=settings)
     simulated = [dataset.get_data_info(i) for i in range(len(dataset))
                  if dataset.get_data_info(i)["sensor_id"].startswith("SIM")]
-    assert len(simulated) == 2 * 12 and any(s["num_people"] for s in simulated)
+    assert any(s["num_people"] for s in simulated)
+    lost = {}
+    for path in sorted((cache / "frames").glob("*.h5")):
+        frames, _ = read_frames(path, range(120))
+        lost[path.stem] = lost_packets(frames)
+    assert sum(flags.sum() for flags in lost.values()) > 30
+    # every 10th of the frames that kept their packets: the others may show people where
+    # they are not
+    assert len(simulated) == sum(-(-int((~flags).sum()) // 10) for flags in lost.values())
+    assert not any(lost[s["sensor_id"]][s["frame_idx"]] for s in simulated)
     stamp = (cache / "dataset_info.json").stat().st_mtime_ns
     assert simulated_root(**{k: v for k, v in settings.items() if k != "every"}) == cache
     assert (cache / "dataset_info.json").stat().st_mtime_ns == stamp  # reused, not remade

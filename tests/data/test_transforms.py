@@ -224,3 +224,49 @@ def test_cached_steps_stop_caching_at_the_budget(tiny_root):
     assert len(cached._cache) == 2 and cached._cached_bytes <= clip_bytes * 2.5
     with pytest.raises(ValueError, match="at least one step"):
         TRANSFORMS.build(dict(type="CachedSteps", steps=[]))
+
+
+def test_a_frame_that_lost_packets_is_repaired_whole_from_the_clip():
+    """Its readings that did arrive may sit in the wrong place (moved up by the lost
+    count, as on the real SL14 recordings), so none of them is used."""
+    clip = _clip()
+    clip[1, 30, 40] = 35.0  # a warm spot the sensor saw
+    lost = np.full(40 * 60, -273.2, np.float32)
+    lost[: 40 * 60 - 576] = clip[1].ravel()[576:]  # first packet lost, the rest moved up
+    clip[2] = lost.reshape(40, 60)
+    repaired, fraction = F.repair_invalid_pixels(clip)
+    np.testing.assert_array_equal(repaired[2], clip[1])  # held whole from frame 1
+    assert fraction == pytest.approx(1 / 4)
+    alone, _ = F.repair_invalid_pixels(clip[2:3])  # nothing better: the readings as they are
+    assert alone[0, 0, 0] == clip[2, 0, 0] and (alone > -100).all()
+
+
+def test_track_centres_interpolate_between_known_boxes():
+    track = np.array([[10, 0, 0, 4, 4], [20, 10, 4, 14, 8]], np.float32)
+    centres = F.track_centres(track, np.array([5, 10, 15, 20, 30]))
+    np.testing.assert_allclose(centres, [[2, 2], [2, 2], [7, 4], [12, 6], [12, 6]])
+    with pytest.raises(ValueError, match="at least one box"):
+        F.track_centres(np.zeros((0, 5)), np.arange(3))
+
+
+def test_crop_that_follows_the_track_keeps_a_walking_person_centred():
+    """A person walking 2 pixels per frame leaves a fixed keyframe crop and stays in the
+    middle of one that follows their track."""
+    temps = np.full((9, 40, 60), 20.0, np.float32)
+    for t in range(9):
+        temps[t, 18:22, 14 + 2 * t : 18 + 2 * t] = 30.0
+    track = np.array([[t, 14 + 2 * t, 18, 18 + 2 * t, 22] for t in (0, 8)], np.float32)
+    results = dict(imgs=temps, frame_idx=4, frame_inds=np.arange(9), person_track=track,
+                   person_box_xyxy=np.array([22, 18, 26, 22], np.float32),
+                   gt_bboxes=np.array([[22, 18, 26, 22]], np.float32))
+    fixed = TRANSFORMS.build(dict(type="CropAroundPerson", size_px=(12, 12)))(dict(results))
+    follow = TRANSFORMS.build(dict(type="CropAroundPerson", size_px=(12, 12),
+                                   follow_track=True))(dict(results))
+    for t in range(9):
+        np.testing.assert_array_equal(follow["imgs"][t, 4:8, 4:8], 30.0)
+    assert fixed["imgs"][0, 4:8, 4:8].max() == 20.0  # the fixed crop lost them
+    np.testing.assert_array_equal(follow["gt_bboxes"], [[4, 4, 8, 8]])
+    assert follow["crop_origin_xy"] == fixed["crop_origin_xy"] == (18, 14)
+    with pytest.raises(KeyError, match="person_track"):
+        TRANSFORMS.build(dict(type="CropAroundPerson", follow_track=True))(
+            dict(imgs=temps, frame_idx=4, person_box_xyxy=results["person_box_xyxy"]))

@@ -77,3 +77,34 @@ def test_windows_in_memory_score_as_the_file_does(rec_a, tmp_path):
         classifier.predict_windows([frames[0]], [person])
     with pytest.raises(ValueError, match="one person box per window"):
         classifier.predict_windows([frames])
+
+
+def test_a_crop_that_follows_the_track_at_inference(rec_a, tmp_path):
+    """The follow-track model takes the tracker's boxes for each window; with none it
+    holds the keyframe box (the fixed crop of the same weights), and the recording's frame
+    numbers and the window's own give the same clip."""
+    import numpy as np
+
+    from thermal_action.data.recording import read_frames
+
+    hdf5_path, keyframes = rec_a
+    checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
+    fixed = ClipClassifier(PERSON_CONFIG, checkpoint)
+    follow = ClipClassifier("person-track-24px", checkpoint)
+    assert follow.follows_track and not fixed.follows_track
+    keyframe = keyframes[1]
+    centre, box = keyframe.frame_idx, keyframe.boxes_xyxy[0]
+    person = (int(keyframe.object_ids[0]), box)
+    still = follow.predict(hdf5_path, [centre], people=[person])[0]
+    np.testing.assert_allclose(
+        still.scores, fixed.predict(hdf5_path, [centre], people=[person])[0].scores, atol=1e-6)
+    walk = np.array([[centre - 30, *(box - [12, 0, 12, 0])], [centre, *box]], np.float32)
+    moving = follow.predict(hdf5_path, [centre], people=[person], tracks=[walk])[0]
+    assert np.abs(moving.scores - still.scores).max() > 1e-6
+    frames, _ = read_frames(hdf5_path, range(centre - 32, centre + 32))
+    local = walk - [[centre - 32, 0, 0, 0, 0]]
+    np.testing.assert_allclose(
+        follow.predict_windows([frames], [person], tracks=[local])[0].scores, moving.scores,
+        atol=1e-6)
+    assert len(predict_people(follow, hdf5_path, keyframes)) == sum(
+        len(k.object_ids) for k in keyframes)

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
 from mmaction.datasets import BaseActionDataset
 from mmaction.registry import DATASETS, TRANSFORMS
 
@@ -34,7 +35,8 @@ class ThermalActionDataset(BaseActionDataset):
     ``gt_labels`` (N,), ``sensor_id``, ``frame_idx``, ``timestamp`` (ms) and ``hdf5_path``.
     With ``sample_unit='person'`` every person box is a sample of its own, labelled with
     that person's class (the ground truth; no rule needed) and carrying
-    ``person_box_xyxy`` and ``object_id`` for ``CropAroundPerson``.
+    ``person_box_xyxy``, ``object_id`` and ``person_track`` (the person's annotated boxes
+    nearby) for ``CropAroundPerson``.
     An empty ``pipeline`` loads the seed's raw 64-frame window (``SEED_PIPELINE``).
 
     Relative ``ann_file`` and ``hdf5_root`` are taken under ``data_root`` when it is given.
@@ -140,4 +142,22 @@ class ThermalActionDataset(BaseActionDataset):
                     sample
                     | dict(label=int(label), person_box_xyxy=box, object_id=int(object_id))
                 )
+        if self.sample_unit == "person":
+            _add_person_tracks(data_list)
         return data_list
+
+
+def _add_person_tracks(samples: list[dict]) -> None:
+    """Give each person sample ``person_track``: that person's annotated boxes (same
+    recording, same ``object_id``) at the keyframes within one window of its own, as (K, 5)
+    rows of frame index, x1, y1, x2, y2 (for ``CropAroundPerson(follow_track=True)``)."""
+    boxes: dict[tuple[str, int], dict[int, np.ndarray]] = {}
+    for sample in samples:
+        boxes.setdefault((sample["sensor_id"], sample["object_id"]), {})[
+            sample["frame_idx"]] = sample["person_box_xyxy"]
+    tracks = {key: np.array([[frame, *box] for frame, box in sorted(found.items())],
+                            np.float32) for key, found in boxes.items()}
+    for sample in samples:
+        track = tracks[(sample["sensor_id"], sample["object_id"])]
+        near = np.abs(track[:, 0] - sample["frame_idx"]) <= WINDOW_FRAMES
+        sample["person_track"] = track[near]

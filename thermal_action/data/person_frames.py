@@ -4,7 +4,9 @@ Real frames: every frame of the split's recordings (the sensors named in ``ann_f
 e.g. ``annotations/train.json`` of a dataset built with a recording split) that the
 annotators marked in ``raw_annotations/``, with the people and, as hard negatives, the
 furniture and objects they marked. Simulated frames (optional): every ``every``-th frame
-of a simulated dataset, with every person's box from its ``person_tracks/``. The
+of a simulated dataset, with every person's box from its ``person_tracks/``, except
+frames that lost packets in transfer (their readings may sit in the wrong place, and the
+real annotators never box such frames). The
 simulated dataset is made on first use into ``cache`` and reused while its settings match.
 """
 
@@ -26,8 +28,8 @@ from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.person_tracks import FOLDER as TRACKS_FOLDER
 from thermal_action.data.person_tracks import read_person_tracks
-from thermal_action.data.recording import read_recording_info
-from thermal_action.data.sensor import SENSOR_SHAPE
+from thermal_action.data.recording import open_recording, read_recording_info
+from thermal_action.data.sensor import SENSOR_SHAPE, lost_packets
 from thermal_action.errors import DataError
 
 
@@ -100,7 +102,9 @@ class PersonFrameDataset(BaseDataset):
         for path in sorted((root / "frames").glob("*.h5")):
             rows = read_person_tracks(root / TRACKS_FOLDER / f"{path.stem}.csv")
             frames = rows[:, 0].astype(np.int64)
-            for frame_idx in range(0, read_recording_info(path).num_frames, every):
+            with open_recording(path) as recording:
+                lost = lost_packets(recording.read_frames(range(recording.frames.shape[0])))
+            for frame_idx in np.flatnonzero(~lost)[::every].tolist():
                 boxes = rows[frames == frame_idx, 4:8].astype(np.float32)
                 samples.append(dict(
                     hdf5_path=str(path), sensor_id=path.stem, frame_idx=frame_idx,

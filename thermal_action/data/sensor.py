@@ -19,6 +19,12 @@ GAP_MS = 1000
 """Frame intervals longer than this (ms) count as gaps in the recording."""
 INVALID_BELOW_C = -270.0
 """Readings at or below this are 'no reading' markers (``INVALID_C`` with float error)."""
+PACKET_LOSS_SHARE = 0.2
+"""A frame with more than this share of its pixels invalid lost whole packets in transfer,
+and its remaining readings cannot be trusted where they are: on the real SL14 recordings
+every such frame misses whole 576-pixel packets (24, 48, 72 or 96% of the frame), and in
+most of them the packets that did arrive are moved up by the lost count (measured by
+matching them against the frame before). Such a frame is read as having no reading."""
 
 
 def config_constants(path: Path, names: tuple[str, ...]) -> dict[str, object]:
@@ -48,3 +54,20 @@ WINDOW_FRAMES/2)`` around its keyframe."""
 def invalid_mask(temps_c: np.ndarray) -> np.ndarray:
     """True where a pixel holds no reading: non-finite or at the -273.2 deg C marker."""
     return ~np.isfinite(temps_c) | (temps_c <= INVALID_BELOW_C)
+
+
+def lost_packets(frames_c: np.ndarray) -> np.ndarray:
+    """(N,) whether each frame of (N, H, W) lost packets (``PACKET_LOSS_SHARE``)."""
+    return invalid_mask(frames_c).mean(axis=(-2, -1)) > PACKET_LOSS_SHARE
+
+
+def unreadable_mask(temps_c: np.ndarray) -> np.ndarray:
+    """``invalid_mask`` of frames (..., H, W), with every pixel of a frame that lost packets
+    (more than ``PACKET_LOSS_SHARE`` of it invalid) marked too: where to use no reading."""
+    invalid = invalid_mask(temps_c)
+    if invalid.ndim < 2:
+        return invalid
+    lost = invalid.mean(axis=(-2, -1)) > PACKET_LOSS_SHARE  # lost_packets, mask reused
+    if np.any(lost):
+        invalid[lost] = True
+    return invalid

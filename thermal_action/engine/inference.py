@@ -45,6 +45,8 @@ class ClipClassifier:
             steps[0].get("frame_interval", 2))
         self.pipeline = Compose([TRANSFORMS.build(step) for step in steps])
         self.person_centred = cfg.test_dataloader.dataset.get("sample_unit") == "person"
+        self.follows_track = any(step.get("type") == "CropAroundPerson" and
+                                 step.get("follow_track") for step in steps)
         self.reader = WindowReader()
 
     @torch.no_grad()
@@ -55,11 +57,15 @@ class ClipClassifier:
         batch_size: int = 16,
         progress: Progress | None = None,
         frame_indices: Sequence[int] | None = None,
+        tracks: Sequence[np.ndarray | None] | None = None,
     ) -> list[WindowPrediction]:
         """Scores of in-memory windows, each (T, H, W) deg C centred on its keyframe
         (frame ``T // 2``; ``window_frames`` frames is what the model samples from). A
-        person-centred model needs ``people``: one person per window. ``frame_indices``
-        names each window's centre in its recording (default: its position)."""
+        person-centred model needs ``people``: one person per window. A model whose crop
+        follows the person takes ``tracks``: per window, where the person is at some of its
+        frames ((K, 5) rows of frame index within the window, x1, y1, x2, y2 pixels; from
+        the tracker), else the window's box holds still. ``frame_indices`` names each
+        window's centre in its recording (default: its position)."""
         if self.person_centred and people is None:
             raise ValueError("this model classifies people: give one person box per window")
         if people is not None and len(people) != len(windows_c):
@@ -75,6 +81,11 @@ class ClipClassifier:
                 object_id, box = people[position]
                 request.update(object_id=int(object_id),
                                person_box_xyxy=np.asarray(box, np.float32))
+                track = None if tracks is None else tracks[position]
+                if self.follows_track:
+                    request["person_track"] = np.asarray(
+                        [[len(window) // 2, *box]] if track is None else track,
+                        np.float32).reshape(-1, 5)
             requests.append(request)
         centres = list(range(len(requests))) if frame_indices is None else list(frame_indices)
         predictions: list[WindowPrediction] = []
@@ -95,12 +106,19 @@ class ClipClassifier:
         batch_size: int = 16,
         progress: Progress | None = None,
         people: Sequence[Person] | None = None,
+        tracks: Sequence[np.ndarray | None] | None = None,
     ) -> list[WindowPrediction]:
         """Scores of the windows of a recording file centred on ``frame_indices`` (windows
-        past either end are edge-padded); see ``predict_windows`` for ``people``."""
+        past either end are edge-padded); see ``predict_windows`` for ``people``, but
+        ``tracks`` here number frames as the recording does."""
         windows = [self.reader.read(hdf5_path, int(index), self.window_frames).temps_c
                    for index in frame_indices]
-        return self.predict_windows(windows, people, batch_size, progress, frame_indices)
+        if tracks is not None:  # the window starts window_frames // 2 before its centre
+            tracks = [None if track is None else np.asarray(track, np.float32).reshape(-1, 5)
+                      - [[int(index) - self.window_frames // 2, 0, 0, 0, 0]]
+                      for track, index in zip(tracks, frame_indices, strict=True)]
+        return self.predict_windows(windows, people, batch_size, progress, frame_indices,
+                                    tracks)
 
 
 def _prediction(centre: int, request: dict, sample) -> WindowPrediction:
@@ -136,8 +154,9 @@ def predict_people(
     batch_size: int = 16,
     progress: Progress | None = None,
 ) -> list[WindowPrediction]:
-    """One prediction per person box of the recording's annotated ``keyframes``; a
-    whole-frame model gives one per keyframe instead."""
+    """One prediction per person box of the recording's annotated ``keyframes`` (a model
+    whose crop follows the person gets that person's boxes at the nearby keyframes as
+    their track); a whole-frame model gives one per keyframe instead."""
     if not classifier.person_centred:
         return classifier.predict(hdf5_path, [k.frame_idx for k in keyframes], batch_size,
                                   progress)
@@ -146,4 +165,11 @@ def predict_people(
         for object_id, box in zip(keyframe.object_ids, keyframe.boxes_xyxy, strict=True):
             frames.append(keyframe.frame_idx)
             people.append((int(object_id), box))
-    return classifier.predict(hdf5_path, frames, batch_size, progress, people)
+    tracks = None
+    if classifier.follows_track:  # each person's annotated boxes nearby: their track
+        known = [(k.frame_idx, int(o), b) for k in keyframes
+                 for o, b in zip(k.object_ids, k.boxes_xyxy, strict=True)]
+        tracks = [np.array([[f, *b] for f, o, b in known if o == object_id
+                            and abs(f - frame) <= classifier.window_frames], np.float32)
+                  for frame, (object_id, _) in zip(frames, people, strict=True)]
+    return classifier.predict(hdf5_path, frames, batch_size, progress, people, tracks)

@@ -9,7 +9,7 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 
-from thermal_action.data.sensor import invalid_mask
+from thermal_action.data.sensor import unreadable_mask
 
 
 class Detections(NamedTuple):
@@ -63,7 +63,8 @@ def detect_chunks(detector: Detector, frames_c: Sequence[np.ndarray],
 
 
 class InvalidPixelMemory:
-    """Fills pixels with no reading (-273.2 or non-finite) from their last valid reading,
+    """Fills pixels with no reading (-273.2 or non-finite; every pixel of a frame that lost
+    packets, see ``PACKET_LOSS_SHARE``) from their last valid reading,
     when that reading is at most ``max_age_ms`` old; older ones, and pixels never read,
     take the median of the frame's valid pixels (the room), so a frame that follows a gap
     in the recording shows no ghosts of where people were. Causal: it sees each frame once.
@@ -81,7 +82,7 @@ class InvalidPixelMemory:
         """The repaired (H, W) frame, or None when nothing usable is known (no valid pixel
         now and none recent enough)."""
         frame = np.asarray(frame_c, np.float32)
-        invalid = invalid_mask(frame)
+        invalid = unreadable_mask(frame)
         if self._values is None or self._values.shape != frame.shape:
             self._values = np.zeros(frame.shape, np.float32)
             self._times = np.full(frame.shape, -np.inf)

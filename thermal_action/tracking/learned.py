@@ -1,10 +1,12 @@
 """A trained person detector (a detector config + checkpoint, e.g. the CenterNet of
-``centernet_thermal_1xb32-24e_person-frames-40x60``) behind the ``Detector`` interface."""
+``centernet_thermal_1xb32-24e_person-frames-40x60``, or its ONNX export run by
+onnxruntime) behind the ``Detector`` interface."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -22,7 +24,9 @@ class LearnedDetector:
     frame goes through the config's test pipeline after the loading step (repair of
     invalid pixels, normalization). Pixels with no reading keep their last valid reading
     while it is recent (``InvalidPixelMemory``), as in the warm-blob detector. The model
-    is built once."""
+    is built once. A ``checkpoint`` ending in ``.onnx`` (from ``thermal-action export``)
+    runs in onnxruntime on ``torch.get_num_threads()`` threads, about twice as fast on a
+    CPU; the head maps are decoded by the same code either way."""
 
     def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike,
                  min_score: float = 0.05) -> None:
@@ -34,7 +38,13 @@ class LearnedDetector:
                              "pipeline must load one frame and end in PackThermalFrame)")
         init_default_scope(cfg.get("default_scope", "mmaction"))
         self.model = MODELS.build(cfg.model)
-        load_weights(self.model, checkpoint, cfg.filename)
+        self.onnx = None
+        if Path(checkpoint).suffix.lower() == ".onnx":
+            from thermal_action.engine.export import OnnxModel
+
+            self.onnx = OnnxModel(checkpoint, threads=torch.get_num_threads())
+        else:
+            load_weights(self.model, checkpoint, cfg.filename)
         self.model.eval()
         self.transforms = Compose([TRANSFORMS.build(step) for step in steps[1:-1]])
         self.min_score = min_score
@@ -62,7 +72,11 @@ class LearnedDetector:
             return results
         batch = np.stack([self.transforms(dict(imgs=repaired[i][None]))["imgs"]
                           for i in usable]).astype(np.float32)
-        predictions = self.model(torch.from_numpy(batch), None, mode="predict")
+        if self.onnx is None:
+            predictions = self.model(torch.from_numpy(batch), None, mode="predict")
+        else:
+            maps = {name: torch.from_numpy(value) for name, value in self.onnx.run(batch).items()}
+            predictions = self.model.predict(maps)
         for index, prediction in zip(usable, predictions, strict=True):
             keep = prediction["pred_scores"] >= self.min_score
             results[index] = Detections(prediction["pred_boxes_xyxy"][keep].astype(np.float32),

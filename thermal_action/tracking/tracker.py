@@ -4,7 +4,13 @@ Each track is a constant-velocity Kalman filter over the box centre (pixels, pix
 second) whose time step is the real interval between frames (ms from the timestamps), so
 a gap of seconds widens the uncertainty instead of being taken for one frame. Detections
 go to tracks by the Hungarian algorithm (``scipy.optimize.linear_sum_assignment``) on the
-Mahalanobis distance of the centres, gated at the chi-square 99% bound; a track missed
+Mahalanobis distance of the centres, gated at the chi-square 99% bound, in two passes as
+ByteTrack does: detections scoring at least ``min_score`` go to every track first (tracks
+detected in the frame before ahead of those coasting, as DeepSORT's matching cascade
+does, so a warm spot seen now and then cannot take a person walking past it), then
+weaker ones (at least ``keep_score``) only to confirmed tracks still unmatched, so a person
+the detector is unsure of for a moment keeps their track while a weak warm spot (heat
+residue, a noisy frame) can neither start a track nor keep one alive. A track missed
 for up to ``max_gap_s`` coasts on its prediction (a short merge, an invalid frame) and
 ends after that. A track is confirmed, and given its id, after ``min_hits`` detections.
 Library choice in one line: filterpy and motpy were not needed for a 4-state filter, and
@@ -92,6 +98,7 @@ class _Live:
         self.filter = _Filter(box, tracker.accel_px_s2, tracker.measurement_px)
         self.track_id: int | None = None
         self.hits = 1
+        self.missed = 0  # frames since the last detection
         self.first_ms = self.last_seen_ms = self.time_ms = timestamp_ms
         self.points: list[TrackPoint] = []
 
@@ -101,14 +108,18 @@ class Tracker:
     seconds, distances in pixels; ``min_score`` is the least score that starts a track."""
 
     def __init__(self, max_gap_s: float = 3.0, min_hits: int = 3, min_score: float = 0.5,
-                 accel_px_s2: float = 30.0, measurement_px: float = 2.5,
-                 tentative_s: float = 1.0) -> None:
+                 keep_score: float = 0.25, accel_px_s2: float = 30.0,
+                 measurement_px: float = 2.5, tentative_s: float = 1.0) -> None:
         if max_gap_s <= 0 or min_hits < 1 or accel_px_s2 <= 0 or measurement_px <= 0:
             raise ValueError("max_gap_s, min_hits, accel_px_s2 and measurement_px must be "
                              "positive")
+        if not 0 <= keep_score <= min_score:
+            raise ValueError(f"keep_score {keep_score} must lie between 0 and min_score "
+                             f"{min_score}")
         self.max_gap_s = max_gap_s
         self.min_hits = min_hits
         self.min_score = min_score
+        self.keep_score = keep_score
         self.accel_px_s2 = accel_px_s2
         self.measurement_px = measurement_px
         self.tentative_s = tentative_s
@@ -126,9 +137,22 @@ class Tracker:
             live.filter.predict(max(timestamp_ms - live.time_ms, 0) / 1000.0)
             live.time_ms = timestamp_ms
         boxes = np.asarray(detections.boxes_xyxy, np.float64).reshape(-1, 4)
-        matches = self._assign(boxes)
+        scores = np.asarray(detections.scores, np.float64).reshape(-1)
+        strong = np.flatnonzero(scores >= self.min_score)
+        seen_last = [track for track, live in enumerate(self._live) if not live.missed]
+        matches = self._assign(boxes, strong, seen_last)
+        used = {box for _, box in matches}
+        matches += self._assign(boxes, np.array([box for box in strong if box not in used]),
+                                [track for track, live in enumerate(self._live) if live.missed])
+        taken = {track for track, _ in matches}
+        weak = np.flatnonzero((scores >= self.keep_score) & (scores < self.min_score))
+        matches += self._assign(boxes, weak, [
+            track for track, live in enumerate(self._live)
+            if track not in taken and live.track_id is not None])
         matched_tracks = {track for track, _ in matches}
         matched_boxes = {box for _, box in matches}
+        for track, live in enumerate(self._live):
+            live.missed = 0 if track in matched_tracks else live.missed + 1
         for track, box in matches:
             live = self._live[track]
             live.filter.correct(boxes[box])
@@ -136,16 +160,18 @@ class Tracker:
             live.last_seen_ms = timestamp_ms
             if live.track_id is None and live.hits >= self.min_hits:
                 live.track_id, self._next_id = self._next_id, self._next_id + 1
-        for box in range(len(boxes)):
-            if box not in matched_boxes and detections.scores[box] >= self.min_score:
+        for box in strong:
+            if box not in matched_boxes:
+                matches.append((len(self._live), int(box)))  # a new track's first detection
                 self._live.append(_Live(boxes[box], timestamp_ms, self))
                 if self.min_hits <= 1:
                     self._live[-1].track_id, self._next_id = self._next_id, self._next_id + 1
+        found_box = dict(matches)
         points = []
         for index, live in enumerate(self._live):
             if live.track_id is None:
                 continue
-            found = next((box for track, box in matches if track == index), None)
+            found = found_box.get(index)
             box = live.filter.box if found is None else tuple(map(float, boxes[found]))
             score = 0.0 if found is None else float(detections.scores[found])
             point = TrackPoint(live.track_id, frame_idx, timestamp_ms, box, score,
@@ -155,14 +181,18 @@ class Tracker:
         self._retire(timestamp_ms, matched_tracks)
         return points
 
-    def _assign(self, boxes: np.ndarray) -> list[tuple[int, int]]:
-        """(live track index, detection index) pairs within the gate."""
-        if not self._live or not len(boxes):
+    def _assign(self, boxes: np.ndarray, candidates: np.ndarray,
+                tracks: Sequence[int]) -> list[tuple[int, int]]:
+        """(live track index, detection index) pairs within the gate, between the live
+        tracks ``tracks`` and the detections ``candidates`` (indices into ``boxes``)."""
+        tracks = list(tracks)
+        if not tracks or not len(candidates):
             return []
-        centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-        cost = np.stack([live.filter.distance2(centres) for live in self._live])
+        chosen = boxes[candidates]
+        centres = (chosen[:, :2] + chosen[:, 2:]) / 2
+        cost = np.stack([self._live[track].filter.distance2(centres) for track in tracks])
         rows, cols = linear_sum_assignment(np.where(cost <= CHI2_99_2DOF, cost, 1e6))
-        return [(int(r), int(c)) for r, c in zip(rows, cols, strict=True)
+        return [(tracks[r], int(candidates[c])) for r, c in zip(rows, cols, strict=True)
                 if cost[r, c] <= CHI2_99_2DOF]
 
     def _retire(self, timestamp_ms: int, matched: set[int]) -> None:

@@ -289,3 +289,70 @@ def test_every_person_is_boxed_on_every_frame(synthetic_root):
     with h5py.File(synthetic_root / "frames" / f"{keyframe.sensor_id}.h5") as file:
         timestamps = file["timestamps"][:]
     np.testing.assert_array_equal(rows[:, 1], timestamps[rows[:, 0].astype(int)])
+
+
+def test_heat_residue_warms_under_a_resting_person_and_fades():
+    from thermal_action.data.synthetic.residue import VISIBLE_C, HeatResidue
+
+    residue = HeatResidue((40, 60), np.random.default_rng(0))
+    heat = P.render_person(P.POSTURES["sitting"], np.array([30.0, 20.0]), 0.0, 1.0, 1.0, 40, 60)
+    for _ in range(60):
+        residue.step(1.0, [heat])  # a minute seated
+    warm = residue.field_c.max()
+    assert 1.0 < warm < heat.max()  # warmer than the room, cooler than the person
+    scene = make_scene(np.random.default_rng(0))
+    seated = np.array([24, 14, 36, 26], np.float32)
+    assert residue.patches(scene, [seated]) == []  # hidden under the person
+    left = residue.patches(scene, [])
+    assert len(left) == 1
+    x1, y1, x2, y2 = left[0].box_xyxy
+    assert x1 < 30 < x2 and y1 < 20 < y2
+    residue.step(600.0, [])  # ten minutes later
+    assert residue.field_c.max() < 0.2 * warm
+    assert residue.patches(scene, []) == [] or residue.field_c.max() > VISIBLE_C
+
+
+def test_simulated_keyframes_annotate_heat_residue_as_not_a_person(tmp_path):
+    """Warm patches where someone sat or lay are annotated as furniture with
+    ``attribute_heat_residual: yes``, as the real annotators mark them, and are warm."""
+    summary = generate_dataset(tmp_path, SynthConfig(num_recordings=4, frames_per_recording=200,
+                                                     seed=3))
+    found = 0
+    for path in sorted((summary.root / "raw_annotations").glob("*.jsonl")):
+        for line in path.read_text().splitlines():
+            entry = json.loads(line)
+            residue = [a for a in entry["annotations"] if a["attribute_heat_residual"] == "yes"]
+            if not residue:
+                continue
+            with h5py.File(summary.root / "frames" / f"{entry['data_id']}.h5") as file:
+                index = int(np.searchsorted(file["timestamps"][:], entry["data_time"]))
+                frame = file["frames"][index]
+            for annotation in residue:
+                assert annotation["category"] == "furniture"
+                cx, cy, w, h = annotation["bbox"]
+                x1, y1 = int((cx - w / 2) * 60), int((cy - h / 2) * 40)
+                x2, y2 = int(np.ceil((cx + w / 2) * 60)), int(np.ceil((cy + h / 2) * 40))
+                assert frame[y1:y2, x1:x2].max() > np.median(frame) + 0.5
+                found += 1
+    assert found > 0
+
+
+def test_lost_packets_as_the_real_sensor_loses_them():
+    from thermal_action.data.synthetic.sensor import PACKET_PX, corrupt_frame
+
+    frame = np.arange(40 * 60, dtype=np.float32).reshape(40, 60)
+    rng = np.random.default_rng(1)
+    displaced = in_place = 0
+    for _ in range(200):
+        corrupt = corrupt_frame(frame, rng).ravel()
+        invalid = corrupt < -270
+        assert invalid.sum() % PACKET_PX == 0 and 0 < invalid.sum() < frame.size
+        kept = ~invalid
+        if np.array_equal(corrupt[kept], frame.ravel()[kept]):
+            in_place += 1  # what arrived sits where it belongs
+        else:  # what arrived moved up to the start, in order, and the end is unread
+            arrived = corrupt[: kept.sum()]
+            assert kept[: kept.sum()].all() and np.all(np.diff(arrived) > 0)
+            assert set(arrived.tolist()) <= set(frame.ravel().tolist())
+            displaced += 1
+    assert 60 < displaced < 140 and in_place > 60

@@ -26,7 +26,8 @@ from thermal_action.data.person_tracks import FOLDER as TRACKS_FOLDER
 from thermal_action.data.person_tracks import TRACK_COLUMNS, write_person_tracks
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.synthetic import people as P
-from thermal_action.data.synthetic.scene import Scene, make_scene
+from thermal_action.data.synthetic.residue import RESTING_POSTURES, HeatResidue
+from thermal_action.data.synthetic.scene import Scene, SceneObject, make_scene
 from thermal_action.data.synthetic.sensor import (
     apply_optics_and_noise,
     corrupt_frame,
@@ -43,6 +44,9 @@ SYNTH_OUTPUT = OutputKind(
                TRACKS_FOLDER}))
 """The stamp of a simulated dataset and every top-level name it holds (``realism/`` from
 ``data synth --compare``); ``overwrite`` replaces only such folders."""
+SIMULATOR_VERSION = 2
+"""Bumped whenever the simulator draws the same settings differently (2: heat residue and
+lost packets), so a cached simulated dataset of an older simulator is made again."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
 
 
@@ -92,6 +96,7 @@ class SimKeyframe(NamedTuple):
     frame_idx: int
     timestamp_ms: int
     people: list[PersonBox]
+    residue: list[SceneObject]  # visible heat-residue patches, annotated as such
 
 
 class SimRecording(NamedTuple):
@@ -255,9 +260,13 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
     tracks: list[tuple] = []
     jitter = [np.zeros(2) for _ in persons]
     offset_c = 0.0
+    residue = HeatResidue((HEIGHT, WIDTH), rng)
+    residue.seed_earlier_visits(scene, rng)
     for index, t_s in enumerate(times_s):
         frame = scene.background_c.copy()
         boxes: list[PersonBox] = []
+        people_heat = np.zeros((HEIGHT, WIDTH), np.float32)
+        resting: list[np.ndarray] = []
         for object_id, person in enumerate(persons):
             state = P.body_state(person, float(t_s))
             if state is None:
@@ -267,13 +276,17 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
             breathing = 0.02 * np.sin(2 * np.pi * 0.25 * t_s)
             heat = P.render_person(blobs, centre + jitter[object_id], angle, person.scale,
                                    person.warmth, HEIGHT, WIDTH, breathing)
-            frame += heat
+            people_heat += heat
+            if P.resting_posture_at(person, float(t_s)) in RESTING_POSTURES:
+                resting.append(heat)
             label, box = P.label_at(person, float(t_s)), _box_of(heat)
             if label is None or box is None:
                 continue
             tracks.append((index, int(timestamps[index]), object_id, int(label), *box))
             if index in wanted:
                 boxes.append(PersonBox(object_id, label, box))
+        residue.step(float(t_s - times_s[index - 1]) if index else 0.0, resting)
+        frame += np.maximum(people_heat, residue.field_c)  # a person hides what lies under
         offset_c = 0.95 * offset_c + rng.normal(0, 0.03)
         frame = apply_optics_and_noise(frame, sensor.fixed_pattern, sensor.noise_c, offset_c,
                                        rng)
@@ -281,7 +294,8 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
             frame = corrupt_frame(frame, rng)
         frames[index] = frame
         if boxes:
-            keyframes.append(SimKeyframe(index, int(timestamps[index]), boxes))
+            keyframes.append(SimKeyframe(index, int(timestamps[index]), boxes, residue.patches(
+                scene, [person.box_xyxy for person in boxes])))
     return frames, keyframes, np.asarray(tracks, np.float64).reshape(-1, len(TRACK_COLUMNS))
 
 
@@ -320,10 +334,12 @@ def _raw_lines(recording: SimRecording, mac: str) -> list[str]:
                 category=obj.category,
                 subcategory=obj.name,
                 attribute_obscured="0%",
-                attribute_heat_residual="no",
+                attribute_heat_residual="yes" if residual else "no",
                 object_id=first_object_id + k,
             )
-            for k, obj in enumerate(recording.scene.objects)
+            for k, (obj, residual) in enumerate(
+                [(obj, False) for obj in recording.scene.objects]
+                + [(obj, True) for obj in keyframe.residue])
         ]
         lines.append(
             json.dumps(
@@ -375,7 +391,8 @@ def generate_dataset(
         options = BuildOptions(split="recording", val_fraction=config.val_fraction,
                                seed=config.seed, overwrite=overwrite, compression_level=1)
         report = build_dataset(raw / "raw_annotations", raw / "frames", out, options,
-                               output=SYNTH_OUTPUT, extra_info=dict(simulation=asdict(config)),
+                               output=SYNTH_OUTPUT, extra_info=dict(simulation=asdict(config),
+                                                         simulator_version=SIMULATOR_VERSION),
                                extra_folders=(raw / TRACKS_FOLDER,))
     return SynthSummary(
         root=out,
@@ -424,7 +441,8 @@ def simulate_raw_material(
 
 
 def simulated_with(root: str | os.PathLike, config: SynthConfig) -> bool:
-    """Whether ``root`` holds a complete simulated dataset made with exactly ``config``."""
+    """Whether ``root`` holds a complete simulated dataset made with exactly ``config`` by
+    this version of the simulator."""
     root = Path(root)
     try:
         info = json.loads((root / "dataset_info.json").read_text())
@@ -432,6 +450,7 @@ def simulated_with(root: str | os.PathLike, config: SynthConfig) -> bool:
         return False
     wanted = json.loads(json.dumps(asdict(config)))
     return (isinstance(info, dict) and info.get("simulation") == wanted
+            and info.get("simulator_version") == SIMULATOR_VERSION
             and (root / "annotations" / "train.json").is_file()
             and (root / TRACKS_FOLDER).is_dir())
 

@@ -215,6 +215,16 @@ def label_at(person: Person, t_s: float) -> int | None:
     return None
 
 
+def resting_posture_at(person: Person, t_s: float) -> str | None:
+    """The posture held at ``t_s`` when the person holds one still (not walking, not in a
+    transition), else None."""
+    for episode in person.episodes:
+        if episode.start_s <= t_s < episode.end_s:
+            still = episode.posture_from == episode.posture_to and episode.label != C.WALKING
+            return episode.posture_from if still else None
+    return None
+
+
 def _smoothstep(x: float) -> float:
     x = min(max(x, 0.0), 1.0)
     return x * x * (3 - 2 * x)

@@ -26,7 +26,7 @@ class Scene(NamedTuple):
     floor_mask: np.ndarray  # (H, W) bool, free floor where people can stand or fall
 
 
-def _ellipse(
+def soft_ellipse(
     height: int, width: int, cx: float, cy: float, rx: float, ry: float, soft: float = 0.8
 ) -> np.ndarray:
     """Soft-edged ellipse mask in 0..1."""
@@ -90,7 +90,7 @@ def make_scene(rng: np.random.Generator, height: int = 40, width: int = 60) -> S
     for _ in range(int(rng.integers(1, 4))):
         chair = place(4.0, 4.0, margin=3.0)
         cx, cy = (chair[0] + chair[2]) / 2, (chair[1] + chair[3]) / 2
-        background += rng.uniform(-0.8, 1.0) * _ellipse(height, width, cx, cy, 2.0, 2.0)
+        background += rng.uniform(-0.8, 1.0) * soft_ellipse(height, width, cx, cy, 2.0, 2.0)
         objects.append(SceneObject("furniture", "chair", chair))
 
     appliance = place(2.0, 2.0, margin=3.0)

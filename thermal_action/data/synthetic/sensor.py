@@ -1,5 +1,6 @@
 """Sensor artifacts measured on the real recordings: irregular frame timing, optical blur,
-noise, and frames with invalid (-273.2) pixels."""
+noise, and frames that lost packets in transfer (invalid -273.2 pixels, the rest often
+displaced)."""
 
 from __future__ import annotations
 
@@ -38,21 +39,28 @@ def apply_optics_and_noise(
     return (blurred + fixed_pattern_c + noise + offset_c).astype(np.float32)
 
 
-def corrupt_frame(
-    frame_c: np.ndarray, rng: np.random.Generator, nearly_whole_prob: float = 0.2
-) -> np.ndarray:
-    """Mark pixels invalid: a band of rows or scattered blocks, or almost the whole frame
-    (the real SL14 recordings have frames with 2304 of 2400 pixels invalid)."""
-    frame = frame_c.copy()
-    height, width = frame.shape
-    if rng.random() < nearly_whole_prob:
-        keep = int(rng.integers(1, 3))  # 1-2 rows keep their readings
-        frame[: height - keep] = INVALID_C
-    elif rng.random() < 0.5:
-        start = int(rng.integers(0, height - 2))
-        frame[start : start + int(rng.integers(1, 8))] = INVALID_C
+PACKET_PX = 576
+"""Pixels per transfer packet of the real sensor: its invalid frames miss whole packets."""
+LOST_PACKETS_P = (0.78, 0.1, 0.09, 0.03)
+"""Share of invalid frames missing 1, 2, 3 or 4 packets (the SL14 recordings)."""
+
+
+def corrupt_frame(frame_c: np.ndarray, rng: np.random.Generator,
+                  displaced_prob: float = 0.6) -> np.ndarray:
+    """Lose whole packets in transfer as the real sensor does: 1-4 of the frame's
+    ``PACKET_PX``-pixel packets read -273.2; with ``displaced_prob`` the packets that did
+    arrive are moved up to the start of the frame and the end reads invalid (most such
+    frames of the real recordings), else they stay where they belong."""
+    flat = np.asarray(frame_c, np.float32).ravel()
+    packets = [flat[start : start + PACKET_PX] for start in range(0, flat.size, PACKET_PX)]
+    full = [i for i, packet in enumerate(packets) if packet.size == PACKET_PX]
+    count = min(int(rng.choice(len(LOST_PACKETS_P), p=LOST_PACKETS_P)) + 1, len(full))
+    lost = set(rng.choice(full, count, replace=False).tolist())
+    if rng.random() < displaced_prob:
+        arrived = np.concatenate([p for i, p in enumerate(packets) if i not in lost])
+        out = np.full(flat.size, INVALID_C, np.float32)
+        out[: arrived.size] = arrived
     else:
-        for _ in range(int(rng.integers(1, 6))):
-            y, x = int(rng.integers(0, height)), int(rng.integers(0, width))
-            frame[y : y + int(rng.integers(1, 6)), x : x + int(rng.integers(2, 12))] = INVALID_C
-    return frame
+        out = np.concatenate([np.full(p.size, INVALID_C, np.float32) if i in lost else p
+                              for i, p in enumerate(packets)])
+    return out.reshape(frame_c.shape)

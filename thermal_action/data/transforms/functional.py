@@ -9,12 +9,14 @@ import cv2
 import numpy as np
 from scipy import ndimage
 
-from thermal_action.data.sensor import INVALID_BELOW_C, invalid_mask
+from thermal_action.data.sensor import INVALID_BELOW_C, invalid_mask, unreadable_mask
 
 
 def repair_invalid_pixels(temps_c: np.ndarray) -> tuple[np.ndarray, float]:
     """Fill invalid pixels of a (T, H, W) clip; return the repaired clip and the invalid fraction.
 
+    Every pixel of a frame that lost packets (``PACKET_LOSS_SHARE``) counts as invalid:
+    its other readings may be displaced (unless no frame of the clip kept its packets).
     Each invalid pixel holds the last valid reading of the same pixel earlier in the clip.
     Pixels with no earlier reading take the nearest valid pixel of the same frame; a frame
     with no valid pixel at all takes the next frame's repaired values.
@@ -23,7 +25,9 @@ def repair_invalid_pixels(temps_c: np.ndarray) -> tuple[np.ndarray, float]:
     low, high = float(temps_c.min()), float(temps_c.max())
     if low > INVALID_BELOW_C and np.isfinite(low) and np.isfinite(high):
         return temps_c.astype(np.float32, copy=False), 0.0  # the common case, two reductions
-    invalid = invalid_mask(temps_c)
+    invalid = unreadable_mask(temps_c)
+    if invalid.all():  # no frame kept its packets: use the readings where they landed
+        invalid = invalid_mask(temps_c)
     fraction = float(invalid.mean())
     if invalid.all():
         raise ValueError("every pixel of the clip is invalid (-273.2 or non-finite)")
@@ -165,6 +169,36 @@ def crop_around(
     if boxes_xyxy is not None:
         boxes_xyxy = (boxes_xyxy - np.array([x0, y0, x0, y0], np.float32)).astype(np.float32)
     return crop, boxes_xyxy, (x0, y0)
+
+
+def track_centres(track: np.ndarray, frame_inds: np.ndarray) -> np.ndarray:
+    """Centres (T, 2) pixels of a person at the frames ``frame_inds`` (T,), from their
+    boxes at some frames: ``track`` (K, 5) rows of frame index, x1, y1, x2, y2. Linear
+    between known frames; before the first and after the last, the nearest known one."""
+    track = np.asarray(track, np.float64).reshape(-1, 5)
+    if not len(track):
+        raise ValueError("a person track needs at least one box")
+    track = track[np.argsort(track[:, 0], kind="stable")]
+    centres = (track[:, 1:3] + track[:, 3:5]) / 2
+    frames = np.asarray(frame_inds, np.float64)
+    return np.stack([np.interp(frames, track[:, 0], centres[:, 0]),
+                     np.interp(frames, track[:, 0], centres[:, 1])], axis=1)
+
+
+def crop_along(
+    temps: np.ndarray, centres_xy: np.ndarray, size_hw: tuple[int, int], key_index: int,
+    boxes_xyxy: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int]]:
+    """Like ``crop_around``, but each frame t of (T, H, W) ``temps`` is cut around its own
+    centre ``centres_xy[t]`` (pixels): the window follows a moving person. Boxes (drawn on
+    frame ``key_index``) and the returned origin are those of that frame's window."""
+    if len(centres_xy) != len(temps):
+        raise ValueError(f"{len(centres_xy)} centres for {len(temps)} frames")
+    crops = [crop_around(temps[t : t + 1], tuple(centres_xy[t]), size_hw)[0][0]
+             for t in range(len(temps))]
+    _, boxes_xyxy, origin = crop_around(temps[key_index : key_index + 1],
+                                        tuple(centres_xy[key_index]), size_hw, boxes_xyxy)
+    return np.stack(crops), boxes_xyxy, origin
 
 
 def jitter_temperature(temps_c: np.ndarray, offset_c: float, gain: float) -> np.ndarray:

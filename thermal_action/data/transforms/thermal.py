@@ -99,16 +99,22 @@ class CropAroundPerson(BaseTransform):
     """Person-centred clip: a fixed ``size_px`` (rows, columns) window of every frame around
     the centre of ``person_box_xyxy`` (the person's box at the keyframe, pixels), so the
     model sees one person at full sensor resolution instead of a small blob in the room.
+    With ``follow_track`` each frame's window is centred on where the person is in that
+    frame instead (``person_track``: (K, 5) rows of frame index, x1, y1, x2, y2, from the
+    annotated keyframes of that person or from the tracker; linear between them), so a
+    walking person stays in the middle of the clip.
 
     Needs ``imgs`` (T, H, W) and ``person_box_xyxy`` (set by ``ThermalActionDataset`` with
-    ``sample_unit='person'``, or by the caller at inference); moves ``gt_bboxes`` and
-    ``person_box_xyxy`` into the window and records ``crop_origin_xy``.
+    ``sample_unit='person'``, or by the caller at inference), and with ``follow_track``
+    ``person_track`` and ``frame_inds``; moves ``gt_bboxes`` and ``person_box_xyxy`` into
+    the keyframe's window and records its ``crop_origin_xy``.
     """
 
-    def __init__(self, size_px: tuple[int, int] = (24, 24)) -> None:
+    def __init__(self, size_px: tuple[int, int] = (24, 24), follow_track: bool = False) -> None:
         self.size_px = (int(size_px[0]), int(size_px[1]))
         if min(self.size_px) < 1:
             raise ValueError(f"size_px must be positive, got {size_px}")
+        self.follow_track = bool(follow_track)
 
     def transform(self, results: dict) -> dict:
         box = results.get("person_box_xyxy")
@@ -118,17 +124,35 @@ class CropAroundPerson(BaseTransform):
                 "sample_unit='person', or give person boxes at inference"
             )
         box = np.asarray(box, np.float32)
-        centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
-        crop, boxes, origin = F.crop_around(results["imgs"], centre, self.size_px,
-                                            results.get("gt_bboxes"))
+        if self.follow_track:
+            crop, boxes, origin = self._along_track(results, box)
+        else:
+            centre = ((box[0] + box[2]) / 2, (box[1] + box[3]) / 2)
+            crop, boxes, origin = F.crop_around(results["imgs"], centre, self.size_px,
+                                                results.get("gt_bboxes"))
         results.update(imgs=crop, img_shape=crop.shape[1:3], crop_origin_xy=origin,
                        person_box_xyxy=box - np.array([*origin, *origin], np.float32))
         if boxes is not None:
             results["gt_bboxes"] = boxes
         return results
 
+    def _along_track(self, results: dict, box: np.ndarray):
+        track, frame_inds = results.get("person_track"), results.get("frame_inds")
+        if track is None or frame_inds is None:
+            raise KeyError("CropAroundPerson(follow_track=True) needs 'person_track' and "
+                           "'frame_inds': use ThermalActionDataset with sample_unit='person' "
+                           "after LoadThermalWindow, or give person tracks at inference")
+        frame_inds = np.asarray(frame_inds)
+        key = int(np.argmin(np.abs(frame_inds - int(results["frame_idx"]))))
+        known = np.concatenate([np.asarray(track, np.float32).reshape(-1, 5),
+                                [[results["frame_idx"], *box]]])  # the keyframe box rules
+        centres = F.track_centres(known, frame_inds)
+        return F.crop_along(results["imgs"], centres, self.size_px, key,
+                            results.get("gt_bboxes"))
+
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(size_px={self.size_px})"
+        return (f"{type(self).__name__}(size_px={self.size_px}, "
+                f"follow_track={self.follow_track})")
 
 
 @TRANSFORMS.register_module()
