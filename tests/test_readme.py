@@ -108,6 +108,13 @@ BLOCKS: tuple[Run, ...] = (
         expect=("last checkpoint: work_dirs/person-detector/epoch_1.pth", "det/ap50: ",
                 "exported work_dirs/person-detector/person-frames.onnx (opset 17",
                 "people tracked: ")),
+    Run("thermal-action data replay work_dirs/demo/data/frames/SIM02_R2.h5",
+        toy=((r"epoch_24\.pth", "epoch_1.pth"),),  # the toy demo has SIM02_R2 too
+        expect=("people: ", "timeline: work_dirs/infer/SIM02_R2.json",
+                "render: work_dirs/infer/SIM02_R2.mp4",
+                "timeline PNG: work_dirs/infer/SIM02_R2.png",
+                "exported work_dirs/demo/person-24px.onnx (opset 17", "stdin: ",
+                "timeline: work_dirs/infer/live.json")),
     Run("mmaction/.mim/tools/train.py",
         toy=((r"--work-dir work_dirs/upstream$", "--work-dir work_dirs/upstream --cfg-options "
               f"train_cfg.max_epochs=1 {_subset(16)}"),

@@ -108,3 +108,20 @@ def test_a_crop_that_follows_the_track_at_inference(rec_a, tmp_path):
         atol=1e-6)
     assert len(predict_people(follow, hdf5_path, keyframes)) == sum(
         len(k.object_ids) for k in keyframes)
+
+
+def test_an_onnx_export_scores_as_pytorch_does(rec_a, tmp_path):
+    import numpy as np
+
+    from thermal_action.engine.export import export_onnx
+
+    hdf5_path, keyframes = rec_a
+    checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
+    exported = export_onnx(PERSON_CONFIG, checkpoint, tmp_path / "p.onnx")
+    torch_predictions = predict_people(ClipClassifier(PERSON_CONFIG, checkpoint), hdf5_path,
+                                       keyframes)
+    onnx_predictions = predict_people(ClipClassifier(PERSON_CONFIG, exported), hdf5_path,
+                                      keyframes)
+    for ours, theirs in zip(torch_predictions, onnx_predictions, strict=True):
+        np.testing.assert_allclose(ours.scores, theirs.scores, atol=1e-5)
+        assert ours.label == theirs.label and ours.object_id == theirs.object_id

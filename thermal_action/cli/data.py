@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_action.cli import data_build, data_stats, data_synth, data_validate
+from thermal_action.cli import data_build, data_replay, data_stats, data_synth, data_validate
 
 VERBS = {
     "synth": data_synth,
     "build": data_build,
     "validate": data_validate,
     "stats": data_stats,
+    "replay": data_replay,
 }
 
 

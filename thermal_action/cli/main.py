@@ -8,10 +8,10 @@ import re
 import sys
 from collections.abc import Sequence
 
-from thermal_action.cli import configs, data, demo, detect, export, test, train
+from thermal_action.cli import configs, data, demo, detect, export, infer, test, train
 
-COMMANDS = {"demo": demo, "train": train, "test": test, "detect": detect, "export": export,
-            "data": data, "configs": configs}
+COMMANDS = {"demo": demo, "train": train, "test": test, "detect": detect, "infer": infer,
+            "export": export, "data": data, "configs": configs}
 
 
 def clean_error(exc: BaseException) -> str:

@@ -29,13 +29,22 @@ class ClipClassifier:
     """The model of ``config`` with the weights of ``checkpoint`` (built once) and the
     config's test pipeline. It scores windows of frames held in memory (``predict_windows``)
     or read from a recording file (``predict``). A checkpoint that does not fit the model
-    is refused (``CheckpointError``)."""
+    is refused (``CheckpointError``). A ``checkpoint`` ending in ``.onnx`` (from
+    ``thermal-action export``) runs in onnxruntime; the clips are prepared by the same
+    pipeline and data preprocessor either way."""
 
     def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike) -> None:
         cfg = load_config(config)
         init_default_scope(cfg.get("default_scope", "mmaction"))
+        self.config, self.checkpoint = str(cfg.filename), str(checkpoint)
         self.model = MODELS.build(cfg.model)
-        load_weights(self.model, checkpoint, cfg.filename)
+        self.onnx = None
+        if Path(checkpoint).suffix.lower() == ".onnx":
+            from thermal_action.engine.export import OnnxModel
+
+            self.onnx = OnnxModel(checkpoint, threads=torch.get_num_threads())
+        else:
+            load_weights(self.model, checkpoint, cfg.filename)
         self.model.eval()
         steps = cfg.test_dataloader.dataset.pipeline
         if not steps or steps[0].get("type") != "LoadThermalWindow":
@@ -92,12 +101,22 @@ class ClipClassifier:
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
             batch = pseudo_collate([self.pipeline(dict(request)) for request in chunk])
-            for request, sample, centre in zip(chunk, self.model.test_step(batch),
+            for request, scores, centre in zip(chunk, self._scores(batch),
                                                centres[start : start + batch_size], strict=True):
-                predictions.append(_prediction(int(centre), request, sample))
+                predictions.append(_prediction(int(centre), request, scores))
             if progress is not None:
                 progress(len(predictions), len(requests))
         return predictions
+
+    def _scores(self, batch: dict) -> np.ndarray:
+        """Class probabilities (N, C) of a collated batch of one-clip samples."""
+        if self.onnx is None:
+            return np.stack([sample.pred_score.cpu().numpy()
+                             for sample in self.model.test_step(batch)])
+        inputs = self.model.data_preprocessor(batch, False)["inputs"]
+        if inputs.shape[1] != 1:
+            raise ValueError(f"the ONNX model takes one clip per sample, got {inputs.shape[1]}")
+        return self.onnx.run(inputs[:, 0].numpy())["probabilities"]
 
     def predict(
         self,
@@ -121,8 +140,7 @@ class ClipClassifier:
                                     tracks)
 
 
-def _prediction(centre: int, request: dict, sample) -> WindowPrediction:
-    scores = sample.pred_score.cpu().numpy()
+def _prediction(centre: int, request: dict, scores: np.ndarray) -> WindowPrediction:
     label = int(scores.argmax())
     box = request.get("person_box_xyxy")
     return WindowPrediction(centre, label, float(scores[label]), scores,

@@ -101,15 +101,19 @@ class _Live:
         self.missed = 0  # frames since the last detection
         self.first_ms = self.last_seen_ms = self.time_ms = timestamp_ms
         self.points: list[TrackPoint] = []
+        self.last_detected: TrackPoint | None = None
 
 
 class Tracker:
     """Online multi-person tracker over ``Detections`` (see the module docstring). Times in
-    seconds, distances in pixels; ``min_score`` is the least score that starts a track."""
+    seconds, distances in pixels; ``min_score`` is the least score that starts a track.
+    Without ``keep_points`` (a live stream) it keeps no history: memory stays flat
+    however long it runs, and ``finish`` returns no tracks."""
 
     def __init__(self, max_gap_s: float = 3.0, min_hits: int = 3, min_score: float = 0.5,
                  keep_score: float = 0.25, accel_px_s2: float = 30.0,
-                 measurement_px: float = 2.5, tentative_s: float = 1.0) -> None:
+                 measurement_px: float = 2.5, tentative_s: float = 1.0,
+                 keep_points: bool = True) -> None:
         if max_gap_s <= 0 or min_hits < 1 or accel_px_s2 <= 0 or measurement_px <= 0:
             raise ValueError("max_gap_s, min_hits, accel_px_s2 and measurement_px must be "
                              "positive")
@@ -120,6 +124,7 @@ class Tracker:
         self.min_hits = min_hits
         self.min_score = min_score
         self.keep_score = keep_score
+        self.keep_points = keep_points
         self.accel_px_s2 = accel_px_s2
         self.measurement_px = measurement_px
         self.tentative_s = tentative_s
@@ -176,7 +181,10 @@ class Tracker:
             score = 0.0 if found is None else float(detections.scores[found])
             point = TrackPoint(live.track_id, frame_idx, timestamp_ms, box, score,
                                found is not None)
-            live.points.append(point)
+            if self.keep_points or not live.points:
+                live.points.append(point)  # without history: the first point only
+            if point.detected:
+                live.last_detected = point
             points.append(point)
         self._retire(timestamp_ms, matched_tracks)
         return points
@@ -210,13 +218,15 @@ class Tracker:
         self._live = keep
 
     def _end(self, live: _Live) -> None:
-        if live.track_id is None:
+        if live.track_id is None or live.last_detected is None:
             return
         while live.points and not live.points[-1].detected:
             live.points.pop()  # a track ends where it was last seen
-        if live.points:
-            self._ended.append(Track(live.track_id, live.points[0].timestamp_ms,
-                                     live.points[-1].timestamp_ms, live.points))
+        first_ms = live.points[0].timestamp_ms if live.points else live.first_ms
+        track = Track(live.track_id, first_ms, live.last_detected.timestamp_ms,
+                      live.points if self.keep_points else [])
+        if self.keep_points:
+            self._ended.append(track)
 
     def finish(self) -> list[Track]:
         """End every live track; all confirmed tracks, by id."""

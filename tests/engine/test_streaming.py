@@ -1,0 +1,175 @@
+"""The streaming engine: time-based classification, smoothing, segments, fall alerts,
+short streams, gaps and bounded memory; a scripted classifier makes the model's output
+a function of the frames, so every event is known in advance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal_action.data.classes import CLASS_NAMES, ActionClass
+from thermal_action.engine.predictions import WindowPrediction
+from thermal_action.engine.streaming import ActionStream, StreamSettings
+from thermal_action.engine.timeline import build_timeline
+
+ROOM_C = 20.0
+
+
+class ScriptedClassifier:
+    """A whole-frame 'model' that reads the class from the frames: the window's centre
+    frame is filled with ROOM_C + class id."""
+
+    person_centred = False
+    window_frames = 8
+    config, checkpoint = "scripted", "none"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_windows(self, windows, people=None, tracks=None):
+        self.calls += len(windows)
+        out = []
+        for window in windows:
+            label = int(round(float(np.median(window[len(window) // 2])) - ROOM_C))
+            scores = np.full(len(CLASS_NAMES), 0.01)
+            scores[label] = 1.0
+            scores /= scores.sum()
+            out.append(WindowPrediction(len(window) // 2, label, float(scores[label]), scores))
+        return out
+
+
+def frames_of(labels, height=4, width=6):
+    return [np.full((height, width), ROOM_C + label, np.float32) for label in labels]
+
+
+def run(stream, labels, stamps):
+    events = []
+    for frame, stamp in zip(frames_of(labels), stamps, strict=True):
+        events += stream.push(frame, int(stamp))
+    return events + stream.flush()
+
+
+def test_segments_follow_the_model_with_time_based_smoothing():
+    stream = ActionStream(ScriptedClassifier(), settings=StreamSettings(stride_s=1.0,
+                                                                        smoothing_s=0.0))
+    stamps = np.arange(0, 40_000, 100)  # 10 frames per second for 40 s
+    labels = [ActionClass.STANDING] * 200 + [ActionClass.WALKING] * 200
+    events = run(stream, labels, stamps)
+    kinds = [event.kind for event in events]
+    assert kinds[0] == "track_started" and kinds[-1] == "track_ended"
+    (person,) = build_timeline(events)
+    assert [s.label for s in person.segments] == ["standing", "walking"]
+    change = person.segments[0].end_ms
+    assert abs(change - 20_000) <= 1_000  # dated at the window centre, within one stride
+    assert person.segments[1].end_ms == stamps[-1]
+
+
+def test_classification_is_by_sensor_time_not_frame_count():
+    """Irregular frames and a gap of 2.6 s: one classification per stride of sensor
+    time however many frames arrived."""
+    rng = np.random.default_rng(0)
+    intervals = rng.choice([37, 74, 150, 300], 600)
+    intervals[300] = 2_600
+    stamps = np.cumsum(intervals)
+    model = ScriptedClassifier()
+    stream = ActionStream(model, settings=StreamSettings(stride_s=2.0))
+    run(stream, [ActionClass.SITTING] * len(stamps), stamps)
+    duration_s = (stamps[-1] - stamps[0]) / 1000
+    assert abs(model.calls - duration_s / 2.0) <= 2
+
+
+def test_smoothing_holds_a_one_off_blip_back():
+    labels = [ActionClass.STANDING] * 150
+    labels[80:90] = [ActionClass.SITTING] * 10  # one second of something else
+    stamps = np.arange(0, 15_000, 100)
+    raw = build_timeline(run(ActionStream(ScriptedClassifier(), settings=StreamSettings(
+        smoothing_s=0.0)), labels, stamps))[0]
+    smooth = build_timeline(run(ActionStream(ScriptedClassifier(), settings=StreamSettings(
+        smoothing_s=3.0)), labels, stamps))[0]
+    assert "sitting" in [s.label for s in raw.segments]
+    assert [s.label for s in smooth.segments] == ["standing"]
+
+
+def test_a_fall_that_persists_raises_one_alert_with_its_times():
+    settings = StreamSettings(stride_s=0.5, smoothing_s=0.0, alert_after_s=3.0)
+    labels = ([ActionClass.WALKING] * 100 + [ActionClass.TRANSITION_RISK] * 10
+              + [ActionClass.LYING_RISK] * 200)
+    stamps = np.arange(0, 31_000, 100)
+    events = run(ActionStream(ScriptedClassifier(), settings=settings), labels, stamps)
+    alerts = [event for event in events if event.kind == "fall_alert"]
+    assert len(alerts) == 1
+    (alert,) = alerts
+    assert abs(alert.start_ms - 10_000) <= 600  # the fall, at the window centre
+    # raised once fall-related held 3 s at the centre, half a window (0.4 s) later
+    assert 3_000 <= alert.time_ms - alert.start_ms <= 3_000 + 400 + 600
+    brief = ([ActionClass.WALKING] * 100 + [ActionClass.LYING_RISK] * 20
+             + [ActionClass.STANDING] * 100)
+    assert not [e for e in run(ActionStream(ScriptedClassifier(), settings=settings), brief,
+                                np.arange(0, 22_000, 100)) if e.kind == "fall_alert"]
+
+
+def test_short_streams_invalid_frames_and_bad_input():
+    stream = ActionStream(ScriptedClassifier(), settings=StreamSettings(stride_s=0.1))
+    frames = frames_of([ActionClass.SITTING] * 3)
+    frames[1][:] = -273.2  # no reading at all
+    frames[2][0, 0] = np.nan
+    events = []
+    for index, frame in enumerate(frames):
+        events += stream.push(frame, 1_000 + 150 * index)
+    events += stream.flush()
+    assert [e.kind for e in events][0] == "track_started"
+    assert "action_started" in [e.kind for e in events]  # shorter than one window: padded
+    with pytest.raises(ValueError, match="does not follow"):
+        stream.push(frames[0], 5)
+        stream.push(frames[0], 5)
+    with pytest.raises(ValueError, match=r"\(H, W\)"):
+        stream.push(np.zeros((2, 4, 6), np.float32), 10_000)
+    with pytest.raises(ValueError, match="stride_s"):
+        StreamSettings(stride_s=0)
+
+
+def test_memory_stays_bounded_however_long_the_stream():
+    stream = ActionStream(ScriptedClassifier(), settings=StreamSettings(stride_s=1.0))
+    for index, frame in enumerate(frames_of([ActionClass.SITTING] * 3_000)):
+        stream.push(frame, index * 100)
+    assert len(stream._ring) == stream.window_frames
+    assert all(len(state.boxes) <= stream.window_frames for state in stream._tracks.values())
+    assert not stream.tracker.keep_points and stream.tracker.finish() == []
+
+
+class TwoPeople:
+    """A detector that sees one person from the start and a second from 2.35 s."""
+
+    def reset(self) -> None:
+        pass
+
+    def update(self, frame_c, timestamp_ms):
+        from thermal_action.tracking.detections import Detections
+
+        boxes = [[2, 1, 4, 3]] + ([[8, 1, 10, 3]] if timestamp_ms >= 2_350 else [])
+        return Detections(np.array(boxes, np.float32), np.full(len(boxes), 0.9, np.float32))
+
+
+class BatchRecorder(ScriptedClassifier):
+    person_centred = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[int] = []
+
+    def predict_windows(self, windows, people=None, tracks=None):
+        assert people is not None and len(people) == len(tracks) == len(windows)
+        self.batches.append(len(windows))
+        return super().predict_windows(windows)
+
+
+def test_people_are_classified_together_on_one_time_grid():
+    model = BatchRecorder()
+    stream = ActionStream(model, TwoPeople(), settings=StreamSettings(stride_s=1.0))
+    events = run(stream, [ActionClass.SITTING] * 100, np.arange(0, 10_000, 100))
+    # person 1 is confirmed at 0.2 s and first classified at 2 s (a stride later, on the
+    # grid); person 2 at 2.55 s and 4 s; from then on both in one batch each second
+    assert model.batches == [1, 1, 2, 2, 2, 2, 2, 2]
+    assert {e.track_id for e in events if e.kind == "track_started"} == {1, 2}
+    with pytest.raises(ValueError, match="person detector"):
+        ActionStream(BatchRecorder())

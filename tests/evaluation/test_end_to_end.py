@@ -1,0 +1,44 @@
+"""End-to-end scores against hand-computed cases: followed people, right actions, fall
+episodes alerted in time, false alerts per hour."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from thermal_action.engine.streaming import Event, TrackView
+from thermal_action.evaluation.detection import FrameTruth
+from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
+from thermal_action.tracking.truth import AnnotatedFrame
+
+LYING = "lying down-lying with risk"
+
+
+def _frame(index: int, people: list[tuple[tuple, str, int]]) -> AnnotatedFrame:
+    boxes = np.array([box for box, _, _ in people], np.float32).reshape(-1, 4)
+    truth = FrameTruth(boxes, [label for _, label, _ in people],
+                       np.array([oid for _, _, oid in people], np.int64),
+                       np.zeros((0, 4), np.float32), [], np.zeros(0, bool))
+    return AnnotatedFrame("REC", index, index * 1000, truth)
+
+
+def test_followed_right_actions_and_alerts():
+    a, b = (10, 10, 20, 20), (40, 10, 50, 20)
+    frames = [_frame(0, [(a, "standing", 0), (b, "walking", 1)]),
+              _frame(1, [(a, LYING, 0), (b, "walking", 1)]),
+              _frame(2, [(a, LYING, 0)])]
+    views = [[TrackView(7, a, "standing", 0.9, False), TrackView(8, b, "sitting", 0.6, False)],
+             [TrackView(7, (11, 11, 21, 21), LYING, 0.8, False)],  # person 1 not followed
+             [TrackView(7, a, LYING, 0.9, True)]]
+    events = [Event("fall_alert", 2_500, 7, "fall-related", 0.9, 1_000),
+              Event("fall_alert", 2_600, 8, "fall-related", 0.7, 2_000)]  # false
+    run = StreamRun(views, events, [0, 1_000, 3_600_000])
+    scores = end_to_end_scores({"REC": run}, frames)
+    assert (scores.people, scores.followed, scores.correct) == (5, 4, 3)
+    assert scores.accuracy == pytest.approx(3 / 5)
+    assert (scores.falls, scores.falls_alerted, scores.false_alerts) == (1, 1, 1)
+    assert scores.hours == pytest.approx(1.0) and scores.false_alerts_per_hour == 1.0
+    late = StreamRun(views, [Event("fall_alert", 40_000, 7, "fall-related", 0.9, 1_000)],
+                     [0, 1_000, 3_600_000])
+    missed = end_to_end_scores({"REC": late}, frames, late_s=15.0)
+    assert missed.falls_alerted == 0 and missed.false_alerts == 1

@@ -1,0 +1,148 @@
+"""``thermal-action infer``: who did what, when, in recordings or a live stream."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from thermal_action.cli.common import ConsoleProgress, frame_shape
+from thermal_action.data.sensor import SENSOR_SHAPE
+
+OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
+           "--timeline-png": (".png",)}
+
+
+def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
+    parser = subparsers.add_parser(
+        name, help="run an action model over recordings or live frames: people, their "
+                   "actions over time, fall alerts")
+    parser.add_argument("config", help="the action model's config (or a shipped name)")
+    parser.add_argument("checkpoint", help="its checkpoint (.pth) or ONNX export (.onnx)")
+    parser.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="recording files (.h5/.hdf5, .npz, .npy, .csv, as data build), "
+                             "or - for newline-delimited JSON frames on standard input "
+                             '({"timestamp_ms": ..., "frame": [[...]]} per line)')
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
+                       help="a trained person detector (.pth or .onnx); default: warm blob")
+    which.add_argument("--blob", action="store_true",
+                       help="the warm-blob person detector (the default)")
+    parser.add_argument("--stride-s", type=float, default=1.0,
+                        help="classify each person every this many seconds (default 1)")
+    parser.add_argument("--smoothing-s", type=float, default=2.0,
+                        help="time constant of the score smoothing, s (default 2)")
+    parser.add_argument("--alert-after-s", type=float, default=3.0,
+                        help="fall-related for this long raises a fall alert (default 3)")
+    parser.add_argument("--out", metavar="TIMELINE",
+                        help="write the timeline to this .json or .csv file")
+    parser.add_argument("--render", metavar="VIDEO",
+                        help="write the recording with boxes and actions as .gif or .mp4")
+    parser.add_argument("--timeline-png", metavar="PNG",
+                        help="write the per-person timeline as a PNG")
+    parser.add_argument("--realtime", action="store_true",
+                        help="process each frame when its time has come (replay a file as "
+                             "a live sensor)")
+    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
+                        metavar="ROWSxCOLUMNS",
+                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+
+
+def _output(path: str | None, source: str) -> Path | None:
+    """The output path for one source: ``{source}`` in the path is replaced by its name
+    (needed when there are several sources)."""
+    if path is None:
+        return None
+    return Path(path.replace("{source}", "stdin" if source == "-" else Path(source).stem))
+
+
+def run(args: argparse.Namespace) -> int:
+    from thermal_action.engine.infer import build_stream
+    from thermal_action.errors import ConfigError
+
+    for option, allowed in OUTPUTS.items():
+        path = getattr(args, option[2:].replace("-", "_"))
+        if path and Path(path).suffix.lower() not in allowed:
+            raise ConfigError(f"{option} {path}: expected a {' or '.join(allowed)} file")
+        if path and len(args.sources) > 1 and "{source}" not in path:
+            raise ConfigError(f"{option} {path}: with several sources, put {{source}} in "
+                              "the path (replaced by each source's name)")
+    if args.sources.count("-") > 1:
+        raise ConfigError("standard input (-) can be read once")
+    stream = build_stream(args.config, args.checkpoint, args.detector, args.stride_s,
+                          args.smoothing_s, args.alert_after_s)
+    for source in args.sources:
+        _one_source(stream, source, args)
+    return 0
+
+
+def _one_source(stream, source: str, args: argparse.Namespace) -> None:
+    from thermal_action.data.live import SkippedLines, read_live_frames
+    from thermal_action.engine.infer import file_frames, run_stream
+    from thermal_action.engine.timeline import summary_lines
+
+    keep = bool(args.render)
+    if source == "-":
+        skipped = SkippedLines()
+        frames = read_live_frames(sys.stdin, args.frame_shape, skipped)
+        result = run_stream(stream, frames, "stdin", keep_frames=keep,
+                            on_events=_print_events, skipped=skipped)
+        name = "stdin"
+    else:
+        recording, frames = file_frames(source, args.frame_shape)
+        name, total = recording.sensor_id, len(recording.timestamps_ms)
+        with ConsoleProgress() as progress:
+            bar = progress.counter("frames")
+            result = run_stream(stream, frames, source, keep_frames=keep,
+                                realtime=args.realtime, on_frame=lambda done: bar(done, total))
+    if not result.frames:
+        print(f"{name}: no frames" + _skipped_note(result.skipped))
+        return
+    print(f"{name}: {result.frames} frames, {result.duration_s:.1f} s; "
+          f"{result.realtime_factor:.0f}x real time" + _skipped_note(result.skipped))
+    people = result.people
+    print(f"people: {len(people)}; fall alerts: {sum(len(p.alerts) for p in people)}")
+    for line in summary_lines(people, result.first_ms):
+        print(line)
+    _write_outputs(stream, result, name, source, args)
+
+
+def _write_outputs(stream, result, name: str, source: str, args: argparse.Namespace) -> None:
+    from thermal_action.engine.infer import stream_settings_document
+    from thermal_action.engine.timeline import timeline_document, write_timeline
+
+    people = result.people
+    out = _output(args.out, source)
+    if out:
+        document = timeline_document(people, str(source), result.first_ms,
+                                     stream_settings_document(stream))
+        print(f"timeline: {write_timeline(document, out)}")
+    render, png = _output(args.render, source), _output(args.timeline_png, source)
+    if render or png:
+        from thermal_action.evaluation.timeline_figures import (
+            plot_timeline,
+            render_actions_video,
+        )
+    if render:
+        written = render_actions_video(result.frames_c, result.timestamps_ms, result.views,
+                                       render, source=name)
+        print(f"render: {written}")
+    if png:
+        written = plot_timeline(people, result.first_ms, result.last_ms, png, title=name)
+        print(f"timeline PNG: {written}")
+
+
+def _skipped_note(skipped) -> str:
+    if not skipped.count:
+        return ""
+    return f"; skipped {skipped.count} bad lines (first: {skipped.first})"
+
+
+def _print_events(events) -> None:
+    for event in events:
+        text = f"{event.time_ms} {event.kind} #{event.track_id}"
+        if event.label:
+            text += f" {event.label}"
+        if event.confidence is not None:
+            text += f" {event.confidence:.2f}"
+        print(text, flush=True)

@@ -1,0 +1,128 @@
+"""Run an action stream over a whole source (a recording file, or live frames from a
+sensor bridge), frame by frame as a live sensor delivers them, and gather the timeline.
+A file and the same frames streamed live go through the same ``push`` calls, so they
+give the same events."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from thermal_action.data.live import SkippedLines
+from thermal_action.engine.streaming import ActionStream, Event, TrackView
+from thermal_action.engine.timeline import PersonTimeline, build_timeline
+
+
+@dataclass
+class InferResult:
+    """What ``run_stream`` saw and made of one source."""
+
+    source: str
+    frames: int = 0
+    first_ms: int | None = None
+    last_ms: int | None = None
+    events: list[Event] = field(default_factory=list)
+    seconds: float = 0.0  # wall time inside the stream (detector, tracker, model)
+    skipped: SkippedLines = field(default_factory=SkippedLines)
+    frames_c: list[np.ndarray] = field(default_factory=list)  # kept for drawing only
+    timestamps_ms: list[int] = field(default_factory=list)
+    views: list[list[TrackView]] = field(default_factory=list)
+
+    @property
+    def people(self) -> list[PersonTimeline]:
+        return build_timeline(self.events)
+
+    @property
+    def duration_s(self) -> float:
+        return 0.0 if self.first_ms is None else (self.last_ms - self.first_ms) / 1000.0
+
+    @property
+    def realtime_factor(self) -> float:
+        """Seconds of sensor time processed per second of wall time."""
+        return self.duration_s / max(self.seconds, 1e-9)
+
+
+def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], source: str,
+               keep_frames: bool = False, realtime: bool = False,
+               on_events: Callable[[list[Event]], None] | None = None,
+               on_frame: Callable[[int], None] | None = None,
+               skipped: SkippedLines | None = None) -> InferResult:
+    """Push every (frame, timestamp ms) of ``frames`` through ``stream`` from a fresh
+    state, then flush it. ``keep_frames`` keeps the frames and the live tracks of each for
+    drawing (memory grows with the source); ``realtime`` waits until each frame's time has
+    come, as a replayed sensor; ``on_events`` gets each frame's events as they happen;
+    ``on_frame(count)`` after each frame; ``skipped`` counts a live source's bad lines."""
+    result = InferResult(source, skipped=skipped or SkippedLines())
+    stream.reset()
+    wall_start = time.monotonic()
+    for frame, stamp in frames:
+        if realtime and result.first_ms is not None:
+            delay = (stamp - result.first_ms) / 1000.0 - (time.monotonic() - wall_start)
+            if delay > 0:
+                time.sleep(delay)
+        began = time.perf_counter()
+        events = stream.push(frame, stamp)
+        result.seconds += time.perf_counter() - began
+        result.frames += 1
+        result.first_ms = stamp if result.first_ms is None else result.first_ms
+        result.last_ms = stamp
+        result.events += events
+        if keep_frames:
+            result.frames_c.append(np.asarray(frame, np.float32))
+            result.timestamps_ms.append(int(stamp))
+            result.views.append(stream.live_tracks())
+        if events and on_events is not None:
+            on_events(events)
+        if on_frame is not None:
+            on_frame(result.frames)
+    events = stream.flush()
+    result.events += events
+    if events and on_events is not None:
+        on_events(events)
+    return result
+
+
+def stream_settings_document(stream: ActionStream) -> dict:
+    """The settings a timeline was made with, for its JSON."""
+    detector = stream.detector
+    return dict(config=stream.classifier.config, checkpoint=stream.classifier.checkpoint,
+                detector=None if detector is None else type(detector).__name__,
+                detector_config=getattr(detector, "config", None),
+                **stream.settings.__dict__)
+
+
+def file_frames(path: str | os.PathLike, frame_shape: tuple[int, int]):
+    """(recording, iterator of (frame, timestamp ms)) of a recording file in any format
+    that ``data build`` reads."""
+    from thermal_action.data.tools.sources import read_source
+
+    recording = read_source(path, frame_shape)
+    return recording, ((frame, int(stamp)) for frame, stamp in
+                       zip(recording.temps_c, recording.timestamps_ms, strict=True))
+
+
+def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
+                 detector: tuple[str, str] | None = None, stride_s: float = 1.0,
+                 smoothing_s: float = 2.0, alert_after_s: float = 3.0) -> ActionStream:
+    """An ``ActionStream`` for the action model ``config`` + ``checkpoint`` (.pth or
+    .onnx) with the person detector ``detector`` (config, checkpoint) or the warm-blob
+    one; bad settings are a ``ConfigError``."""
+    from thermal_action.engine.inference import ClipClassifier
+    from thermal_action.engine.streaming import StreamSettings
+    from thermal_action.errors import ConfigError
+    from thermal_action.tracking.blob import BlobDetector
+    from thermal_action.tracking.learned import LearnedDetector
+
+    try:
+        settings = StreamSettings(stride_s=stride_s, smoothing_s=smoothing_s,
+                                  alert_after_s=alert_after_s)
+        classifier = ClipClassifier(config, checkpoint)
+        person = classifier.person_centred
+        found = (LearnedDetector(*detector) if detector else BlobDetector()) if person else None
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return ActionStream(classifier, found, settings=settings)

@@ -1,0 +1,278 @@
+"""From frames arriving one at a time to events: who is there, what they do, who fell.
+
+``ActionStream.push(frame_c, timestamp_ms)`` takes one (H, W) deg C frame as a live
+sensor delivers it and returns the events it caused. Inside: a person detector and the
+tracker follow people; a ring of the last ``window_frames`` frames (shared by every
+track) and each track's recent boxes make the clip a person-centred model classifies,
+every ``stride_s`` seconds of sensor time per track; the per-track class probabilities
+are averaged over time (exponentially, ``smoothing_s``); the arg-max class makes action
+segments; a fall alert is raised when the fall-related classes hold the majority of the
+smoothed probability for ``alert_after_s``. A whole-frame model classifies the frame
+as one pseudo-track (id 0) and needs no detector. Memory is bounded whatever the length
+of the stream: the ring, one box per recent frame per live track, and no history.
+
+Times are sensor times (ms, from the timestamps), never frame counts, so irregular frame
+rates and gaps of seconds behave the same; the model itself sees the last
+``window_frames`` frames as it was trained to. An action is dated at the centre of the
+window it was read from (what the model was trained to label), an alert at the frame
+that raised it, so the latency from the fall to its alert is visible.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED
+from thermal_action.engine.inference import ClipClassifier
+from thermal_action.tracking.detections import Detector
+from thermal_action.tracking.tracker import Tracker, TrackPoint
+
+EVENT_KINDS = ("track_started", "action_started", "action_ended", "fall_alert",
+               "track_ended")
+FRAME_TRACK = 0
+"""The pseudo-track of a whole-frame model."""
+
+
+class Event(NamedTuple):
+    """Something that happened in the stream. ``time_ms``: when (sensor time);
+    ``start_ms``: when what it closes began (the segment of ``action_ended``, the fall of
+    ``fall_alert``); ``confidence``: the smoothed probability of ``label`` (0..1; for an
+    ended segment, its mean)."""
+
+    kind: str
+    time_ms: int
+    track_id: int
+    label: str | None = None
+    confidence: float | None = None
+    start_ms: int | None = None
+
+
+class TrackView(NamedTuple):
+    """A live track as the stream sees it now: where (pixels, xyxy), doing what (the
+    current segment's class and its smoothed probability; None before the first
+    classification) and whether a fall alert is standing."""
+
+    track_id: int
+    box_xyxy: tuple[float, float, float, float]
+    label: str | None
+    confidence: float | None
+    alert: bool
+
+
+@dataclass(frozen=True)
+class StreamSettings:
+    """How often and how smoothly people are classified, and when a fall is an alert.
+    Times in seconds of sensor time."""
+
+    stride_s: float = 1.0
+    smoothing_s: float = 2.0
+    fall_share: float = 0.5  # smoothed probability of the fall-related classes
+    alert_after_s: float = 3.0
+
+    def __post_init__(self) -> None:
+        if self.stride_s <= 0 or self.smoothing_s < 0 or self.alert_after_s < 0:
+            raise ValueError("stride_s must be positive, smoothing_s and alert_after_s not "
+                             "negative")
+        if not 0 < self.fall_share <= 1:
+            raise ValueError(f"fall_share must lie in (0, 1], got {self.fall_share}")
+
+
+@dataclass
+class _TrackState:
+    """What the stream keeps about one live track."""
+
+    started_ms: int
+    boxes: deque  # (frame number, box xyxy) of its recent frames
+    due_ms: int
+    seen_ms: int  # when the detector last saw it
+    scores: np.ndarray | None = None  # smoothed class probabilities
+    scored_ms: int | None = None  # centre time of the last classified window
+    label: int | None = None  # the current segment's class
+    segment_ms: int = 0
+    segment_confidence: list[float] = field(default_factory=list)
+    fall_since_ms: int | None = None
+    alerted: bool = False
+
+
+class ActionStream:
+    """See the module docstring. ``classifier``: a ``ClipClassifier`` (PyTorch or ONNX);
+    ``detector`` and ``tracker``: needed by a person-centred model only."""
+
+    def __init__(self, classifier: ClipClassifier, detector: Detector | None = None,
+                 tracker: Tracker | None = None,
+                 settings: StreamSettings = StreamSettings()) -> None:
+        if classifier.person_centred and detector is None:
+            raise ValueError("this model classifies people: give a person detector")
+        self.classifier = classifier
+        self.detector = detector if classifier.person_centred else None
+        self.tracker = tracker or Tracker(keep_points=False)
+        self.settings = settings
+        self.window_frames = classifier.window_frames
+        self.reset()
+
+    def reset(self) -> None:
+        self._ring: deque = deque(maxlen=self.window_frames)  # (frame number, ms, frame)
+        self._tracks: dict[int, _TrackState] = {}
+        self._frames = 0
+        self._last_ms: int | None = None
+        self._origin_ms = 0
+        if self.detector is not None:
+            self.detector.reset()
+        self.tracker.reset()
+
+    def push(self, frame_c: np.ndarray, timestamp_ms: int) -> list[Event]:
+        """Take the next frame (H, W) deg C (-273.2 or non-finite: no reading) captured at
+        ``timestamp_ms``; return the events it caused, in time order. Frames must come in
+        increasing time."""
+        frame = np.asarray(frame_c, np.float32)
+        timestamp_ms = int(timestamp_ms)
+        if frame.ndim != 2:
+            raise ValueError(f"a frame must be (H, W) deg C, got shape {frame.shape}")
+        if self._last_ms is not None and timestamp_ms <= self._last_ms:
+            raise ValueError(f"timestamp {timestamp_ms} ms does not follow {self._last_ms} ms")
+        if self._last_ms is None:
+            self._origin_ms = timestamp_ms
+        self._last_ms = timestamp_ms
+        number = self._frames
+        self._frames += 1
+        self._ring.append((number, timestamp_ms, frame))
+        events: list[Event] = []
+        live = self._follow(frame, timestamp_ms, number, events)
+        due = [track for track in live if self._tracks[track].due_ms <= timestamp_ms]
+        if due:
+            self._classify(due, timestamp_ms, events)
+        return events
+
+    def live_tracks(self) -> list[TrackView]:
+        """Every live track after the last ``push`` (for drawing)."""
+        views = []
+        for track, state in self._tracks.items():
+            label = None if state.label is None else CLASS_NAMES[state.label]
+            confidence = None if state.scores is None else float(state.scores[state.label])
+            views.append(TrackView(track, tuple(state.boxes[-1][1]), label, confidence,
+                                   state.alerted))
+        return views
+
+    def flush(self) -> list[Event]:
+        """End the stream: close every live track's segment and the track itself."""
+        events: list[Event] = []
+        for track in list(self._tracks):
+            self._end_track(track, self._tracks[track].seen_ms, events)
+        self.reset()
+        return events
+
+    def _follow(self, frame: np.ndarray, timestamp_ms: int, number: int,
+                events: list[Event]) -> list[int]:
+        """Update the people (or the frame's pseudo-track); the live track ids."""
+        if self.detector is None:
+            points = [TrackPoint(FRAME_TRACK, number, timestamp_ms,
+                                 (0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])),
+                                 1.0, True)]
+        else:
+            detections = self.detector.update(frame, timestamp_ms)
+            points = self.tracker.update(detections, timestamp_ms, number)
+        seen = {point.track_id for point in points}
+        for track in [track for track in self._tracks if track not in seen]:
+            self._end_track(track, self._tracks[track].seen_ms, events)
+        for point in points:
+            state = self._tracks.get(point.track_id)
+            if state is None:
+                state = self._tracks[point.track_id] = _TrackState(
+                    timestamp_ms, deque(maxlen=self.window_frames),
+                    self._next_grid(timestamp_ms + self.settings.stride_s * 1000 - 1),
+                    timestamp_ms)
+                events.append(Event("track_started", timestamp_ms, point.track_id))
+            state.boxes.append((number, point.box_xyxy))
+            if point.detected:
+                state.seen_ms = timestamp_ms
+        return [point.track_id for point in points]
+
+    def _next_grid(self, timestamp_ms: float) -> int:
+        """The first point of the stream's stride grid after ``timestamp_ms``: every track
+        is classified on the same grid, so the people due at a frame go to the model in
+        one batch."""
+        stride_ms = self.settings.stride_s * 1000
+        return int(self._origin_ms + (np.floor((timestamp_ms - self._origin_ms) / stride_ms)
+                                      + 1) * stride_ms)
+
+    def _window(self) -> tuple[np.ndarray, int]:
+        """The ring as a (window_frames, H, W) clip, its first frame repeated when the
+        stream is shorter than a window; and the frame number of its first entry."""
+        frames = [entry[2] for entry in self._ring]
+        pad = self.window_frames - len(frames)
+        return np.stack([frames[0]] * pad + frames), self._ring[0][0] - pad
+
+    def _classify(self, due: list[int], timestamp_ms: int, events: list[Event]) -> None:
+        window, first = self._window()
+        centre = self.window_frames // 2
+        centre_entry = self._ring[max(0, centre - (self.window_frames - len(self._ring)))]
+        centre_ms = centre_entry[1]
+        people, tracks = None, None
+        if self.classifier.person_centred:
+            people, tracks = [], []
+            for track in due:
+                known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
+                                 np.float32)
+                nearest = known[np.argmin(np.abs(known[:, 0] - centre))]
+                people.append((track, tuple(nearest[1:])))
+                tracks.append(known)
+        predictions = self.classifier.predict_windows([window] * len(due), people,
+                                                      tracks=tracks)
+        for track, prediction in zip(due, predictions, strict=True):
+            state = self._tracks[track]
+            state.due_ms = self._next_grid(timestamp_ms)
+            dated_ms = max(centre_ms, state.started_ms)  # not before the person was there
+            self._update_scores(state, np.asarray(prediction.scores, np.float64), dated_ms)
+            self._segments(track, state, dated_ms, events)
+            self._fall(track, state, dated_ms, timestamp_ms, events)
+
+    def _update_scores(self, state: _TrackState, scores: np.ndarray, centre_ms: int) -> None:
+        if state.scores is None or self.settings.smoothing_s == 0:
+            state.scores = scores
+        else:
+            elapsed_s = max(centre_ms - (state.scored_ms or centre_ms), 0) / 1000.0
+            keep = np.exp(-elapsed_s / self.settings.smoothing_s)
+            state.scores = keep * state.scores + (1 - keep) * scores
+        state.scored_ms = centre_ms
+
+    def _segments(self, track: int, state: _TrackState, centre_ms: int,
+                  events: list[Event]) -> None:
+        label = int(np.argmax(state.scores))
+        confidence = float(state.scores[label])
+        if label != state.label:
+            if state.label is not None:
+                events.append(self._segment_end(track, state, centre_ms))
+            state.label, state.segment_ms, state.segment_confidence = label, centre_ms, []
+            events.append(Event("action_started", centre_ms, track, CLASS_NAMES[label],
+                                confidence))
+        state.segment_confidence.append(confidence)
+
+    @staticmethod
+    def _segment_end(track: int, state: _TrackState, time_ms: int) -> Event:
+        return Event("action_ended", max(time_ms, state.segment_ms), track,
+                     CLASS_NAMES[state.label],
+                     float(np.mean(state.segment_confidence)), state.segment_ms)
+
+    def _fall(self, track: int, state: _TrackState, centre_ms: int, timestamp_ms: int,
+              events: list[Event]) -> None:
+        share = float(state.scores[list(FALL_RELATED)].sum())
+        if share < self.settings.fall_share:
+            state.fall_since_ms, state.alerted = None, False
+            return
+        if state.fall_since_ms is None:
+            state.fall_since_ms = centre_ms
+        held_s = (centre_ms - state.fall_since_ms) / 1000.0
+        if not state.alerted and held_s >= self.settings.alert_after_s:
+            state.alerted = True
+            events.append(Event("fall_alert", timestamp_ms, track, "fall-related", share,
+                                state.fall_since_ms))
+
+    def _end_track(self, track: int, time_ms: int, events: list[Event]) -> None:
+        state = self._tracks.pop(track)
+        if state.label is not None:
+            events.append(self._segment_end(track, state, time_ms))
+        events.append(Event("track_ended", time_ms, track))

@@ -1,0 +1,117 @@
+"""End-to-end scores of the streaming engine on annotated recordings: at every annotated
+keyframe, is each annotated person followed by a track (IoU >= 0.3 with its box) whose
+current action is the annotated one; and are falls alerted, with how many false alerts
+per hour of recording. What detection costs shows beside the same model fed the
+annotated boxes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED
+from thermal_action.engine.streaming import Event, TrackView
+from thermal_action.evaluation.detection import box_iou
+from thermal_action.tracking.truth import AnnotatedFrame
+
+FALL_NAMES = frozenset(CLASS_NAMES[label] for label in FALL_RELATED)
+MATCH_IOU = 0.3
+
+
+class StreamRun(NamedTuple):
+    """What the stream did on one recording: the live tracks after each frame, the
+    events, and the recording's timestamps (ms)."""
+
+    views: Sequence[Sequence[TrackView]]
+    events: Sequence[Event]
+    timestamps_ms: Sequence[int]
+
+
+class EndToEndScores(NamedTuple):
+    people: int  # annotated people at the keyframes
+    followed: int  # ... matched by a live track
+    correct: int  # ... whose track's current action is the annotated one
+    falls: int  # fall episodes: a person's run of fall-related keyframes
+    falls_alerted: int
+    false_alerts: int
+    hours: float  # of recording
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct / max(self.people, 1)
+
+    @property
+    def followed_share(self) -> float:
+        return self.followed / max(self.people, 1)
+
+    @property
+    def fall_recall(self) -> float:
+        return self.falls_alerted / self.falls if self.falls else float("nan")
+
+    @property
+    def false_alerts_per_hour(self) -> float:
+        return self.false_alerts / max(self.hours, 1e-9)
+
+
+def _matches(frame: AnnotatedFrame, views: Sequence[TrackView]) -> dict[int, TrackView]:
+    """Annotated person (row) -> the track matched to them (Hungarian on IoU >= 0.3)."""
+    if not len(views) or not len(frame.truth.boxes_xyxy):
+        return {}
+    ious = box_iou(frame.truth.boxes_xyxy, np.asarray([v.box_xyxy for v in views],
+                                                      np.float32))
+    rows, cols = linear_sum_assignment(-ious)
+    return {int(r): views[c] for r, c in zip(rows, cols, strict=True) if ious[r, c] >= MATCH_IOU}
+
+
+def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedFrame],
+                      late_s: float = 15.0) -> EndToEndScores:
+    """Score the stream's ``runs`` (by sensor id) at the annotated ``frames``. A fall
+    episode counts as alerted when a track matched to that person during the episode
+    raised a fall alert from the episode's start until ``late_s`` after its end; every
+    other alert is false."""
+    people = followed = correct = 0
+    episodes: dict[tuple[str, int], list[list]] = {}  # person -> [[start, end, tracks]]
+    for frame in sorted(frames, key=lambda f: (f.sensor_id, f.frame_idx)):
+        run = runs[frame.sensor_id]
+        matched = _matches(frame, run.views[frame.frame_idx])
+        for row, (label, object_id) in enumerate(zip(frame.truth.classes,
+                                                     frame.truth.object_ids, strict=True)):
+            people += 1
+            view = matched.get(row)
+            followed += view is not None
+            correct += view is not None and view.label == label
+            if label not in FALL_NAMES:
+                continue
+            runs_of_person = episodes.setdefault((frame.sensor_id, int(object_id)), [])
+            if not runs_of_person or runs_of_person[-1][3] != _previous(frames, frame):
+                runs_of_person.append([frame.timestamp_ms, frame.timestamp_ms, set(),
+                                       frame.frame_idx])
+            episode = runs_of_person[-1]
+            episode[1], episode[3] = frame.timestamp_ms, frame.frame_idx
+            if view is not None:
+                episode[2].add(view.track_id)
+    used_alerts: set[tuple[str, int, int]] = set()
+    falls = alerted = 0
+    for (sensor, _), person_episodes in episodes.items():
+        alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
+        for start, end, tracks, _ in person_episodes:
+            falls += 1
+            hits = [a for a in alerts if a.track_id in tracks
+                    and start <= a.time_ms <= end + late_s * 1000]
+            alerted += bool(hits)
+            used_alerts.update((sensor, a.track_id, a.time_ms) for a in hits)
+    all_alerts = {(sensor, e.track_id, e.time_ms) for sensor, run in runs.items()
+                  for e in run.events if e.kind == "fall_alert"}
+    hours = sum((run.timestamps_ms[-1] - run.timestamps_ms[0]) / 3.6e6 for run in runs.values())
+    return EndToEndScores(people, followed, correct, falls, alerted,
+                          len(all_alerts - used_alerts), hours)
+
+
+def _previous(frames: Sequence[AnnotatedFrame], frame: AnnotatedFrame) -> int | None:
+    """The frame index of the annotated frame before ``frame`` in its recording."""
+    earlier = [f.frame_idx for f in frames
+               if f.sensor_id == frame.sensor_id and f.frame_idx < frame.frame_idx]
+    return max(earlier) if earlier else None

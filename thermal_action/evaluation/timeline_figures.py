@@ -1,0 +1,126 @@
+"""Pictures of a timeline: the recording with every person's box, id, current action and
+confidence (fall alerts in red), as GIF or MP4; and a per-person timeline PNG (action
+bands over time, alerts marked). Drawn on matplotlib's Agg canvas (no pyplot), as the
+other figures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.sensor import invalid_mask
+from thermal_action.engine.streaming import TrackView
+from thermal_action.engine.timeline import PersonTimeline
+from thermal_action.evaluation.report import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
+
+ALERT_COLOUR = "#ff3030"
+TEXT_COLOUR = "#d0d0d0"
+VIDEO_SUFFIXES = (".gif", ".mp4")
+
+
+def class_colour(label: str) -> str:
+    """One colour per class (tab20), the same in the video and the timeline PNG."""
+    rgba = colormaps["tab20"](CLASS_NAMES.index(label) % 20)
+    return "#" + "".join(f"{int(round(c * 255)):02x}" for c in rgba[:3])
+
+
+def action_overlay(source: str, seconds: float, invalid_share: float,
+                   views: Sequence[TrackView]) -> FrameOverlay:
+    """What one video frame shows: the time, the people and their actions, and each
+    person's box with id, action and confidence (red while a fall alert stands)."""
+    time_line = f"{source}   t = {seconds:6.2f} s"
+    if invalid_share:
+        time_line += f"   no reading: {invalid_share:.0%} (grey)"
+    alerts = [view.track_id for view in views if view.alert]
+    status = (f"FALL ALERT: #{', #'.join(map(str, alerts))}" if alerts
+              else f"{len(views)} {'person' if len(views) == 1 else 'people'}")
+    boxes = tuple(
+        BoxOverlay(view.box_xyxy,
+                   f"#{view.track_id} " + ("..." if view.label is None else
+                                           f"{view.label} {view.confidence:.2f}"),
+                   ALERT_COLOUR if view.alert else
+                   (TEXT_COLOUR if view.label is None else class_colour(view.label)))
+        for view in views)
+    return FrameOverlay(((time_line, TEXT_COLOUR),
+                         (status, ALERT_COLOUR if alerts else TEXT_COLOUR),
+                         ("box: tracked person; text: current action, confidence",
+                          TEXT_COLOUR)), boxes)
+
+
+def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence[int],
+                         views_per_frame: Sequence[Sequence[TrackView]],
+                         out: str | os.PathLike, source: str = "", frame_step: int = 1,
+                         max_frames: int = 600, fps: float = 8.0) -> Path:
+    """The frames (H, W) deg C with ``action_overlay`` as ``.gif`` or ``.mp4``: every
+    ``frame_step``-th frame, at most ``max_frames``."""
+    out = Path(out)
+    if out.suffix.lower() not in VIDEO_SUFFIXES:
+        raise ValueError(f"{out}: a video is written as .gif or .mp4")
+    if not len(frames_c) == len(timestamps_ms) == len(views_per_frame) or not len(frames_c):
+        raise ValueError("frames, timestamps and views must have one entry per frame, and "
+                         "there must be frames")
+    height, width = np.asarray(frames_c[0]).shape
+    drawer = FrameDrawer(height, width)
+    first = int(timestamps_ms[0])
+    rendered = [drawer.draw(np.asarray(frames_c[i]), action_overlay(
+        source, (int(timestamps_ms[i]) - first) / 1000.0,
+        float(invalid_mask(np.asarray(frames_c[i])).mean()), views_per_frame[i]))
+        for i in range(0, len(frames_c), frame_step)[:max_frames]]
+    if out.suffix.lower() == ".gif":
+        return write_gif(rendered, out, fps)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    iio.imwrite(out, np.stack(rendered), extension=".mp4", fps=fps)  # imageio-ffmpeg
+    return out
+
+
+def plot_timeline(people: Sequence[PersonTimeline], first_ms: int, last_ms: int,
+                  out: str | os.PathLike, title: str = "") -> Path:
+    """One row per person: coloured bands for their action segments, a thin line for
+    when they were tracked, red triangles at fall alerts (and a dashed line back to the
+    fall). Seconds since the first frame."""
+    out = Path(out)
+    rows = max(len(people), 1)
+    fig = Figure(figsize=(10, 1.2 + 0.55 * rows), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    seen_labels: list[str] = []
+    for row, person in enumerate(people):
+        start = (person.start_ms - first_ms) / 1000.0
+        end = ((person.end_ms or last_ms) - first_ms) / 1000.0
+        ax.plot([start, end], [row, row], color="#999999", linewidth=1, zorder=1)
+        for segment in person.segments:
+            left = (segment.start_ms - first_ms) / 1000.0
+            ax.barh(row, (segment.end_ms - segment.start_ms) / 1000.0, left=left, height=0.6,
+                    color=class_colour(segment.label), edgecolor="none", zorder=2)
+            if segment.label not in seen_labels:
+                seen_labels.append(segment.label)
+        for alert in person.alerts:
+            fall, raised = ((alert.fall_ms - first_ms) / 1000.0,
+                            (alert.alert_ms - first_ms) / 1000.0)
+            ax.plot([fall, raised], [row + 0.42, row + 0.42], color=ALERT_COLOUR,
+                    linestyle="--", linewidth=1, zorder=3)
+            ax.plot(raised, row + 0.42, marker="v", color=ALERT_COLOUR, markersize=9, zorder=4)
+    ax.set_yticks(range(rows), [f"#{p.track_id}" for p in people] or [""])
+    ax.set_ylim(rows - 0.4, -0.6)
+    ax.set_xlim(0, max((last_ms - first_ms) / 1000.0, 1e-3))
+    ax.set_xlabel("time since the first frame (s)")
+    ax.set_title(title or "actions per person", fontsize=10)
+    handles = [Patch(color=class_colour(label), label=label) for label in seen_labels]
+    handles.append(Line2D([], [], color=ALERT_COLOUR, marker="v", linestyle="--",
+                              label="fall alert (dashed: since the fall)"))
+    ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              frameon=False)
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out
