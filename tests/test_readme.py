@@ -109,11 +109,13 @@ BLOCKS: tuple[Run, ...] = (
                 "exported work_dirs/person-detector/person-frames.onnx (opset 17",
                 "people tracked: ")),
     Run("thermal-action data replay work_dirs/demo/data/frames/SIM02_R2.h5",
-        toy=((r"epoch_24\.pth", "epoch_1.pth"),),  # the toy demo has SIM02_R2 too
+        # the toy demo has SIM02_R2 too; its model's export gets its own name
+        toy=((r"epoch_24\.pth", "epoch_1.pth"),
+             (r"person-24px\.onnx", "person-24px-toy.onnx")),
         expect=("people: ", "timeline: work_dirs/infer/SIM02_R2.json",
                 "render: work_dirs/infer/SIM02_R2.mp4",
                 "timeline PNG: work_dirs/infer/SIM02_R2.png",
-                "exported work_dirs/demo/person-24px.onnx (opset 17", "stdin: ",
+                "exported work_dirs/demo/person-24px-toy.onnx (opset 17", "stdin: ",
                 "timeline: work_dirs/infer/live.json")),
     Run("mmaction/.mim/tools/train.py",
         toy=((r"--work-dir work_dirs/upstream$", "--work-dir work_dirs/upstream --cfg-options "
