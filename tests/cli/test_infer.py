@@ -88,3 +88,17 @@ def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path):
         assert len(lines) == 1 and message in lines[0], (extra, lines)
     missing = run_cli("infer", PERSON, str(person_checkpoint), str(tmp_path / "none.h5"))
     assert missing.returncode == 2 and "none.h5" in missing.stderr
+
+
+def test_a_whole_frame_model_streams_one_pseudo_person(tiny_root, tmp_path):
+    init_default_scope("mmaction")
+    torch.manual_seed(0)
+    config = "thermal-40x60"
+    checkpoint = tmp_path / "native.pth"
+    torch.save({"state_dict": MODELS.build(load_config(config).model).state_dict()},
+               checkpoint)
+    result = run_cli("infer", config, str(checkpoint), str(tiny_root / "frames" / "REC_B.h5"),
+                     "--out", str(tmp_path / "b.json"))
+    assert result.returncode == 0, result.stderr
+    (person,) = json.loads((tmp_path / "b.json").read_text())["people"]
+    assert person["track_id"] == 0 and person["segments"]

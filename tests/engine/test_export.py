@@ -71,3 +71,23 @@ def test_export_command(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         f"thermal-action export: error: --out {tmp_path / 'p.pt'}: expected a .onnx file"]
+
+
+def test_onnx_matches_pytorch_on_real_clips(real_data_root, tmp_path):
+    """Issue 12: within 1e-4 on the real recordings' clips, through the shared numpy
+    preprocessing (repair of invalid pixels and lost packets, crop, normalization)."""
+    from thermal_action.data.annotations import load_keyframes
+    from thermal_action.data.classes import CLASS_NAMES
+    from thermal_action.engine.inference import ClipClassifier, predict_people
+
+    keyframes, _ = load_keyframes(real_data_root / "annotations" / "train.json", CLASS_NAMES)
+    sl14 = [k for k in keyframes if k.sensor_id == "SL14_R1"][:12]
+    for config in ("person-24px", "thermal-40x60"):
+        checkpoint = _checkpoint(config, tmp_path / f"{config}.pth")
+        exported = export_onnx(config, checkpoint, tmp_path / f"{config}.onnx")
+        recording = real_data_root / "frames" / "SL14_R1.h5"
+        ours = predict_people(ClipClassifier(config, checkpoint), recording, sl14)
+        theirs = predict_people(ClipClassifier(config, exported), recording, sl14)
+        difference = max(float(np.abs(a.scores - b.scores).max())
+                         for a, b in zip(ours, theirs, strict=True))
+        assert difference <= PARITY_TOLERANCE, (config, difference)
