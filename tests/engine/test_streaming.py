@@ -173,3 +173,21 @@ def test_people_are_classified_together_on_one_time_grid():
     assert {e.track_id for e in events if e.kind == "track_started"} == {1, 2}
     with pytest.raises(ValueError, match="person detector"):
         ActionStream(BatchRecorder())
+
+
+def test_realtime_replay_waits_for_each_frame_s_time():
+    import time
+
+    from thermal_action.data.live import live_lines
+    from thermal_action.engine.infer import run_stream
+
+    frames = frames_of([ActionClass.SITTING] * 5)
+    stamps = [0, 100, 200, 300, 400]
+    start = time.monotonic()
+    result = run_stream(ActionStream(ScriptedClassifier()), zip(frames, stamps, strict=True),
+                        "x", realtime=True)
+    assert time.monotonic() - start >= 0.39 and result.frames == 5
+    start = time.monotonic()
+    assert len(list(live_lines(np.stack(frames), np.array(stamps), realtime=True,
+                               speed=2.0))) == 5
+    assert 0.19 <= time.monotonic() - start < 0.39  # twice as fast
