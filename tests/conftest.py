@@ -165,6 +165,21 @@ RAW_CHAIR = dict(bbox=[0.7, 0.7, 0.2, 0.2], category="furniture", subcategory="c
                  attribute_obscured="0%", attribute_heat_residual="no", object_id=5)
 
 
+def untrained_checkpoint(config: str, path: Path) -> Path:
+    """A checkpoint of ``config``'s freshly initialized model (seed 0), saved at ``path``:
+    what inference, export and streaming tests need without training."""
+    import torch
+    from mmaction.registry import MODELS
+    from mmengine.registry import init_default_scope
+
+    from thermal_action.engine import load_config
+
+    init_default_scope("mmaction")
+    torch.manual_seed(0)
+    torch.save({"state_dict": MODELS.build(load_config(config).model).state_dict()}, path)
+    return path
+
+
 def raw_frame_ms(index: int) -> int:
     """Capture time (ms) of frame ``index`` of a ``regular_recording``."""
     return RAW_START_MS + RAW_INTERVAL_MS * index

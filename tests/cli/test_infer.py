@@ -9,24 +9,15 @@ import sys
 
 import imageio.v3 as iio
 import pytest
-import torch
-from mmaction.registry import MODELS
-from mmengine.registry import init_default_scope
 
-from tests.conftest import run_cli
-from thermal_action.engine import load_config
+from tests.conftest import run_cli, untrained_checkpoint
 
 PERSON = "person-24px"
 
 
 @pytest.fixture
 def person_checkpoint(tmp_path):
-    init_default_scope("mmaction")
-    torch.manual_seed(0)
-    model = MODELS.build(load_config(PERSON).model)
-    path = tmp_path / "person.pth"
-    torch.save({"state_dict": model.state_dict()}, path)
-    return path
+    return untrained_checkpoint(PERSON, tmp_path / "person.pth")
 
 
 def test_infer_a_recording_writes_the_timeline_and_pictures(tiny_root, person_checkpoint,
@@ -91,12 +82,8 @@ def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path):
 
 
 def test_a_whole_frame_model_streams_one_pseudo_person(tiny_root, tmp_path):
-    init_default_scope("mmaction")
-    torch.manual_seed(0)
     config = "thermal-40x60"
-    checkpoint = tmp_path / "native.pth"
-    torch.save({"state_dict": MODELS.build(load_config(config).model).state_dict()},
-               checkpoint)
+    checkpoint = untrained_checkpoint(config, tmp_path / "native.pth")
     result = run_cli("infer", config, str(checkpoint), str(tiny_root / "frames" / "REC_B.h5"),
                      "--out", str(tmp_path / "b.json"))
     assert result.returncode == 0, result.stderr

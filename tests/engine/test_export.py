@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from mmaction.registry import MODELS
-from mmengine.registry import init_default_scope
 
-from tests.conftest import run_cli
-from thermal_action.engine import list_configs, load_config
+from tests.conftest import run_cli, untrained_checkpoint
+from thermal_action.engine import list_configs
 from thermal_action.engine.export import (
     PARITY_TOLERANCE,
     OnnxModel,
@@ -21,17 +18,9 @@ from thermal_action.engine.export import (
 )
 
 
-def _checkpoint(config: str, path):
-    init_default_scope("mmaction")
-    torch.manual_seed(0)
-    model = MODELS.build(load_config(config).model)
-    torch.save({"state_dict": model.state_dict()}, path)
-    return path
-
-
 @pytest.mark.parametrize("config", list_configs())
 def test_every_config_exports_and_onnxruntime_matches(config, tmp_path):
-    checkpoint = _checkpoint(config, tmp_path / "model.pth")
+    checkpoint = untrained_checkpoint(config, tmp_path / "model.pth")
     path = export_onnx(config, checkpoint, tmp_path / "model.onnx")
     assert path.is_file() and not list(tmp_path.glob(".*partial"))
     assert onnx_parity(config, checkpoint, path) <= PARITY_TOLERANCE  # batch 3, export's 2
@@ -47,7 +36,7 @@ def test_the_exported_detector_finds_the_same_people(tmp_path):
     from thermal_action.tracking.learned import LearnedDetector
 
     config = "person-frames"
-    checkpoint = _checkpoint(config, tmp_path / "det.pth")
+    checkpoint = untrained_checkpoint(config, tmp_path / "det.pth")
     path = export_onnx(config, checkpoint, tmp_path / "det.onnx")
     rng = np.random.default_rng(0)
     frames = (18 + rng.normal(0, 0.3, (12, 40, 60))).astype(np.float32)
@@ -62,7 +51,7 @@ def test_the_exported_detector_finds_the_same_people(tmp_path):
 
 
 def test_export_command(tmp_path):
-    checkpoint = _checkpoint("person-24px", tmp_path / "p.pth")
+    checkpoint = untrained_checkpoint("person-24px", tmp_path / "p.pth")
     out = tmp_path / "onnx" / "person.onnx"
     result = run_cli("export", "person-24px", str(checkpoint), "--out", str(out))
     assert result.returncode == 0, result.stderr
@@ -71,6 +60,11 @@ def test_export_command(tmp_path):
     assert bad.returncode == 2
     assert bad.stderr.strip().splitlines() == [
         f"thermal-action export: error: --out {tmp_path / 'p.pt'}: expected a .onnx file"]
+    again = run_cli("export", "person-24px", str(out), "--out", str(tmp_path / "again.onnx"))
+    assert again.returncode == 2
+    assert again.stderr.strip().splitlines() == [
+        f"thermal-action export: error: {out}: an ONNX file; give the PyTorch checkpoint "
+        "(.pth) it was exported from"]
 
 
 def test_onnx_matches_pytorch_on_real_clips(real_data_root, tmp_path):
@@ -83,7 +77,7 @@ def test_onnx_matches_pytorch_on_real_clips(real_data_root, tmp_path):
     keyframes, _ = load_keyframes(real_data_root / "annotations" / "train.json", CLASS_NAMES)
     sl14 = [k for k in keyframes if k.sensor_id == "SL14_R1"][:12]
     for config in ("person-24px", "thermal-40x60"):
-        checkpoint = _checkpoint(config, tmp_path / f"{config}.pth")
+        checkpoint = untrained_checkpoint(config, tmp_path / f"{config}.pth")
         exported = export_onnx(config, checkpoint, tmp_path / f"{config}.onnx")
         recording = real_data_root / "frames" / "SL14_R1.h5"
         ours = predict_people(ClipClassifier(config, checkpoint), recording, sl14)

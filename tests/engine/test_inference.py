@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import pytest
-import torch
-from mmaction.registry import MODELS
-from mmengine.registry import init_default_scope
 
-from tests.conftest import NATIVE_CONFIG
+from tests.conftest import NATIVE_CONFIG, untrained_checkpoint
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.engine import load_config
 from thermal_action.engine.inference import ClipClassifier, predict_people, predict_recording
 
 PERSON_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
-
-
-def _untrained_checkpoint(config: str, path):
-    init_default_scope("mmaction")
-    torch.manual_seed(0)
-    model = MODELS.build(load_config(config).model)
-    torch.save({"state_dict": model.state_dict()}, path)
-    return path
 
 
 @pytest.fixture
@@ -32,7 +20,7 @@ def rec_a(tiny_root):
 
 def test_person_model_predicts_each_person_on_its_box(rec_a, tmp_path):
     hdf5_path, keyframes = rec_a
-    checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "person.pth")
+    checkpoint = untrained_checkpoint(PERSON_CONFIG, tmp_path / "person.pth")
     classifier = ClipClassifier(PERSON_CONFIG, checkpoint)
     predictions = predict_people(classifier, hdf5_path, keyframes)
     people = [(k.frame_idx, int(o)) for k in keyframes for o in k.object_ids]
@@ -46,7 +34,7 @@ def test_person_model_predicts_each_person_on_its_box(rec_a, tmp_path):
 
 def test_whole_frame_model_slides_over_the_recording(rec_a, tmp_path):
     hdf5_path, keyframes = rec_a
-    checkpoint = _untrained_checkpoint(NATIVE_CONFIG, tmp_path / "native.pth")
+    checkpoint = untrained_checkpoint(NATIVE_CONFIG, tmp_path / "native.pth")
     classifier = ClipClassifier(NATIVE_CONFIG, checkpoint)
     windows = predict_recording(classifier, hdf5_path, stride_frames=20)
     assert [p.frame_idx for p in windows] == [0, 20, 40, 60]
@@ -63,7 +51,7 @@ def test_windows_in_memory_score_as_the_file_does(rec_a, tmp_path):
     from thermal_action.data.recording import read_frames
 
     hdf5_path, keyframes = rec_a
-    classifier = ClipClassifier(PERSON_CONFIG, _untrained_checkpoint(PERSON_CONFIG,
+    classifier = ClipClassifier(PERSON_CONFIG, untrained_checkpoint(PERSON_CONFIG,
                                                                      tmp_path / "p.pth"))
     keyframe = keyframes[1]
     person = (int(keyframe.object_ids[0]), keyframe.boxes_xyxy[0])
@@ -88,7 +76,7 @@ def test_a_crop_that_follows_the_track_at_inference(rec_a, tmp_path):
     from thermal_action.data.recording import read_frames
 
     hdf5_path, keyframes = rec_a
-    checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
+    checkpoint = untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
     fixed = ClipClassifier(PERSON_CONFIG, checkpoint)
     follow = ClipClassifier("person-track-24px", checkpoint)
     assert follow.follows_track and not fixed.follows_track
@@ -116,7 +104,7 @@ def test_an_onnx_export_scores_as_pytorch_does(rec_a, tmp_path):
     from thermal_action.engine.export import export_onnx
 
     hdf5_path, keyframes = rec_a
-    checkpoint = _untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
+    checkpoint = untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
     exported = export_onnx(PERSON_CONFIG, checkpoint, tmp_path / "p.onnx")
     torch_predictions = predict_people(ClipClassifier(PERSON_CONFIG, checkpoint), hdf5_path,
                                        keyframes)

@@ -25,6 +25,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.errors import ConfigError, DataError
 
@@ -61,6 +62,27 @@ def frame_shape(text: str) -> tuple[int, int]:
     if not (sep and rows.isdigit() and columns.isdigit()):
         raise argparse.ArgumentTypeError(f"expected ROWSxCOLUMNS such as 40x60, got {text!r}")
     return int(rows), int(columns)
+
+
+def add_frame_shape(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
+                        metavar="ROWSxCOLUMNS",
+                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+
+
+def add_recording(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("recording", metavar="RECORDING",
+                        help="one recording: .h5/.hdf5, .npz, .npy or .csv (as data build)")
+
+
+def add_person_detector(parser: argparse.ArgumentParser) -> None:
+    """``--detector CONFIG CHECKPOINT`` or ``--blob`` (the default), one of them."""
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
+                       help="a trained person detector: a config such as person-frames and "
+                            "its checkpoint (.pth) or ONNX export (.onnx)")
+    which.add_argument("--blob", action="store_true",
+                       help="the warm-blob person detector, no training (the default)")
 
 
 def dataset_folder(root: str | os.PathLike) -> Path:

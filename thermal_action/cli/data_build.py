@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress, frame_shape, positive_int, write_json
-from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
+from thermal_action.cli.common import (
+    ConsoleProgress,
+    add_frame_shape,
+    positive_int,
+    write_json,
+)
+from thermal_action.data.sensor import WINDOW_FRAMES
 from thermal_action.data.tools.splits import SPLIT_STRATEGIES
 from thermal_action.errors import ConfigError
 
@@ -48,9 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write a split whose windows overlap across splits")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace a non-empty output folder")
-    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
-                        metavar="ROWSxCOLUMNS",
-                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+    add_frame_shape(parser)
     parser.add_argument("--report", metavar="PATH",
                         help="JSON report (default OUT/build_report.json)")
 

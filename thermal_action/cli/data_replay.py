@@ -5,23 +5,19 @@ from __future__ import annotations
 import argparse
 import sys
 
-from thermal_action.cli.common import frame_shape
-from thermal_action.data.sensor import SENSOR_SHAPE
+from thermal_action.cli.common import add_frame_shape, add_recording
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
         name, help="write a recording's frames to standard output as newline-delimited "
                    "JSON, the live format of thermal-action infer -")
-    parser.add_argument("recording", metavar="RECORDING",
-                        help="one recording: .h5/.hdf5, .npz, .npy or .csv (as data build)")
+    add_recording(parser)
     parser.add_argument("--realtime", action="store_true",
                         help="send each frame when its time has come")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="with --realtime, this many times faster (default 1)")
-    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
-                        metavar="ROWSxCOLUMNS",
-                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+    add_frame_shape(parser)
 
 
 def run(args: argparse.Namespace) -> int:

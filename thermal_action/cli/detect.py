@@ -5,31 +5,27 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress, frame_shape
-from thermal_action.data.sensor import SENSOR_SHAPE
+from thermal_action.cli.common import (
+    ConsoleProgress,
+    add_frame_shape,
+    add_person_detector,
+    add_recording,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
         name, help="find and track the people of a recording (a trained detector or the "
                    "warm-blob one, Kalman tracker)")
-    parser.add_argument("recording", metavar="RECORDING",
-                        help="one recording: .h5/.hdf5, .npz, .npy or .csv (as data build)")
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
-                       help="a trained person detector (a config such as person-frames and "
-                            "its checkpoint)")
-    which.add_argument("--blob", action="store_true",
-                       help="the warm-blob detector, no training (the default)")
+    add_recording(parser)
+    add_person_detector(parser)
     parser.add_argument("--out", metavar="TRACKS",
                         help="write the tracks to this .json or .csv file")
     parser.add_argument("--render", metavar="GIF",
                         help="write a GIF of the recording with every track's box and id")
     parser.add_argument("--max-gap-s", type=float, default=3.0,
                         help="seconds a track survives without detections (default 3)")
-    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
-                        metavar="ROWSxCOLUMNS",
-                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+    add_frame_shape(parser)
 
 
 def run(args: argparse.Namespace) -> int:

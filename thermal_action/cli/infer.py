@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress, frame_shape
-from thermal_action.data.sensor import SENSOR_SHAPE
+from thermal_action.cli.common import ConsoleProgress, add_frame_shape, add_person_detector
 
 OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
            "--timeline-png": (".png",)}
@@ -23,11 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="recording files (.h5/.hdf5, .npz, .npy, .csv, as data build), "
                              "or - for newline-delimited JSON frames on standard input "
                              '({"timestamp_ms": ..., "frame": [[...]]} per line)')
-    which = parser.add_mutually_exclusive_group()
-    which.add_argument("--detector", nargs=2, metavar=("CONFIG", "CHECKPOINT"),
-                       help="a trained person detector (.pth or .onnx); default: warm blob")
-    which.add_argument("--blob", action="store_true",
-                       help="the warm-blob person detector (the default)")
+    add_person_detector(parser)
     parser.add_argument("--stride-s", type=float, default=1.0,
                         help="classify each person every this many seconds (default 1)")
     parser.add_argument("--smoothing-s", type=float, default=2.0,
@@ -43,9 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--realtime", action="store_true",
                         help="process each frame when its time has come (replay a file as "
                              "a live sensor)")
-    parser.add_argument("--frame-shape", type=frame_shape, default=SENSOR_SHAPE,
-                        metavar="ROWSxCOLUMNS",
-                        help="sensor geometry (default {}x{})".format(*SENSOR_SHAPE))
+    add_frame_shape(parser)
 
 
 def _output(path: str | None, source: str) -> Path | None:

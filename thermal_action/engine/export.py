@@ -22,6 +22,7 @@ from mmengine.registry import init_default_scope
 from torch import nn
 
 from thermal_action.engine.config import load_config
+from thermal_action.errors import ConfigError
 from thermal_action.models.centernet import ThermalCenterNet
 from thermal_action.models.checkpoint import load_weights
 
@@ -51,13 +52,35 @@ class _ClassifierGraph(nn.Module):
         return self.model.cls_head(features).softmax(dim=1)
 
 
-def build_model(config: str | os.PathLike, checkpoint: str | os.PathLike) -> tuple:
-    """(the config, its model with the checkpoint's weights, in eval mode)."""
-    cfg = load_config(config)
+def inference_model(cfg, checkpoint: str | os.PathLike) -> tuple[nn.Module, OnnxModel | None]:
+    """The model of ``cfg`` in eval mode, and who runs it: with a ``.pth`` checkpoint its
+    weights are loaded (refused when they do not fit) and PyTorch runs it (None); with an
+    ``.onnx`` export onnxruntime runs it on ``torch.get_num_threads()`` threads, and the
+    model is kept for what surrounds the graph (data preprocessor, decoding)."""
     init_default_scope(cfg.get("default_scope", "mmaction"))
     model = MODELS.build(cfg.model)
-    load_weights(model, checkpoint, cfg.filename)
-    return cfg, model.eval()
+    onnx = None
+    if Path(checkpoint).suffix.lower() == ".onnx":
+        onnx = OnnxModel(checkpoint, threads=torch.get_num_threads())
+    else:
+        load_weights(model, checkpoint, cfg.filename)
+    return model.eval(), onnx
+
+
+def build_model(config: str | os.PathLike, checkpoint: str | os.PathLike) -> tuple:
+    """(the config, its model with the checkpoint's weights, in eval mode); the checkpoint
+    must be PyTorch's."""
+    if Path(checkpoint).suffix.lower() == ".onnx":
+        raise ConfigError(f"{checkpoint}: an ONNX file; give the PyTorch checkpoint (.pth) "
+                          "it was exported from")
+    cfg = load_config(config)
+    return cfg, inference_model(cfg, checkpoint)[0]
+
+
+def _graph(model: nn.Module) -> nn.Module:
+    """The exported graph around ``model`` (see the module docstring)."""
+    return _DetectorGraph(model) if isinstance(model, ThermalCenterNet) else \
+        _ClassifierGraph(model)
 
 
 def input_shape(cfg) -> tuple[int, ...]:
@@ -80,9 +103,9 @@ def export_onnx(config: str | os.PathLike, checkpoint: str | os.PathLike,
     """Write the model of ``config`` with the weights of ``checkpoint`` to the ONNX file
     ``out`` (see the module docstring); the file is written whole or not at all."""
     cfg, model = build_model(config, checkpoint)
-    detector = isinstance(model, ThermalCenterNet)
-    graph = _DetectorGraph(model) if detector else _ClassifierGraph(model)
-    names = (["frames"], list(HEAD_MAPS)) if detector else (["clips"], ["probabilities"])
+    graph = _graph(model)
+    names = (["frames"], list(HEAD_MAPS)) if isinstance(model, ThermalCenterNet) else \
+        (["clips"], ["probabilities"])
     example = torch.randn(2, *input_shape(cfg))
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -134,10 +157,8 @@ def onnx_parity(config: str | os.PathLike, checkpoint: str | os.PathLike,
     if inputs is None:
         inputs = np.random.default_rng(seed).normal(0, 1, (3, *input_shape(cfg)))
     inputs = np.asarray(inputs, np.float32)
-    detector = isinstance(model, ThermalCenterNet)
-    graph = _DetectorGraph(model) if detector else _ClassifierGraph(model)
     with torch.no_grad():
-        expected = graph(torch.from_numpy(inputs))
+        expected = _graph(model)(torch.from_numpy(inputs))
     expected = expected if isinstance(expected, tuple) else (expected,)
     got = OnnxModel(onnx_path).run(inputs)
     return max(float(np.abs(value.numpy() - got[name]).max())

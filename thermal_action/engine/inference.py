@@ -9,16 +9,15 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mmaction.registry import MODELS, TRANSFORMS
+from mmaction.registry import TRANSFORMS
 from mmengine.dataset import Compose, pseudo_collate
-from mmengine.registry import init_default_scope
 
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.recording import read_recording_info
 from thermal_action.data.window import WindowReader
 from thermal_action.engine.config import load_config
+from thermal_action.engine.export import inference_model
 from thermal_action.engine.predictions import WindowPrediction
-from thermal_action.models.checkpoint import load_weights
 
 Person = tuple[int, Sequence[float]]
 """(object_id, box xyxy in pixels at the window's centre frame)."""
@@ -35,17 +34,8 @@ class ClipClassifier:
 
     def __init__(self, config: str | os.PathLike, checkpoint: str | os.PathLike) -> None:
         cfg = load_config(config)
-        init_default_scope(cfg.get("default_scope", "mmaction"))
         self.config, self.checkpoint = str(cfg.filename), str(checkpoint)
-        self.model = MODELS.build(cfg.model)
-        self.onnx = None
-        if Path(checkpoint).suffix.lower() == ".onnx":
-            from thermal_action.engine.export import OnnxModel
-
-            self.onnx = OnnxModel(checkpoint, threads=torch.get_num_threads())
-        else:
-            load_weights(self.model, checkpoint, cfg.filename)
-        self.model.eval()
+        self.model, self.onnx = inference_model(cfg, checkpoint)
         steps = cfg.test_dataloader.dataset.pipeline
         if not steps or steps[0].get("type") != "LoadThermalWindow":
             raise ValueError(f"{cfg.filename}: the test pipeline must start with "

@@ -31,17 +31,16 @@ from thermal_action.engine.inference import ClipClassifier
 from thermal_action.tracking.detections import Detector
 from thermal_action.tracking.tracker import Tracker, TrackPoint
 
-EVENT_KINDS = ("track_started", "action_started", "action_ended", "fall_alert",
-               "track_ended")
 FRAME_TRACK = 0
 """The pseudo-track of a whole-frame model."""
 
 
 class Event(NamedTuple):
-    """Something that happened in the stream. ``time_ms``: when (sensor time);
-    ``start_ms``: when what it closes began (the segment of ``action_ended``, the fall of
-    ``fall_alert``); ``confidence``: the smoothed probability of ``label`` (0..1; for an
-    ended segment, its mean)."""
+    """Something that happened in the stream: ``kind`` is ``track_started``,
+    ``action_started``, ``action_ended``, ``fall_alert`` or ``track_ended``; ``time_ms``:
+    when (sensor time); ``start_ms``: when what it closes began (the segment of
+    ``action_ended``, the fall of ``fall_alert``); ``confidence``: the smoothed
+    probability of ``label`` (0..1; for an ended segment, its mean)."""
 
     kind: str
     time_ms: int

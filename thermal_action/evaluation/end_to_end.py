@@ -73,8 +73,12 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     raised a fall alert from the episode's start until ``late_s`` after its end; every
     other alert is false."""
     people = followed = correct = 0
-    episodes: dict[tuple[str, int], list[list]] = {}  # person -> [[start, end, tracks]]
+    episodes: dict[tuple[str, int], list[list]] = {}  # person -> [[start, end, tracks, at]]
+    previous: AnnotatedFrame | None = None
     for frame in sorted(frames, key=lambda f: (f.sensor_id, f.frame_idx)):
+        before = previous.frame_idx if previous and previous.sensor_id == frame.sensor_id \
+            else None  # the recording's annotated frame before this one
+        previous = frame
         run = runs[frame.sensor_id]
         matched = _matches(frame, run.views[frame.frame_idx])
         for row, (label, object_id) in enumerate(zip(frame.truth.classes,
@@ -86,7 +90,7 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
             if label not in FALL_NAMES:
                 continue
             runs_of_person = episodes.setdefault((frame.sensor_id, int(object_id)), [])
-            if not runs_of_person or runs_of_person[-1][3] != _previous(frames, frame):
+            if not runs_of_person or runs_of_person[-1][3] != before:
                 runs_of_person.append([frame.timestamp_ms, frame.timestamp_ms, set(),
                                        frame.frame_idx])
             episode = runs_of_person[-1]
@@ -109,9 +113,3 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     return EndToEndScores(people, followed, correct, falls, alerted,
                           len(all_alerts - used_alerts), hours)
 
-
-def _previous(frames: Sequence[AnnotatedFrame], frame: AnnotatedFrame) -> int | None:
-    """The frame index of the annotated frame before ``frame`` in its recording."""
-    earlier = [f.frame_idx for f in frames
-               if f.sensor_id == frame.sensor_id and f.frame_idx < frame.frame_idx]
-    return max(earlier) if earlier else None

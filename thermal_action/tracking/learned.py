@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 import torch
-from mmaction.registry import MODELS, TRANSFORMS
+from mmaction.registry import TRANSFORMS
 from mmengine.dataset import Compose
-from mmengine.registry import init_default_scope
 
 from thermal_action.engine.config import load_config
-from thermal_action.models.checkpoint import load_weights
+from thermal_action.engine.export import inference_model
 from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
 
@@ -36,16 +34,7 @@ class LearnedDetector:
                 steps[-1].get("type") != "PackThermalFrame":
             raise ValueError(f"{cfg.filename}: not a frame detector config (its test "
                              "pipeline must load one frame and end in PackThermalFrame)")
-        init_default_scope(cfg.get("default_scope", "mmaction"))
-        self.model = MODELS.build(cfg.model)
-        self.onnx = None
-        if Path(checkpoint).suffix.lower() == ".onnx":
-            from thermal_action.engine.export import OnnxModel
-
-            self.onnx = OnnxModel(checkpoint, threads=torch.get_num_threads())
-        else:
-            load_weights(self.model, checkpoint, cfg.filename)
-        self.model.eval()
+        self.model, self.onnx = inference_model(cfg, checkpoint)
         self.transforms = Compose([TRANSFORMS.build(step) for step in steps[1:-1]])
         self.min_score = min_score
         self.config = str(cfg.filename)
