@@ -8,7 +8,9 @@ import torch
 from mmengine.structures import BaseDataElement
 
 from thermal_action.models.centernet import (
+    STRIDE,
     ThermalCenterNet,
+    decode_heads,
     gaussian_radius,
     heatmap_targets,
     negative_weights,
@@ -63,3 +65,25 @@ def test_a_few_steps_learn_to_find_a_warm_body():
     assert (best[:2] + best[2:]) / 2 == pytest.approx([30, 20], abs=2.0)
     with pytest.raises(ValueError, match="unknown mode"):
         model(inputs, samples, mode="other")
+
+
+def test_decoding_keeps_local_maxima_above_the_score_and_places_their_boxes():
+    logits = np.full((1, 1, 20, 30), -10.0, np.float32)
+    logits[0, 0, 5, 7] = 3.0  # a person
+    logits[0, 0, 5, 8] = 2.0  # its shoulder: not a 3x3 maximum
+    logits[0, 0, 15, 20] = 0.0  # a weaker person, score 0.5
+    logits[0, 0, 0, 0] = -4.0  # below min_score
+    size = np.zeros((1, 2, 20, 30), np.float32)
+    size[0, :, 5, 7] = (6.0, 10.0)  # width, height in pixels
+    size[0, :, 15, 20] = (0.5, 0.5)  # clamped to one pixel
+    offset = np.zeros((1, 2, 20, 30), np.float32)
+    offset[0, :, 5, 7] = (0.5, 0.25)  # cells
+    ((boxes, scores),) = decode_heads(dict(heatmap=logits, size=size, offset=offset),
+                                      max_detections=16, min_score=0.05)
+    np.testing.assert_allclose(scores, [1 / (1 + np.exp(-3.0)), 0.5], rtol=1e-6)
+    cx, cy = (7 + 0.5) * STRIDE, (5 + 0.25) * STRIDE
+    np.testing.assert_allclose(boxes, [[cx - 3, cy - 5, cx + 3, cy + 5],
+                                       [40 - 0.5, 30 - 0.5, 40 + 0.5, 30 + 0.5]], atol=1e-5)
+    ((boxes, _),) = decode_heads(dict(heatmap=logits, size=size, offset=offset),
+                                 max_detections=1, min_score=0.05)
+    assert len(boxes) == 1

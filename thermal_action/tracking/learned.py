@@ -14,6 +14,7 @@ from mmengine.dataset import Compose
 
 from thermal_action.engine.config import load_config
 from thermal_action.engine.export import inference_model
+from thermal_action.models.centernet import decode_heads
 from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
 
@@ -62,12 +63,12 @@ class LearnedDetector:
         batch = np.stack([self.transforms(dict(imgs=repaired[i][None]))["imgs"]
                           for i in usable]).astype(np.float32)
         if self.onnx is None:
-            predictions = self.model(torch.from_numpy(batch), None, mode="predict")
+            maps = {name: value.numpy() for name, value in
+                    self.model(torch.from_numpy(batch), None, mode="tensor").items()}
         else:
-            maps = {name: torch.from_numpy(value) for name, value in self.onnx.run(batch).items()}
-            predictions = self.model.predict(maps)
-        for index, prediction in zip(usable, predictions, strict=True):
-            keep = prediction["pred_scores"] >= self.min_score
-            results[index] = Detections(prediction["pred_boxes_xyxy"][keep].astype(np.float32),
-                                        prediction["pred_scores"][keep].astype(np.float32))
+            maps = self.onnx.run(batch)
+        decoded = decode_heads(maps, self.model.max_detections,
+                               max(self.model.min_score, self.min_score))
+        for index, (boxes, scores) in zip(usable, decoded, strict=True):
+            results[index] = Detections(boxes, scores)
         return results
