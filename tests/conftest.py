@@ -112,19 +112,29 @@ def tiny_root(tmp_path: Path) -> Path:
     return root
 
 
-TINY_TRAIN_OPTIONS = [
-    "--cfg-options",
-    "train_dataloader.batch_size=2",
-    "val_dataloader.batch_size=2",
-    "test_dataloader.batch_size=2",
-    "train_dataloader.num_workers=0",
-    "val_dataloader.num_workers=0",
-    "test_dataloader.num_workers=0",
-    "train_dataloader.persistent_workers=False",
-    "val_dataloader.persistent_workers=False",
-    "test_dataloader.persistent_workers=False",
-    "default_hooks.logger.interval=1",
-]
+@pytest.fixture
+def two_sessions(tmp_path: Path) -> Path:
+    """S1_R1 and S1_R2 (session S1), S2_R1 (session S2); one keyframe in both files."""
+    root = tmp_path / "two-sessions"
+    for seed, sensor in enumerate(("S1_R1", "S1_R2", "S2_R1")):
+        write_recording(root / "frames" / f"{sensor}.h5", seed=seed)
+    train = coco([("S1_R1", 40, [STANDING]), ("S1_R2", 40, [LYING_RISK, WALKING]),
+                  ("S2_R1", 20, [WALKING])])
+    val = coco([("S1_R1", 40, [STANDING]), ("S2_R1", 60, [LYING_RISK])])
+    (root / "annotations").mkdir()
+    (root / "annotations" / "train.json").write_text(json.dumps(train))
+    (root / "annotations" / "val.json").write_text(json.dumps(val))
+    return root
+
+
+TINY_CFG_OPTIONS = {
+    **{f"{split}_dataloader.{key}": value for split in ("train", "val", "test")
+       for key, value in (("batch_size", 2), ("num_workers", 0), ("persistent_workers", False))},
+    "default_hooks.logger.interval": 1,
+}
+"""Config overrides for training on a tiny dataset in a test (as ``cfg_options``)."""
+TINY_TRAIN_OPTIONS = ["--cfg-options", *(f"{key}={value}" for key, value in
+                                         TINY_CFG_OPTIONS.items())]
 
 
 @pytest.fixture(scope="session")

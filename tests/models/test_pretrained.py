@@ -105,3 +105,29 @@ def test_summary_says_which_tensors_were_not_loaded(tmp_path):
     assert ("not loaded, left at their fresh initialization: re-initialized head 2 (" in summary
             and f"shape mismatch {len(report.mismatched)} (" in summary)
     assert "unexpected in checkpoint" in summary and summary.endswith(", ignored")
+
+
+def test_the_head_is_kept_when_asked_and_it_fits(tmp_path):
+    """Issue 13: fine-tuning a model trained on simulated data keeps its 14-class head."""
+    source = _model("person-24px")
+    torch.nn.init.normal_(source.cls_head.fc_cls.weight, std=1.0)
+    path = tmp_path / "sim.pth"
+    _save_kinetics_style(source, path)
+    kept = _model("person-24px")
+    report = load_pretrained(kept, path, keep_head=True)
+    assert report.kept_head == ["cls_head.fc_cls.weight", "cls_head.fc_cls.bias"]
+    assert not report.reinitialized and not report.missing and not report.mismatched
+    assert torch.equal(kept.cls_head.fc_cls.weight, source.cls_head.fc_cls.weight)
+    assert f"loaded {len(kept.state_dict())} of {len(kept.state_dict())}" in report.summary()
+    assert "the classification head kept" in report.summary()
+
+    fresh = _model("person-24px")
+    report = load_pretrained(fresh, path)  # the default re-initializes it
+    assert report.reinitialized and not report.kept_head
+    assert fresh.cls_head.fc_cls.weight.std() < 0.1
+
+    # a head of other classes cannot be kept: it is re-initialized, and the summary says so
+    other = tmp_path / "400.pth"
+    _save_kinetics_style(_model("person-24px", num_classes=400), other)
+    report = load_pretrained(_model("person-24px"), other, keep_head=True)
+    assert not report.kept_head and "re-initialized head 2" in report.summary()

@@ -56,6 +56,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer of at least 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must not be negative, got {value}")
+    return value
+
+
 def frame_shape(text: str) -> tuple[int, int]:
     """argparse type: a sensor geometry ROWSxCOLUMNS such as 40x60."""
     rows, sep, columns = text.lower().partition("x")
@@ -136,6 +147,12 @@ class ConsoleProgress:
                                  total=total)
 
         return update
+
+    def end_run(self) -> None:
+        """Remove the bars of the last training or test run (the next run draws its own)."""
+        for key in [key for key in self._tasks if key == "train" or key.startswith(("val ",
+                                                                                  "test "))]:
+            self.progress.remove_task(self._tasks.pop(key))
 
     def run(self, event: RunProgress) -> None:
         """Show a ``RunProgress``: one bar over all training iterations (epoch, loss, time

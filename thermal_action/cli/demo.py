@@ -52,7 +52,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"data:             {result.data_root}"
           + (" (simulated by this run)" if result.generated else ""))
     unit = "people:" if result.sample_unit == "person" else "clips:"
-    print(f"held-out {unit:<9}top-1 {metrics['acc/top1']:.3f}  top-5 {metrics['acc/top5']:.3f}  "
+    held_out = result.overlap is None or result.overlap["held_out"]
+    if not held_out:
+        print(f"warning:          {result.overlap['summary']}")
+    label = f"{'held-out' if held_out else 'scored'} {unit}"
+    print(f"{label:<18}top-1 {metrics['acc/top1']:.3f}  top-5 {metrics['acc/top5']:.3f}  "
           f"mean-class {metrics['acc/mean_class']:.3f}")
     print(f"checkpoint:       {result.checkpoint}")
     print(f"metrics:          {result.metrics_json}")

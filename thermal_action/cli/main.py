@@ -8,10 +8,20 @@ import re
 import sys
 from collections.abc import Sequence
 
-from thermal_action.cli import configs, data, demo, detect, export, infer, test, train
+from thermal_action.cli import (
+    configs,
+    data,
+    demo,
+    detect,
+    evaluate,
+    export,
+    infer,
+    test,
+    train,
+)
 
-COMMANDS = {"demo": demo, "train": train, "test": test, "detect": detect, "infer": infer,
-            "export": export, "data": data, "configs": configs}
+COMMANDS = {"demo": demo, "train": train, "test": test, "evaluate": evaluate, "detect": detect,
+            "infer": infer, "export": export, "data": data, "configs": configs}
 
 
 def clean_error(exc: BaseException) -> str:

@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     unit = {"person": "people", "keyframe": "clips", "frame": "frames"}[report["sample_unit"]]
     count = report.get("num_clips", report.get("num_frames", "?"))
     print(f"{unit}: {count}  ({report['ann_file']}; {report['split_reason']})")
+    if report.get("overlap"):
+        print(f"{'' if report['overlap']['held_out'] else 'warning: '}"
+              f"{report['overlap']['summary']}")
     for key, value in report["metrics"].items():
         print(f"{key}: {value:.4f}")
     if args.out:

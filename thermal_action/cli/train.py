@@ -28,6 +28,10 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="CKPT",
         help="local MMAction2 checkpoint to start from (head re-initialized)",
     )
+    parser.add_argument("--keep-head", action="store_true",
+                        help="with --pretrained: keep its classification head when it fits "
+                             "(a checkpoint of the same 14 classes, e.g. trained on "
+                             "simulated data)")
     add_cfg_options(parser)
     add_verbose(parser)
 
@@ -46,6 +50,7 @@ def run(args: argparse.Namespace) -> int:
             cfg_options=args.cfg_options,
             quiet=not args.verbose,
             on_progress=progress.run,
+            keep_head=args.keep_head,
         )
     if args.resume:
         print(f"resumed from:    {result.resumed_from or 'nothing (no checkpoint yet)'}")

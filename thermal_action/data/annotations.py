@@ -70,7 +70,7 @@ def class_mapping(class_names: Sequence[str]) -> dict[str, Any]:
                 class_to_id={name: i for i, name in enumerate(class_names)})
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_coco(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(path, "annotation file not found")
     try:
@@ -106,7 +106,7 @@ def load_keyframes(
     had none (those carry no action label and are left out).
     """
     path = Path(ann_file)
-    content = _read_json(path)
+    content = read_coco(path)
     images = _parse_images(content["images"], path)
     for position, ann in enumerate(content["annotations"]):
         what = f"annotation #{position}"

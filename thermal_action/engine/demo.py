@@ -16,6 +16,8 @@ import numpy as np
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.synthetic import SynthConfig, cached_dataset, simulated_with
+from thermal_action.data.tools.build import BuildOptions, build_dataset
+from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.inference import ClipClassifier, predict_people
 from thermal_action.engine.runner import test, train
@@ -45,6 +47,8 @@ class DemoResult(NamedTuple):
     gif_sensor: str
     stage_seconds: dict[str, float]
     sample_unit: str  # what one scored sample is: "person" or "keyframe" (a whole-frame clip)
+    overlap: dict[str, Any] | None = None  # the tested split against train (``test``'s report)
+    split_note: str | None = None  # why the demo built its own split, when it did
 
 
 def _gif_recording(ann_file: Path) -> tuple[str, list]:
@@ -97,6 +101,11 @@ def run_demo(
     stages, stage = _Stages(), callbacks.stage or (lambda text: None)
     with stages("generate"):
         root, generated = _demo_data(out, data_root, synth, callbacks)
+        split_note = None
+        if data_root is not None:
+            root, split_note = held_out_split(root, out / "data-by-recording")
+            if split_note and callbacks.stage:
+                callbacks.stage(split_note)
     work_dir = out / "work"
     stage(f"training {config} (logs in {work_dir})")
     with stages("train"):
@@ -117,7 +126,27 @@ def run_demo(
     with stages("render"):
         confusion_png, gif, sensor = _draw(out, config, checkpoint, report, callbacks)
     return DemoResult(out, root, generated, checkpoint, report["metrics"], out / "metrics.json",
-                      confusion_png, gif, sensor, stages.seconds, report["sample_unit"])
+                      confusion_png, gif, sensor, stages.seconds, report["sample_unit"],
+                      report.get("overlap"), split_note)
+
+
+def held_out_split(root: Path, by_recording: Path) -> tuple[Path, str | None]:
+    """``root`` when its test split (test.json, else val.json) shares no window with
+    train.json; otherwise the dataset rebuilt from its raw annotations with whole
+    recordings held out, into ``by_recording``, and the sentence that says why. A leaking
+    dataset without raw annotations is kept (its scores are then labelled not held out)."""
+    annotations = root / "annotations"
+    tested = annotations / "test.json"
+    tested = tested if tested.is_file() else annotations / "val.json"
+    if not (annotations / "train.json").is_file() or not tested.is_file():
+        return root, None
+    overlap, _, line = split_overlap_line(annotations / "train.json", tested)
+    raw = root / "raw_annotations"
+    if not overlap or not raw.is_dir():
+        return root, None
+    build_dataset(raw, root / "frames", by_recording,
+                  BuildOptions(overwrite=by_recording.exists()))
+    return by_recording, f"{line}; built a split by recording into {by_recording}"
 
 
 def _demo_data(out: Path, data_root: str | os.PathLike | None, synth: SynthConfig,

@@ -29,8 +29,9 @@ class LoadPretrainedHook(Hook):
 
     priority = "VERY_HIGH"
 
-    def __init__(self, checkpoint: str) -> None:
+    def __init__(self, checkpoint: str, keep_head: bool = False) -> None:
         self.checkpoint = checkpoint
+        self.keep_head = keep_head
         self.report: PretrainedReport | None = None  # what was loaded, once it was
 
     def before_train(self, runner) -> None:
@@ -40,7 +41,8 @@ class LoadPretrainedHook(Hook):
                 "a resumed or load_from checkpoint"
             )
             return
-        self.report = load_pretrained(_bare_model(runner), self.checkpoint)
+        self.report = load_pretrained(_bare_model(runner), self.checkpoint,
+                                      keep_head=self.keep_head)
         runner.logger.info(self.report.summary())
 
 

@@ -21,6 +21,7 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.data.tools.splits import SPLITS
 from thermal_action.engine.config import load_config
 from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
@@ -176,10 +177,12 @@ def train(
     cfg_options: dict[str, Any] | None = None,
     quiet: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
+    keep_head: bool = False,
 ) -> TrainResult:
     """Train ``config``; ``resume`` continues from the work dir's last checkpoint and
-    ``pretrained`` loads a local MMAction2 checkpoint with a fresh 14-class head. ``quiet``
-    and ``on_progress``: see ``build_runner``."""
+    ``pretrained`` loads a local MMAction2 checkpoint with a fresh 14-class head (its own
+    head with ``keep_head``, when it fits: a checkpoint of the same classes). ``quiet`` and
+    ``on_progress``: see ``build_runner``."""
     cfg = load_config(config, data_root, work_dir, epochs, cfg_options)
     work_dir = Path(cfg.work_dir)
     resumed_from = None
@@ -193,7 +196,7 @@ def train(
         read_state_dict(pretrained)  # an unreadable file fails before any work dir exists
         cfg.custom_hooks = [
             *cfg.get("custom_hooks", []),
-            dict(type="LoadPretrainedHook", checkpoint=str(pretrained)),
+            dict(type="LoadPretrainedHook", checkpoint=str(pretrained), keep_head=keep_head),
         ]
     check_datasets(cfg, ("train_dataloader", "val_dataloader"))
     runners: list[Runner] = []
@@ -224,6 +227,7 @@ def test(
     split: str | None = None,
     quiet: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
+    keep_scores: bool = False,
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the dataset's test split (``split``, or ``test.json`` when
     the dataset has one, else ``val.json``; see ``select_test_split``); return (and
@@ -231,7 +235,9 @@ def test(
     ``sample_unit`` says what was scored: whole-frame clips ("keyframe") or people
     ("person"). Logs go under ``work_dir``, by default the checkpoint's folder. A checkpoint
     that does not fit the config's model is refused before anything runs. ``quiet`` and
-    ``on_progress``: see ``build_runner``."""
+    ``on_progress``: see ``build_runner``. ``keep_scores`` adds every sample's class
+    probabilities (``scores``) and true class (``labels``). The report's ``overlap`` says
+    whether the scored split shares windows with the config's training split."""
     checkpoint = Path(checkpoint)
     cfg = load_config(config, data_root, work_dir or checkpoint.parent, None, cfg_options)
     check_checkpoint_fits(cfg, checkpoint)
@@ -257,7 +263,8 @@ def test(
         hdf5_root=str(runner.test_dataloader.dataset.hdf5_root),
         sample_unit=getattr(runner.test_dataloader.dataset, "sample_unit", "keyframe"),
         metrics={key: float(value) for key, value in metrics.items()},
-        **_metric_details(runner),
+        overlap=_train_overlap(cfg, ann_file),
+        **_metric_details(runner, keep_scores),
     )
     if out is not None:
         out = Path(out)
@@ -266,12 +273,32 @@ def test(
     return report
 
 
-def _metric_details(runner: Runner) -> dict[str, Any]:
+def _train_overlap(cfg: Config, ann_file: Path) -> dict[str, Any] | None:
+    """Windows of the scored ``ann_file`` that overlap a window of the config's training
+    annotations, and the sentence that says so; None when there is no training file to
+    compare with (or it is the scored file itself)."""
+    dataset = cfg.train_dataloader.dataset if cfg.get("train_dataloader") else None
+    if dataset is None or not dataset.get("ann_file"):
+        return None
+    train_ann = Path(dataset.get("data_root") or ".") / dataset.ann_file
+    if not train_ann.is_file() or train_ann.resolve() == ann_file.resolve():
+        return None
+    window = int(cfg.get("clip_len", 32)) * int(cfg.get("frame_interval", 2))
+    overlap, windows, line = split_overlap_line(train_ann, ann_file, window)
+    return dict(overlapping_windows=overlap, windows=windows, train_ann=str(train_ann),
+                held_out=overlap == 0, summary=line)
+
+
+def _metric_details(runner: Runner, keep_scores: bool = False) -> dict[str, Any]:
     """What the test metrics keep beyond the scores: counts, per-class recall by class
-    name (None for a class absent from the split), confusion matrix."""
+    name (None for a class absent from the split), confusion matrix; with ``keep_scores``
+    the per-sample class probabilities and true classes."""
     details: dict[str, Any] = {}
     for metric in runner.test_evaluator.metrics:
         details.update(getattr(metric, "last_details", {}))
+        if keep_scores and hasattr(metric, "last_scores"):
+            details.update(scores=metric.last_scores.tolist(),
+                           labels=metric.last_labels.tolist())
     classes = runner.test_dataloader.dataset.metainfo.get("classes", ())
     if "per_class_recall" in details and classes:
         details["per_class_recall"] = {

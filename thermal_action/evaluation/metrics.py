@@ -53,7 +53,8 @@ class ClipAccuracyMetric(BaseMetric):
     """Top-k and mean-class accuracy of clip predictions.
 
     Reports ``acc/top1``, ``acc/top5`` (one key per ``topk``) and ``acc/mean_class``; the
-    per-class recalls and confusion matrix stay available as ``last_details``.
+    per-class recalls and confusion matrix stay available as ``last_details``, the scores
+    (N, C) and labels (N,) as ``last_scores`` and ``last_labels``.
     """
 
     default_prefix = "acc"
@@ -64,6 +65,8 @@ class ClipAccuracyMetric(BaseMetric):
         super().__init__(collect_device=collect_device, prefix=prefix)
         self.topk = tuple(topk)
         self.last_details: dict = {}
+        self.last_scores = np.zeros((0, 0))
+        self.last_labels = np.zeros(0, np.int64)
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -79,6 +82,7 @@ class ClipAccuracyMetric(BaseMetric):
         metrics = {f"top{k}": top_k_accuracy(scores, labels, k) for k in self.topk}
         metrics["mean_class"] = mean_class_accuracy(scores, labels)
         num_classes = scores.shape[1]
+        self.last_scores, self.last_labels = scores, labels
         self.last_details = dict(
             num_clips=len(labels),
             per_class_recall=per_class_recall(scores, labels, num_classes).tolist(),

@@ -1,10 +1,11 @@
 """Load an MMAction2 checkpoint (e.g. Kinetics-400 SlowFast) into a thermal model.
 
 Only local files are read, through ``checkpoint.read_checkpoint`` (``weights_only=True``,
-MMEngine's own types allow-listed in ``compat``). The classification head is always
-re-initialized; RGB stem kernels are summed over their 3 input channels when the model takes
-1 channel (a grey-level input of value v then gives the same response as an RGB input of
-(v, v, v)).
+MMEngine's own types allow-listed in ``compat``). The classification head is
+re-initialized, unless ``keep_head`` asks to keep it and its shape fits (a checkpoint of
+the same 14 classes, e.g. a thermal model trained on simulated recordings). RGB stem
+kernels are summed over their 3 input channels when the model takes 1 channel (a
+grey-level input of value v then gives the same response as an RGB input of (v, v, v)).
 """
 
 from __future__ import annotations
@@ -32,14 +33,18 @@ class PretrainedReport(NamedTuple):
     missing: list[str]  # model tensors the checkpoint lacks
     unexpected: list[str]  # checkpoint tensors the model lacks
     mismatched: list[str]  # same name, incompatible shape
+    kept_head: list[str] = []  # head tensors loaded from the checkpoint (``keep_head``)
 
     def summary(self) -> str:
         """One line: how many model tensors were loaded, which were not (they keep their
         fresh initialization) and why, and which checkpoint tensors were ignored; long key
         lists grouped by module."""
-        total = sum(map(len, (self.loaded, self.adapted, self.reinitialized, self.missing,
-                              self.mismatched)))
-        loaded = f"loaded {len(self.loaded) + len(self.adapted)} of {total} model tensors"
+        total = sum(map(len, (self.loaded, self.adapted, self.kept_head, self.reinitialized,
+                              self.missing, self.mismatched)))
+        loaded = (f"loaded {len(self.loaded) + len(self.adapted) + len(self.kept_head)} of "
+                  f"{total} model tensors")
+        if self.kept_head:
+            loaded += f" (the classification head kept: {_group(self.kept_head)})"
         if self.adapted:
             loaded += f" (adapted 3->1 input channels {len(self.adapted)}: {_group(self.adapted)})"
         parts = [f"pretrained {self.path}: {loaded}"]
@@ -69,15 +74,20 @@ def _group(keys: list[str], max_items: int = 6) -> str:
 
 
 def load_pretrained(
-    model: nn.Module, path: str | os.PathLike, head_prefixes: tuple[str, ...] = HEAD_PREFIXES
+    model: nn.Module, path: str | os.PathLike, head_prefixes: tuple[str, ...] = HEAD_PREFIXES,
+    keep_head: bool = False,
 ) -> PretrainedReport:
-    """Copy every compatible tensor of the checkpoint at ``path`` into ``model``."""
+    """Copy every compatible tensor of the checkpoint at ``path`` into ``model``; the head
+    (``head_prefixes``) too with ``keep_head`` when every head tensor fits."""
     source = read_state_dict(path)
     target = model.state_dict()
     to_load: dict[str, torch.Tensor] = {}
     loaded, adapted, reinitialized, mismatched = [], [], [], []
+    head = [key for key in target if key.startswith(head_prefixes)]
+    kept_head = head if keep_head and head and all(
+        key in source and source[key].shape == target[key].shape for key in head) else []
     for key, value in target.items():
-        if key.startswith(head_prefixes):
+        if key.startswith(head_prefixes) and not kept_head:
             reinitialized.append(key)
             continue
         if key not in source:
@@ -98,7 +108,7 @@ def load_pretrained(
         else:
             mismatched.append(f"{key} {tuple(weight.shape)}->{tuple(value.shape)}")
     model.load_state_dict(to_load, strict=False)
-    for name, module in model.named_modules():
+    for name, module in model.named_modules() if not kept_head else ():
         if name and any(prefix.startswith(f"{name}.") for prefix in head_prefixes):
             if isinstance(module, nn.Linear):
                 nn.init.normal_(module.weight, std=0.01)
@@ -111,6 +121,7 @@ def load_pretrained(
         and not any(entry.startswith(f"{key} ") for entry in mismatched)
     ]
     unexpected = [key for key in source if key not in target]
+    loaded = [key for key in loaded if key not in kept_head]
     return PretrainedReport(
-        Path(path), loaded, adapted, reinitialized, missing, unexpected, mismatched
+        Path(path), loaded, adapted, reinitialized, missing, unexpected, mismatched, kept_head
     )

@@ -1,0 +1,237 @@
+"""The truth about a recipe on real recordings: train it on each fold of a protocol
+(``data/tools/folds``) with several seeds, test the last checkpoint of each run on the
+fold's held-out recordings (no model selection on them), and summarize the runs with the
+mean and standard deviation over folds and seeds. The library behind
+``thermal-action evaluate``.
+
+Each finished run leaves ``runs/<fold>-seed<k>/result.json`` (written whole or not at
+all); a later call with the same settings reuses those, and a run cut short resumes from
+its last checkpoint, so an interrupted evaluation loses at most one epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.recording import open_recording
+from thermal_action.data.tools.folds import Fold, build_folds
+from thermal_action.engine.config import load_config
+from thermal_action.engine.hooks import RunProgress
+from thermal_action.engine.runner import test, train
+from thermal_action.errors import ConfigError
+from thermal_action.evaluation.classification import (
+    classification_scores,
+    fall_safety,
+    mean_and_std,
+    per_class_table,
+)
+from thermal_action.evaluation.metrics import confusion_matrix
+
+SETTINGS_FILE = "settings.json"
+
+
+class RunResult(NamedTuple):
+    """One fold and seed, scored on the fold's held-out recordings."""
+
+    fold: str
+    seed: int
+    path: Path  # its result.json
+    content: dict[str, Any]
+
+
+class EvaluateCallbacks(NamedTuple):
+    """What a console shows: ``run_started(fold, seed, done, total)``, each run's
+    training and test progress (``progress``), and ``run_finished(result, reused)``."""
+
+    run_started: Callable[[str, int, int, int], None] | None = None
+    progress: Callable[[RunProgress], None] | None = None
+    run_finished: Callable[[RunResult, bool], None] | None = None
+
+
+def recording_hours(data_root: Path, sensors: tuple[str, ...]) -> float:
+    """Hours of the recordings ``sensors`` (first to last timestamp of each)."""
+    total_ms = 0
+    for sensor in sensors:
+        with open_recording(data_root / "frames" / f"{sensor}.h5") as recording:
+            stamps = recording.read_timestamps()
+        total_ms += int(stamps[-1] - stamps[0]) if len(stamps) > 1 else 0
+    return total_ms / 3_600_000
+
+
+def _fold_options(fold: Fold, seed: int, epochs: int | None,
+                  cfg_options: dict[str, Any] | None) -> dict[str, Any]:
+    """Config overrides of one run: the fold's annotation files, the seed, and no
+    validation during training (the held-out fold is tested once, at the end)."""
+    options = {
+        "train_dataloader.dataset.ann_file": str(fold.train_ann.resolve()),
+        "val_dataloader.dataset.ann_file": str(fold.test_ann.resolve()),
+        "test_dataloader.dataset.ann_file": str(fold.test_ann.resolve()),
+        "randomness.seed": seed,
+    }
+    if epochs is not None:
+        options["train_cfg.val_begin"] = epochs + 1
+    return {**options, **(cfg_options or {})}
+
+
+def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
+             epochs: int | None = None, pretrained: str | os.PathLike | None = None,
+             cfg_options: dict[str, Any] | None = None,
+             progress: Callable[[RunProgress], None] | None = None,
+             keep_head: bool = False) -> dict[str, Any]:
+    """Train ``config`` on ``fold``'s train half with ``seed`` (resuming a run cut short),
+    test its last checkpoint on the held-out half, and return what the report needs.
+    ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
+    work_dir = run_dir / "work"
+    if epochs == 0:
+        if pretrained is None:
+            raise ConfigError("--epochs 0 tests a --pretrained checkpoint as it is; give one")
+        checkpoint = Path(pretrained)
+        options = _fold_options(fold, seed, None, cfg_options)
+    else:
+        cfg = load_config(config, data_root, None, epochs)
+        epochs = epochs or int(cfg.train_cfg.max_epochs)
+        options = _fold_options(fold, seed, epochs, cfg_options)
+        resume = (work_dir / "last_checkpoint").is_file()
+        trained = train(config, data_root=data_root, work_dir=work_dir, epochs=epochs,
+                        resume=resume, pretrained=None if resume else pretrained,
+                        cfg_options=options, quiet=True, on_progress=progress,
+                        keep_head=keep_head)
+        if trained.last_checkpoint is None:
+            raise ConfigError(f"{work_dir}: training wrote no checkpoint")
+        checkpoint = trained.last_checkpoint
+    report = test(config, checkpoint, data_root=data_root, work_dir=work_dir,
+                  cfg_options=options, quiet=True, on_progress=progress, keep_scores=True)
+    scores = np.asarray(report["scores"], np.float64)
+    labels = np.asarray(report["labels"], np.int64)
+    hours = recording_hours(data_root, fold.held_out)
+    table = per_class_table(labels, scores.argmax(axis=1), len(CLASS_NAMES))
+    return dict(
+        fold=fold.name, seed=seed, held_out=list(fold.held_out),
+        train_keyframes=fold.train_keyframes, test_keyframes=fold.test_keyframes,
+        overlap=fold.overlap, overlap_line=fold.overlap_line(), hours=hours,
+        checkpoint=str(checkpoint), samples=len(labels),
+        sample_unit=report["sample_unit"],
+        scores=classification_scores(scores, labels),
+        fall=fall_safety(scores, labels, hours),
+        per_class={key: [None if v != v else float(v) for v in values]
+                   for key, values in table.items()},
+        confusion_matrix=confusion_matrix(labels, scores.argmax(axis=1),
+                                          len(CLASS_NAMES)).tolist(),
+    )
+
+
+def _write_json(path: Path, content: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(content, indent=2) + "\n")
+    os.replace(partial, path)
+
+
+def _check_settings(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse to mix runs of other settings into ``out``; record the settings there."""
+    path = out / SETTINGS_FILE
+    if path.is_file():
+        before = json.loads(path.read_text())
+        changed = sorted(key for key in settings.keys() | before.keys()
+                         if key != "seeds" and settings.get(key) != before.get(key))
+        if changed:
+            raise ConfigError(f"{out}: holds an evaluation with other settings "
+                              f"({', '.join(changed)}); use another --out or remove it")
+    _write_json(path, settings)
+
+
+def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: str,
+             out_dir: str | os.PathLike, seeds: int = 1, epochs: int | None = None,
+             pretrained: str | os.PathLike | None = None,
+             cfg_options: dict[str, Any] | None = None,
+             callbacks: EvaluateCallbacks | None = None,
+             keep_head: bool = False) -> dict[str, Any]:
+    """Run ``protocol`` for ``config`` on the dataset at ``data_root`` with seeds
+    0..``seeds``-1 into ``out_dir`` and return the summary (see ``summarize``); finished
+    runs in ``out_dir`` are reused, a run cut short resumes. Each run starts from
+    ``pretrained`` when given (its head too with ``keep_head``, when it fits)."""
+    callbacks = callbacks or EvaluateCallbacks()
+    if seeds < 1:
+        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+    if epochs is not None and epochs < 0:
+        raise ConfigError(f"--epochs must not be negative, got {epochs}")
+    if epochs == 0:
+        seeds = 1  # nothing is trained: every seed would score the same checkpoint
+    cfg = load_config(config, data_root, None, epochs or None)
+    root, out = Path(data_root), Path(out_dir)
+    _check_settings(out, dict(config=Path(str(cfg.filename)).name, data_root=str(root.resolve()),
+                              protocol=protocol,
+                              epochs=int(cfg.train_cfg.max_epochs) if epochs is None else epochs,
+                              pretrained=None if pretrained is None else str(pretrained),
+                              keep_head=keep_head, cfg_options=cfg_options or {},
+                              seeds=seeds))
+    window = int(cfg.get("clip_len", 32)) * int(cfg.get("frame_interval", 2))
+    folds = build_folds(root, protocol, out / "folds", window)
+    total = len(folds) * seeds
+    results = []
+    for fold in folds:
+        for seed in range(seeds):
+            path = out / "runs" / f"{fold.name}-seed{seed}" / "result.json"
+            if callbacks.run_started:
+                callbacks.run_started(fold.name, seed, len(results), total)
+            reused = path.is_file()
+            if not reused:
+                _write_json(path, run_fold(str(config), root, fold, seed, path.parent, epochs,
+                                           pretrained, cfg_options, callbacks.progress,
+                                           keep_head))
+            result = RunResult(fold.name, seed, path, json.loads(path.read_text()))
+            results.append(result)
+            if callbacks.run_finished:
+                callbacks.run_finished(result, reused)
+    summary = summarize([r.content for r in results])
+    summary.update(config=str(cfg.filename), data_root=str(root), protocol=protocol,
+                   seeds=seeds,
+                   epochs=int(cfg.train_cfg.max_epochs) if epochs is None else epochs,
+                   pretrained=None if pretrained is None else str(pretrained),
+                   keep_head=keep_head)
+    return summary
+
+
+SCORE_KEYS = ("top1", "mean_class_present", "mean_class_mmaction", "macro_f1")
+FALL_KEYS = ("recall", "precision", "false_alarms_per_hour", "threshold",
+             "precision_at_threshold", "false_alarms_per_hour_at_threshold")
+
+
+def _stat(values: list) -> dict[str, float | int | None]:
+    mean, std, count = mean_and_std(values)
+    return dict(mean=mean, std=std, runs=count)
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and standard deviation over runs (folds x seeds) of every score and fall
+    figure; per class: precision, recall and F1 over the runs where each is defined, and
+    support summed over the folds of one seed; the confusion matrix summed over all runs;
+    and whether every fold was held out."""
+    seeds = sorted({run["seed"] for run in runs})
+    per_class = {
+        name: dict(
+            **{key: _stat([run["per_class"][key][index] for run in runs])
+               for key in ("precision", "recall", "f1")},
+            support=int(sum(run["per_class"]["support"][index] for run in runs
+                            if run["seed"] == seeds[0])))
+        for index, name in enumerate(CLASS_NAMES)}
+    overlapping = [run["fold"] for run in runs if run["overlap"]]
+    return dict(
+        runs=[{key: run[key] for key in ("fold", "seed", "held_out", "samples", "hours",
+                                          "overlap", "scores", "fall", "checkpoint")}
+              for run in runs],
+        scores={key: _stat([run["scores"][key] for run in runs]) for key in SCORE_KEYS},
+        fall={key: _stat([run["fall"][key] for run in runs]) for key in FALL_KEYS},
+        per_class=per_class,
+        confusion_matrix=np.sum([run["confusion_matrix"] for run in runs], axis=0).tolist(),
+        held_out=not overlapping,
+        overlap_lines=sorted({f"{run['fold']}: {run['overlap_line']}" for run in runs}),
+        sample_unit=runs[0]["sample_unit"] if runs else None,
+    )
