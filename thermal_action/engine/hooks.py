@@ -6,6 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
+import numpy as np
+import torch
 from mmaction.registry import HOOKS
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
@@ -17,6 +19,44 @@ from thermal_action.models.pretrained import PretrainedReport, load_pretrained
 
 def _bare_model(runner):
     return runner.model.module if is_model_wrapper(runner.model) else runner.model
+
+
+@HOOKS.register_module()
+class BalancedClassWeightHook(Hook):
+    """Weigh each class in the classification loss by ``count ** -power`` of its training
+    samples, counted from the training dataset when training starts (so the weights follow
+    whatever split or fold is trained on). The weights average 1 over the training samples;
+    classes without samples get weight 0. Needs a loss with a ``class_weight`` attribute
+    (MMAction2's ``CrossEntropyLoss``, ``SoftmaxFocalLoss``). ``power=0`` is unweighted,
+    1 weighs every class equally."""
+
+    priority = "VERY_HIGH"
+
+    def __init__(self, power: float = 0.5) -> None:
+        if power < 0:
+            raise ValueError(f"power must not be negative, got {power}")
+        self.power = power
+        self.weights: np.ndarray | None = None
+
+    def before_train(self, runner) -> None:
+        dataset = runner.train_dataloader.dataset
+        loss = _bare_model(runner).cls_head.loss_cls
+        if not hasattr(loss, "class_weight"):
+            raise ValueError(f"{type(loss).__name__} takes no class weights; use "
+                             "CrossEntropyLoss or SoftmaxFocalLoss")
+        num_classes = int(_bare_model(runner).cls_head.num_classes)
+        labels = np.array([int(dataset.get_data_info(i)["label"]) for i in range(len(dataset))])
+        self.weights = class_weights(labels, num_classes, self.power)
+        loss.class_weight = torch.tensor(self.weights, dtype=torch.float32)
+        runner.logger.info("class weights: " + ", ".join(f"{w:.2f}" for w in self.weights))
+
+
+def class_weights(labels: np.ndarray, num_classes: int, power: float) -> np.ndarray:
+    """Per class ``count ** -power``, scaled so that the mean weight over ``labels`` is 1;
+    0 for classes absent from ``labels``."""
+    counts = np.bincount(labels, minlength=num_classes).astype(np.float64)
+    weights = np.where(counts > 0, np.maximum(counts, 1) ** -power, 0.0)
+    return weights * len(labels) / (weights * counts).sum()
 
 
 @HOOKS.register_module()

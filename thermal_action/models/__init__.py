@@ -8,10 +8,12 @@ from thermal_action.models.checkpoint import (
     read_checkpoint,
     read_state_dict,
 )
+from thermal_action.models.losses import SoftmaxFocalLoss
 from thermal_action.models.pretrained import PretrainedReport, load_pretrained
 
 __all__ = [
     "PretrainedReport",
+    "SoftmaxFocalLoss",
     "ThermalCenterNet",
     "ThermalFramePreprocessor",
     "WeightFit",
