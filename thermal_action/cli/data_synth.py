@@ -74,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
             dataset_statistics,
             format_comparison_table,
             render_comparison_sheet,
+            render_person_crops,
         )
 
         report_dir = Path(args.out) / "realism"
@@ -84,10 +85,12 @@ def run(args: argparse.Namespace) -> int:
         (report_dir / "statistics.md").write_text(table + "\n")
         write_json(report_dir / "statistics.json", dict(real=real, synthetic=synthetic))
         sheet = render_comparison_sheet(args.compare, args.out, report_dir / "frames.png")
+        crops = render_person_crops(args.compare, args.out, report_dir / "person_crops.png")
         print(table)
         off = [row.name for row in rows if not row.within]
         print(f"{len(rows) - len(off)}/{len(rows)} statistics within the real range"
               + (f"; off: {', '.join(off)}" if off else ""))
         print(f"realism sheet: {sheet}")
+        print(f"person crops:  {crops}")
         print(f"statistics:    {report_dir / 'statistics.md'}, {report_dir / 'statistics.json'}")
     return 0

@@ -12,7 +12,9 @@ from thermal_action.data.tools.realism import (
     compare_statistics,
     dataset_statistics,
     format_comparison_table,
+    person_crops,
     render_comparison_sheet,
+    render_person_crops,
 )
 from thermal_action.errors import DataError
 
@@ -117,7 +119,9 @@ def test_compare_same_stats_is_within(tiny_stats):
     assert {"person max p50", "person mean p50", "frame interval median",
             "frame interval p95", "frame intervals > 1 s", "frames with invalid pixels",
             "invalid pixels", "box width standing", "box height walking"} <= set(names)
-    assert len(rows) == 10 + 2 * 3  # scalars + width/height of the 3 classes present
+    assert {"person contrast standing", "person mean above room walking"} <= set(names)
+    # scalars + contrast, mean above the room, width and height of the 3 classes present
+    assert len(rows) == 10 + 4 * 3
     off = [row for row in rows if not row.within]
     assert not off, off
 
@@ -220,3 +224,20 @@ def test_real_data_statistics_match_readme(real_data_root):
     assert boxes["lying down-lying with risk"]["count"] >= 220
     assert not {"leaning", "lower position-other", "other"} & set(boxes)
     assert all(row.within for row in compare_statistics(stats, stats))
+
+
+def test_person_statistics_and_mean_crops_per_class(tiny_root, tiny_stats, tmp_path):
+    people = tiny_stats["person_by_class"]
+    assert {name: row["count"] for name, row in people.items()} == {
+        "standing": 4, "walking": 3, "lying down-lying with risk": 3}
+    for row in people.values():  # boxes touch the 36 deg C blob or sit in the 20 deg C room
+        assert -1.0 < row["median_mean_above_c"] <= row["median_contrast_c"] < 17.0
+    crops = person_crops(tiny_root)
+    assert {name: count for name, (_, count) in crops.items()} == {
+        name: row["count"] for name, row in people.items()}
+    crop, _ = crops["standing"]
+    assert crop.shape == (24, 24) and np.isfinite(crop).all()
+    # the crop is in deg C above the room: its corners are near 0, never near 20
+    assert abs(float(np.median(crop))) < 2.0
+    png = render_person_crops(tiny_root, tiny_root, tmp_path / "crops.png")
+    assert imread(png).shape[2] in (3, 4)

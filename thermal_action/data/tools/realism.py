@@ -11,8 +11,9 @@ draws real and synthetic keyframes side by side on one temperature scale.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -27,6 +28,7 @@ from thermal_action.data.dataset_root import recording_paths, sample_keyframes, 
 from thermal_action.data.recording import RecordingScan, scan_recording
 from thermal_action.data.sensor import GAP_MS, invalid_mask
 from thermal_action.data.tools.figures import SHEET_RANGE_C, draw_keyframe, sheet_colours
+from thermal_action.data.transforms.functional import crop_around
 from thermal_action.errors import DataError
 
 MEASURED_SPLITS = ("train", "val")
@@ -36,7 +38,9 @@ PERCENTILES = (5, 50, 95)
 # Tolerances of ``compare_statistics`` (see its docstring).
 TAIL_TOLERANCE_C = 3.0
 RELATIVE_TOLERANCE = 0.5
-ABSOLUTE_TOLERANCE = {"ms": 10.0, "fraction": 0.01, "px": 1.0}
+ABSOLUTE_TOLERANCE = {"ms": 10.0, "fraction": 0.01, "px": 1.0, "C": 1.0}
+CROP_PX = 24
+"""Side of the person crops averaged per class (``person_crops``), as the person model's."""
 
 
 class ComparisonRow(NamedTuple):
@@ -64,6 +68,15 @@ def _by_sensor(
         folder = recordings[0].parent
         raise DataError(folder, f"annotations refer to recordings with no HDF5 file: {missing}")
     return grouped
+
+
+def _person_mask(keyframe: Keyframe, shape: tuple[int, ...]) -> np.ndarray:
+    """Pixels any person box of ``keyframe`` touches."""
+    person = np.zeros(shape, dtype=bool)
+    for box in keyframe.boxes_xyxy:
+        rows, cols = _box_slices(box)
+        person[rows, cols] = True
+    return person
 
 
 def _box_slices(box_xyxy: np.ndarray) -> tuple[slice, slice]:
@@ -96,6 +109,8 @@ class _Measured:
         self.person_mean: list[float] = []
         self.widths: dict[int, list[float]] = defaultdict(list)
         self.heights: dict[int, list[float]] = defaultdict(list)
+        self.contrast: dict[int, list[float]] = defaultdict(list)
+        self.mean_above: dict[int, list[float]] = defaultdict(list)
         self.intervals: list[np.ndarray] = []
         self.per_recording_median: dict[str, float | None] = {}
         self.frames = self.frames_with_invalid = self.invalid_pixels = self.pixels = 0
@@ -114,18 +129,22 @@ class _Measured:
 
     def add_keyframe(self, keyframe: Keyframe, temps_c: np.ndarray) -> None:
         valid = ~invalid_mask(temps_c)
-        person = np.zeros(temps_c.shape, dtype=bool)
+        person = _person_mask(keyframe, temps_c.shape)
+        background = temps_c[valid & ~person]
+        room_c = float(np.median(background)) if background.size else None
         for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
             rows, cols = _box_slices(box)
-            person[rows, cols] = True
             inside = temps_c[rows, cols][valid[rows, cols]]
             if inside.size:
                 self.person_max.append(float(inside.max()))
                 self.person_mean.append(float(inside.mean()))
+                if room_c is not None:
+                    self.contrast[int(label)].append(float(inside.max()) - room_c)
+                    self.mean_above[int(label)].append(float(inside.mean()) - room_c)
             self.widths[int(label)].append(float(box[2] - box[0]))
             self.heights[int(label)].append(float(box[3] - box[1]))
             self.boxes += 1
-        self.background.append(temps_c[valid & ~person])
+        self.background.append(background)
         self.keyframes += 1
 
     def summary(self, num_recordings: int) -> dict:
@@ -146,6 +165,14 @@ class _Measured:
                     "median_height": round(float(np.median(self.heights[label])), 4),
                 }
                 for label in sorted(self.widths)
+            },
+            "person_by_class": {
+                CLASS_NAMES[label]: {
+                    "count": len(self.contrast[label]),
+                    "median_contrast_c": round(float(np.median(self.contrast[label])), 4),
+                    "median_mean_above_c": round(float(np.median(self.mean_above[label])), 4),
+                }
+                for label in sorted(self.contrast) if self.contrast[label]
             },
             "frame_interval_ms": {
                 "median": _stat(intervals, np.median),
@@ -173,6 +200,10 @@ def dataset_statistics(root: str | os.PathLike) -> dict:
       valid temperature inside each box (boxes with no valid pixel are skipped).
     - ``box_size_px``: per class name present, ``count`` and ``median_width`` /
       ``median_height`` in pixels (YOLO box times 60 / 40, clipped to the frame).
+    - ``person_by_class``: per class name, ``count`` of boxes and the medians of
+      ``contrast_c`` (hottest valid pixel of the box minus the keyframe's room temperature,
+      the median valid pixel outside every box) and ``mean_above_c`` (the box's mean minus
+      the room): how a posture shows on the sensor, not only how big its box is.
     - ``frame_interval_ms``: ``median``, ``p95``, ``max`` over the consecutive timestamp
       differences of all recordings, ``fraction_over_1s`` (intervals > 1000 ms) and
       ``per_recording_median`` (sensor id -> median ms).
@@ -183,17 +214,49 @@ def dataset_statistics(root: str | os.PathLike) -> dict:
     Raises ``DataError`` for a missing root, frames folder or annotation files, unreadable
     recordings and keyframes that point outside their recording.
     """
+    measured = _Measured()
+    recordings = 0
+    for scan, keyframes in _scans(root):
+        recordings += 1
+        measured.add_recording(scan)
+        for keyframe in keyframes:
+            measured.add_keyframe(keyframe, scan.kept_frames[keyframe.frame_idx])
+    return measured.summary(recordings)
+
+
+def _scans(root: str | os.PathLike) -> Iterator[tuple[RecordingScan, list[Keyframe]]]:
+    """Each recording of ``root`` scanned, with its measured keyframes' frames kept."""
     recordings = recording_paths(root)
     keyframes = [k for split in split_keyframes(root, MEASURED_SPLITS).values() for k in split]
     grouped = _by_sensor(keyframes, recordings)
-    measured = _Measured()
     for path in recordings:
         on_sensor = grouped.get(path.stem, [])
-        scan = scan_recording(path, keep=[k.frame_idx for k in on_sensor])
-        measured.add_recording(scan)
-        for keyframe in on_sensor:
-            measured.add_keyframe(keyframe, scan.kept_frames[keyframe.frame_idx])
-    return measured.summary(len(recordings))
+        yield scan_recording(path, keep=[k.frame_idx for k in on_sensor]), on_sensor
+
+
+def person_crops(root: str | os.PathLike,
+                 size_px: int = CROP_PX) -> dict[str, tuple[np.ndarray, int]]:
+    """Per class name: the mean (size, size) crop centred on each person box of the
+    measured keyframes, in deg C above the keyframe's room temperature (the median valid
+    pixel outside every box; invalid pixels count as the room), and how many crops."""
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = defaultdict(int)
+    for scan, keyframes in _scans(root):
+        for keyframe in keyframes:
+            temps_c = scan.kept_frames[keyframe.frame_idx]
+            valid = ~invalid_mask(temps_c)
+            background = temps_c[valid & ~_person_mask(keyframe, temps_c.shape)]
+            if not background.size:
+                continue
+            room_c = float(np.median(background))
+            above = np.where(valid, temps_c - room_c, 0.0).astype(np.float32)
+            for box, label in zip(keyframe.boxes_xyxy, keyframe.labels, strict=True):
+                centre = (float(box[0] + box[2]) / 2, float(box[1] + box[3]) / 2)
+                crop = crop_around(above[None], centre, (size_px, size_px))[0][0]
+                sums[int(label)] = sums.get(int(label), 0) + crop
+                counts[int(label)] += 1
+    return {CLASS_NAMES[label]: (sums[label] / counts[label], counts[label])
+            for label in sorted(sums)}
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,9 +310,10 @@ def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
       synthetic p50 lies inside the real p5 .. p95 of the same distribution;
     - background p5 and p95 (the tails): within +-3 deg C of the real value;
     - every other scalar (frame interval median / p95 / fraction > 1 s, invalid frame and
-      pixel fractions, per-class median box width and height for classes with boxes in
-      both): ``|synthetic - real| <= max(0.5 * |real|, absolute)``, i.e. +-50 % of the
-      real value but never tighter than 10 ms, 0.01 (fractions) or 1 px.
+      pixel fractions, per-class median person contrast and mean above the room, per-class
+      median box width and height, for classes with boxes in both):
+      ``|synthetic - real| <= max(0.5 * |real|, absolute)``, i.e. +-50 % of the real value
+      but never tighter than 10 ms, 0.01 (fractions), 1 px or 1 deg C.
 
     A value missing on either side is never within. ``note`` gives the allowed range, with
     "too low" / "too high" in front of a miss.
@@ -278,6 +342,14 @@ def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
                        ("pixel_fraction", "invalid pixels")):
         rows.append(_relative(label, _get(real, "invalid", key),
                               _get(synthetic, "invalid", key), "fraction"))
+    real_people = real.get("person_by_class") or {}
+    synthetic_people = synthetic.get("person_by_class") or {}
+    for name in CLASS_NAMES:
+        if real_people.get(name, {}).get("count") and synthetic_people.get(name, {}).get("count"):
+            for key, label in (("median_contrast_c", "contrast"),
+                               ("median_mean_above_c", "mean above room")):
+                rows.append(_relative(f"person {label} {name}", real_people[name][key],
+                                      synthetic_people[name][key], "C"))
     real_boxes, synthetic_boxes = real.get("box_size_px") or {}, synthetic.get("box_size_px") or {}
     for name in CLASS_NAMES:
         if real_boxes.get(name, {}).get("count") and synthetic_boxes.get(name, {}).get("count"):
@@ -343,6 +415,44 @@ def render_comparison_sheet(
                  shrink=0.9)
     fig.suptitle(f"keyframes on one scale, {SHEET_RANGE_C[0]:.0f}..{SHEET_RANGE_C[1]:.0f} °C; "
                  "invalid pixels in cyan", fontsize=9)
+    out_png = Path(out_png)
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, format="png")
+    return out_png
+
+
+def render_person_crops(real_root: str | os.PathLike, synthetic_root: str | os.PathLike,
+                        out_png: str | os.PathLike, size_px: int = CROP_PX) -> Path:
+    """Write a PNG of each class's mean person crop (``person_crops``), real above
+    simulated, on one scale of deg C above the room: where the two differ in size, shape
+    or warmth, the simulator draws that posture wrongly. Classes seen on one side only
+    leave the other blank. Returns the path written."""
+    sides = [("real", person_crops(real_root, size_px)),
+             ("simulated", person_crops(synthetic_root, size_px))]
+    names = [name for name in CLASS_NAMES if any(name in crops for _, crops in sides)]
+    if not names:
+        raise DataError(Path(real_root), "no person boxes to compare")
+    fig = Figure(figsize=(1.0 + 1.3 * len(names), 4.0), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(2, len(names), squeeze=False)
+    image = None
+    for row, (side, crops) in enumerate(sides):
+        for column, name in enumerate(names):
+            ax = axes[row, column]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if column == 0:
+                ax.set_ylabel(side, fontsize=10)
+            if name not in crops:
+                continue
+            crop, count = crops[name]
+            image = ax.imshow(crop, cmap="inferno", vmin=-1.0, vmax=8.0)
+            ax.set_title(f"{textwrap.fill(name.replace('-', ': '), 18)}\nn={count}",
+                         fontsize=6)
+    if image is not None:
+        fig.colorbar(image, ax=axes, label="°C above the room", shrink=0.9)
+    fig.suptitle(f"mean {size_px}x{size_px} px crop around each person box, per class",
+                 fontsize=9)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, format="png")
