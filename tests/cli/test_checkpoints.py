@@ -90,6 +90,8 @@ def test_person_checkpoint_scores_people_on_the_test_split(tiny_root, tmp_path):
     assert val.returncode == 0, val.stderr[-3000:]
     assert (f"people: 3  ({tiny_root / 'annotations' / 'val.json'}; val split: the dataset "
             "has no test.json)") in val.stdout
+    # issue 13: a score is never called held out when its windows overlap training ones
+    assert "warning: val overlaps train in 3 of 3 windows: not held out" in val.stdout
     assert list(cwd.iterdir()) == []  # no work_dirs/ in the current directory
     logs = [p for p in (tmp_path / "run").iterdir() if p.is_dir()]
     assert len(logs) == 1 and list(logs[0].glob("*.log"))
@@ -103,6 +105,7 @@ def test_person_checkpoint_scores_people_on_the_test_split(tiny_root, tmp_path):
     assert "people: 2  (" in tested.stdout and "test.json; test split)" in tested.stdout
     report = json.loads((tmp_path / "m.json").read_text())
     assert report["split"] == "test" and report["sample_unit"] == "person"
+    assert report["overlap"]["overlapping_windows"] == 1 and not report["overlap"]["held_out"]
     asked = run_cli(*args, "--split", "val", cwd=cwd)
     assert asked.returncode == 0 and "val.json; val split, as asked)" in asked.stdout
 
