@@ -85,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'fall-related precision':29s} {_stat(fall['precision'])}")
     print(f"{'threshold for 95% recall':29s} {_stat(fall['threshold'])}  (precision there "
           f"{_stat(fall['precision_at_threshold'])})")
+    print(f"wall time: {summary['wall_minutes']:.1f} min of training and testing")
     print(f"report: {paths['markdown']}, {paths['json']}, {paths['confusion_png']}")
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -86,8 +87,10 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
              progress: Callable[[RunProgress], None] | None = None,
              keep_head: bool = False) -> dict[str, Any]:
     """Train ``config`` on ``fold``'s train half with ``seed`` (resuming a run cut short),
-    test its last checkpoint on the held-out half, and return what the report needs.
+    test its last checkpoint on the held-out half, and return what the report needs
+    (``seconds``: the wall time of this call).
     ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
+    started = time.perf_counter()
     work_dir = run_dir / "work"
     if epochs == 0:
         if pretrained is None:
@@ -117,6 +120,7 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
         train_keyframes=fold.train_keyframes, test_keyframes=fold.test_keyframes,
         overlap=fold.overlap, overlap_line=fold.overlap_line(), hours=hours,
         checkpoint=str(checkpoint), samples=len(labels),
+        seconds=round(time.perf_counter() - started, 1),
         sample_unit=report["sample_unit"],
         scores=classification_scores(scores, labels),
         fall=fall_safety(scores, labels, hours),
@@ -224,9 +228,11 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         for index, name in enumerate(CLASS_NAMES)}
     overlapping = [run["fold"] for run in runs if run["overlap"]]
     return dict(
-        runs=[{key: run[key] for key in ("fold", "seed", "held_out", "samples", "hours",
-                                          "overlap", "scores", "fall", "checkpoint")}
+        runs=[{key: run.get(key) for key in ("fold", "seed", "held_out", "samples", "hours",
+                                              "overlap", "scores", "fall", "checkpoint",
+                                              "seconds")}
               for run in runs],
+        wall_minutes=round(sum(run.get("seconds") or 0 for run in runs) / 60, 1),
         scores={key: _stat([run["scores"][key] for run in runs]) for key in SCORE_KEYS},
         fall={key: _stat([run["fall"][key] for run in runs]) for key in FALL_KEYS},
         per_class=per_class,

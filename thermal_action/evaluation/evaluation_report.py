@@ -58,6 +58,8 @@ def report_markdown(summary: dict[str, Any], title: str = "") -> str:
         + (f"{summary['epochs']} epochs, the last checkpoint of each run tested"
            if summary["epochs"] else "zero-shot: the pretrained checkpoint tested on every "
            "fold, no training"),
+        f"- wall time of the runs: {summary.get('wall_minutes', 0):.1f} min (runs reused from "
+        "an earlier call count their first time)",
         f"- pretrained: `{summary['pretrained']}`"
         + (" (its classification head kept)" if summary.get("keep_head") else "")
         if summary.get("pretrained")

@@ -46,7 +46,8 @@ SYNTH_OUTPUT = OutputKind(
 ``data synth --compare``); ``overwrite`` replaces only such folders."""
 SIMULATOR_VERSION = 3
 """Bumped whenever the simulator draws the same settings differently (2: heat residue and
-lost packets; 3: a rounder, flatter standing body), so a cached simulated dataset of an older simulator is made again."""
+lost packets; 3: a rounder, flatter standing body), so a cached simulated dataset of an
+older simulator is made again."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
 
 
