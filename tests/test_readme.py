@@ -96,6 +96,22 @@ BLOCKS: tuple[Run, ...] = (
              (r"metrics\.json$", f"metrics.json --cfg-options {_subset(8, ('test',))}")),
         expect=("last checkpoint: work_dirs/r18/epoch_1.pth", "clips: 8  (",
                 "metrics written to work_dirs/r18/metrics.json")),
+    Run("--out work_dirs/evaluate/person-24px",
+        toy=((r"--seeds 3 --out work_dirs/evaluate/person-24px$",
+              "--seeds 1 --epochs 1 --out work_dirs/evaluate/person-24px "
+              f"--cfg-options {SMALL_LOADERS}"),),
+        expect=("leave-one-session-out: 2 runs (2 folds x 1 seeds)", "mean-class (MMAction2)",
+                "report: work_dirs/evaluate/person-24px/report.md")),
+    Run("thermal-action evaluate sim2real",
+        toy=((r"thermal-action demo --out work_dirs/demo ",
+              "thermal-action demo --out work_dirs/demo --recordings 4 --frames 160 --epochs 1 "
+              f"--cfg-options {SMALL_LOADERS} "),
+             (r"epoch_24\.pth", "epoch_1.pth"),
+             (r"--seeds 3 --out work_dirs/evaluate/sim2real$",
+              "--seeds 1 --epochs 1 --out work_dirs/evaluate/sim2real "
+              f"--cfg-options {SMALL_LOADERS}")),
+        expect=("the classification head kept", "report: work_dirs/evaluate/sim2real/report.md",
+                "report: work_dirs/evaluate/zero-shot/report.md")),
     Run("$ thermal-action detect ../shared/data/thermal_action_dataset/frames/SL18_R1.h5",
         expect=("people tracked: ",)),
     Run("--out work_dirs/built/by-recording",  # build, then train, test and use a detector

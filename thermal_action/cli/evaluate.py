@@ -74,6 +74,8 @@ def run(args: argparse.Namespace) -> int:
     scores, fall = summary["scores"], summary["fall"]
     print(f"{args.protocol}: {len(summary['runs'])} runs "
           f"({len({r['fold'] for r in summary['runs']})} folds x {args.seeds} seeds)")
+    for line in summary["pretrained_loads"]:
+        print(line)
     if not summary["held_out"]:
         for line in summary["overlap_lines"]:
             print(f"warning: {line}")

@@ -92,6 +92,7 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
     ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
     started = time.perf_counter()
     work_dir = run_dir / "work"
+    loaded = None
     if epochs == 0:
         if pretrained is None:
             raise ConfigError("--epochs 0 tests a --pretrained checkpoint as it is; give one")
@@ -109,6 +110,7 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
         if trained.last_checkpoint is None:
             raise ConfigError(f"{work_dir}: training wrote no checkpoint")
         checkpoint = trained.last_checkpoint
+        loaded = None if trained.pretrained is None else trained.pretrained.summary()
     report = test(config, checkpoint, data_root=data_root, work_dir=work_dir,
                   cfg_options=options, quiet=True, on_progress=progress, keep_scores=True)
     scores = np.asarray(report["scores"], np.float64)
@@ -119,7 +121,7 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
         fold=fold.name, seed=seed, held_out=list(fold.held_out),
         train_keyframes=fold.train_keyframes, test_keyframes=fold.test_keyframes,
         overlap=fold.overlap, overlap_line=fold.overlap_line(), hours=hours,
-        checkpoint=str(checkpoint), samples=len(labels),
+        checkpoint=str(checkpoint), pretrained=loaded, samples=len(labels),
         seconds=round(time.perf_counter() - started, 1),
         sample_unit=report["sample_unit"],
         scores=classification_scores(scores, labels),
@@ -238,6 +240,7 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
         per_class=per_class,
         confusion_matrix=np.sum([run["confusion_matrix"] for run in runs], axis=0).tolist(),
         held_out=not overlapping,
+        pretrained_loads=sorted({run["pretrained"] for run in runs if run.get("pretrained")}),
         overlap_lines=sorted({f"{run['fold']}: {run['overlap_line']}" for run in runs}),
         sample_unit=runs[0]["sample_unit"] if runs else None,
     )
