@@ -126,3 +126,23 @@ def test_the_geometry_in_sensor_info_wins_over_the_config(tiny_root):
         ThermalActionDataset(ann_file=str(tiny_root / "annotations/train.json"),
                              hdf5_root=str(tiny_root / "frames"), pipeline=[],
                              frame_shape=(40, 60))
+
+
+def test_samples_of_another_dataset_mix_in(tiny_root, two_sessions):
+    """Issue 13: simulated clips mixed into real training, all or a seeded draw."""
+    own = _dataset(tiny_root, sample_unit="person")
+    mixed = _dataset(tiny_root, sample_unit="person", mix_root=str(two_sessions))
+    assert len(own) == 7 and len(mixed) == 7 + 4
+    sources = [mixed.get_data_info(i)["source"] for i in range(len(mixed))]
+    assert sources == ["own"] * 7 + ["mixed"] * 4
+    sample = mixed[len(mixed) - 1]  # read from the mixed-in folder's recording
+    assert sample["sensor_id"] == "S2_R1" and sample["imgs"].shape == (64, 40, 60, 3)
+    drawn = _dataset(tiny_root, sample_unit="person", mix_root=str(two_sessions),
+                     mix_samples=2, mix_seed=3)
+    again = _dataset(tiny_root, sample_unit="person", mix_root=str(two_sessions),
+                     mix_samples=2, mix_seed=3)
+    assert len(drawn) == 9
+    assert [drawn.get_data_info(i)["image_id"] for i in range(9)] == \
+        [again.get_data_info(i)["image_id"] for i in range(9)]
+    with pytest.raises(DataError, match="annotations/val.json: annotation file not found"):
+        _dataset(tiny_root, mix_root=str(tiny_root.parent), mix_ann_file="annotations/val.json")

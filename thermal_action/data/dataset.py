@@ -45,6 +45,11 @@ class ThermalActionDataset(BaseActionDataset):
     geometry fails early with the file named. The geometry is the one ``sensor_info.json``
     records beside the recordings, else ``frame_shape`` (rows, columns; the config's
     ``sensor_height``, ``sensor_width``).
+
+    ``mix_root`` mixes in the samples of another dataset folder (``mix_ann_file`` under it,
+    recordings in its ``frames/``), e.g. simulated recordings that show the classes the
+    real ones lack: all of them, or ``mix_samples`` drawn once with ``mix_seed``. Mixed
+    samples carry ``source='mixed'``, the others ``source='own'``.
     """
 
     METAINFO = dict(classes=CLASS_NAMES)
@@ -61,6 +66,10 @@ class ThermalActionDataset(BaseActionDataset):
         class_priority: Sequence[int] = SAFETY_PRIORITY,
         frame_shape: Sequence[int] = SENSOR_SHAPE,
         test_mode: bool = False,
+        mix_root: str | None = None,
+        mix_ann_file: str = "annotations/train.json",
+        mix_samples: int | None = None,
+        mix_seed: int = 0,
         **kwargs,
     ) -> None:
         if num_classes != len(CLASS_NAMES):
@@ -80,6 +89,10 @@ class ThermalActionDataset(BaseActionDataset):
         self.class_priority = tuple(class_priority)
         clip_label([self.class_priority[0]], label_rule, self.class_priority)  # validate early
         self.num_keyframes_without_people = 0
+        self.mix_root = None if mix_root is None else Path(mix_root)
+        self.mix_ann_file, self.mix_samples, self.mix_seed = mix_ann_file, mix_samples, mix_seed
+        if mix_samples is not None and mix_samples < 0:
+            raise ValueError(f"mix_samples must not be negative, got {mix_samples}")
         # Built here from MMAction2's registry so the dataset also works outside a Runner,
         # where no default scope is set.
         pipeline = [
@@ -96,19 +109,35 @@ class ThermalActionDataset(BaseActionDataset):
         )
 
     def load_data_list(self) -> list[dict]:
-        """Parse the annotations and check every keyframe against its recording."""
+        """Parse the annotations and check every keyframe against its recording; add the
+        mixed-in samples (see the class docstring)."""
         keyframes, self.num_keyframes_without_people = load_keyframes(self.ann_file, CLASS_NAMES)
         if not keyframes:
             raise DataError(self.ann_file, "no keyframe with a person box")
+        data_list = self._samples(keyframes, Path(self.ann_file), self.hdf5_root, "own")
+        if self.mix_root is not None:
+            mix_ann = self.mix_root / self.mix_ann_file
+            mixed = self._samples(load_keyframes(mix_ann, CLASS_NAMES)[0], mix_ann,
+                                  self.mix_root / "frames", "mixed")
+            if self.mix_samples is not None and self.mix_samples < len(mixed):
+                chosen = np.random.default_rng(self.mix_seed).choice(
+                    len(mixed), self.mix_samples, replace=False)
+                mixed = [mixed[index] for index in sorted(chosen)]
+            data_list += mixed
+        return data_list
+
+    def _samples(self, keyframes: list, ann_file: Path, hdf5_root: Path,
+                 source: str) -> list[dict]:
+        """The samples of ``keyframes`` (from ``ann_file``, recordings in ``hdf5_root``)."""
         recordings: dict[str, RecordingInfo] = {}
         data_list = []
         for keyframe in keyframes:
             info = recordings.get(keyframe.sensor_id)
             if info is None:
-                path = self.hdf5_root / f"{keyframe.sensor_id}.h5"
+                path = hdf5_root / f"{keyframe.sensor_id}.h5"
                 if not path.is_file():
                     raise DataError(
-                        self.ann_file,
+                        ann_file,
                         f"image {keyframe.image_id!r} refers to sensor {keyframe.sensor_id!r} "
                         f"but {path} does not exist",
                     )
@@ -116,7 +145,7 @@ class ThermalActionDataset(BaseActionDataset):
                     path, self.frame_shape)
             if keyframe.frame_idx >= info.num_frames:
                 raise DataError(
-                    self.ann_file,
+                    ann_file,
                     f"image {keyframe.image_id!r}: keyframe {keyframe.frame_idx} is outside "
                     f"{info.path.name} ({info.num_frames} frames)",
                 )
@@ -131,6 +160,7 @@ class ThermalActionDataset(BaseActionDataset):
                 gt_bboxes=keyframe.boxes_xyxy,
                 gt_labels=keyframe.labels,
                 object_ids=keyframe.object_ids,
+                source=source,
             )
             if self.sample_unit == "keyframe":
                 data_list.append(sample)
