@@ -160,6 +160,13 @@ def atomic_save(obj: object, filepath: str | os.PathLike, save: callable) -> Non
         raise
 
 
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` whole or not at all (see ``atomic_save``)."""
+    atomic_save(text, path, lambda content, tmp: Path(tmp).write_text(content,
+                                                                      encoding="utf-8"))
+    return Path(path)
+
+
 def _atomic_checkpoint_writes() -> None:
     """MMEngine's ``save_checkpoint`` streams into the final path:
     an interrupted save corrupts ``epoch_N.pth`` and the resume that needs it."""

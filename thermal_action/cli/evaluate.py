@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 from datetime import datetime
 from pathlib import Path
@@ -46,7 +47,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from thermal_action.engine.evaluate import EvaluateCallbacks, evaluate
-    from thermal_action.evaluation.evaluation_report import write_report
+    from thermal_action.evaluation.evaluation_report import format_stat, write_report
 
     root = dataset_folder(args.data_root)
     with ConsoleProgress() as progress:
@@ -82,21 +83,15 @@ def run(args: argparse.Namespace) -> int:
     for key, label in (("mean_class_present", "mean-class (classes present)"),
                        ("mean_class_mmaction", "mean-class (MMAction2)"),
                        ("top1", "top-1"), ("macro_f1", "macro-F1")):
-        print(f"{label:29s} {_stat(scores[key])}")
-    print(f"{'fall-related recall':29s} {_stat(fall['recall'])}")
-    print(f"{'fall-related precision':29s} {_stat(fall['precision'])}")
-    print(f"{'threshold for 95% recall':29s} {_stat(fall['threshold'])}  (precision there "
-          f"{_stat(fall['precision_at_threshold'])})")
+        print(f"{label:29s} {format_stat(scores[key])}")
+    print(f"{'fall-related recall':29s} {format_stat(fall['recall'])}")
+    print(f"{'fall-related precision':29s} {format_stat(fall['precision'])}")
+    print(f"{'threshold for 95% recall':29s} {format_stat(fall['threshold'])}  (precision there "
+          f"{format_stat(fall['precision_at_threshold'])})")
     print(f"wall time: {summary['wall_minutes']:.1f} min of training and testing")
     print(f"report: {paths['markdown']}, {paths['json']}, {paths['confusion_png']}")
     return 0
 
 
-def _stat(stat: dict) -> str:
-    return "-" if stat["mean"] is None else f"{stat['mean']:.3f} ± {stat['std']:.3f}"
-
-
 def _cores() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))

@@ -119,3 +119,9 @@ def load_config(
         set_epochs(cfg, epochs)
     cfg.work_dir = str(work_dir or cfg.get("work_dir") or Path("work_dirs") / path.stem)
     return cfg
+
+
+def window_frames(cfg: Config) -> int:
+    """Frames of one sample window of ``cfg`` (clip length x frame interval; 64 for the
+    shipped configs), the span two samples must keep apart to share no frame."""
+    return int(cfg.get("clip_len", 32)) * int(cfg.get("frame_interval", 2))

@@ -20,10 +20,11 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from thermal_action.compat import write_text_atomic
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.recording import open_recording
 from thermal_action.data.tools.folds import Fold, build_folds
-from thermal_action.engine.config import load_config
+from thermal_action.data.tools.stats import recording_summary
+from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.runner import test, train
 from thermal_action.errors import ConfigError
@@ -56,17 +57,7 @@ class EvaluateCallbacks(NamedTuple):
     run_finished: Callable[[RunResult, bool], None] | None = None
 
 
-def recording_hours(data_root: Path, sensors: tuple[str, ...]) -> float:
-    """Hours of the recordings ``sensors`` (first to last timestamp of each)."""
-    total_ms = 0
-    for sensor in sensors:
-        with open_recording(data_root / "frames" / f"{sensor}.h5") as recording:
-            stamps = recording.read_timestamps()
-        total_ms += int(stamps[-1] - stamps[0]) if len(stamps) > 1 else 0
-    return total_ms / 3_600_000
-
-
-def _fold_options(fold: Fold, seed: int, epochs: int | None,
+def _fold_options(fold: Fold, seed: int, epochs: int,
                   cfg_options: dict[str, Any] | None) -> dict[str, Any]:
     """Config overrides of one run: the fold's annotation files, the seed, and no
     validation during training (the held-out fold is tested once, at the end)."""
@@ -76,32 +67,29 @@ def _fold_options(fold: Fold, seed: int, epochs: int | None,
         "test_dataloader.dataset.ann_file": str(fold.test_ann.resolve()),
         "randomness.seed": seed,
     }
-    if epochs is not None:
+    if epochs:
         options["train_cfg.val_begin"] = epochs + 1
     return {**options, **(cfg_options or {})}
 
 
 def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
-             epochs: int | None = None, pretrained: str | os.PathLike | None = None,
+             epochs: int, hours: float, pretrained: str | os.PathLike | None = None,
              cfg_options: dict[str, Any] | None = None,
              progress: Callable[[RunProgress], None] | None = None,
              keep_head: bool = False) -> dict[str, Any]:
-    """Train ``config`` on ``fold``'s train half with ``seed`` (resuming a run cut short),
-    test its last checkpoint on the held-out half, and return what the report needs
-    (``seconds``: the wall time of this call).
-    ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
+    """Train ``config`` for ``epochs`` on ``fold``'s train half with ``seed`` (resuming a
+    run cut short), test its last checkpoint on the held-out half, and return what the
+    report needs (``hours``: of the held-out recordings; ``seconds``: the wall time of this
+    call). ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
     started = time.perf_counter()
     work_dir = run_dir / "work"
     loaded = None
+    options = _fold_options(fold, seed, epochs, cfg_options)
     if epochs == 0:
         if pretrained is None:
             raise ConfigError("--epochs 0 tests a --pretrained checkpoint as it is; give one")
         checkpoint = Path(pretrained)
-        options = _fold_options(fold, seed, None, cfg_options)
     else:
-        cfg = load_config(config, data_root, None, epochs)
-        epochs = epochs or int(cfg.train_cfg.max_epochs)
-        options = _fold_options(fold, seed, epochs, cfg_options)
         resume = (work_dir / "last_checkpoint").is_file()
         trained = train(config, data_root=data_root, work_dir=work_dir, epochs=epochs,
                         resume=resume, pretrained=None if resume else pretrained,
@@ -115,7 +103,6 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
                   cfg_options=options, quiet=True, on_progress=progress, keep_scores=True)
     scores = np.asarray(report["scores"], np.float64)
     labels = np.asarray(report["labels"], np.int64)
-    hours = recording_hours(data_root, fold.held_out)
     table = per_class_table(labels, scores.argmax(axis=1), len(CLASS_NAMES))
     return dict(
         fold=fold.name, seed=seed, held_out=list(fold.held_out),
@@ -134,10 +121,7 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
 
 
 def _write_json(path: Path, content: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(content, indent=2) + "\n")
-    os.replace(partial, path)
+    write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
@@ -171,15 +155,16 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
     if epochs == 0:
         seeds = 1  # nothing is trained: every seed would score the same checkpoint
     cfg = load_config(config, data_root, None, epochs or None)
+    epochs = int(cfg.train_cfg.max_epochs) if epochs is None else epochs
     root, out = Path(data_root), Path(out_dir)
+    pretrained_name = None if pretrained is None else str(pretrained)
     _check_settings(out, dict(config=Path(str(cfg.filename)).name, data_root=str(root.resolve()),
-                              protocol=protocol,
-                              epochs=int(cfg.train_cfg.max_epochs) if epochs is None else epochs,
-                              pretrained=None if pretrained is None else str(pretrained),
+                              protocol=protocol, epochs=epochs, pretrained=pretrained_name,
                               keep_head=keep_head, cfg_options=cfg_options or {},
                               seeds=seeds))
-    window = int(cfg.get("clip_len", 32)) * int(cfg.get("frame_interval", 2))
+    window = window_frames(cfg)
     folds = build_folds(root, protocol, out / "folds", window)
+    seconds = {r["sensor_id"]: r["duration_s"] for r in recording_summary(root)}
     total = len(folds) * seeds
     results = []
     for fold in folds:
@@ -189,8 +174,9 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
                 callbacks.run_started(fold.name, seed, len(results), total)
             reused = path.is_file()
             if not reused:
+                hours = sum(seconds[sensor] for sensor in fold.held_out) / 3600
                 _write_json(path, run_fold(str(config), root, fold, seed, path.parent, epochs,
-                                           pretrained, cfg_options, callbacks.progress,
+                                           hours, pretrained, cfg_options, callbacks.progress,
                                            keep_head))
             result = RunResult(fold.name, seed, path, json.loads(path.read_text()))
             results.append(result)
@@ -198,9 +184,7 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
                 callbacks.run_finished(result, reused)
     summary = summarize([r.content for r in results])
     summary.update(config=str(cfg.filename), data_root=str(root), protocol=protocol,
-                   seeds=seeds,
-                   epochs=int(cfg.train_cfg.max_epochs) if epochs is None else epochs,
-                   pretrained=None if pretrained is None else str(pretrained),
+                   seeds=seeds, epochs=epochs, pretrained=pretrained_name,
                    keep_head=keep_head)
     return summary
 

@@ -23,7 +23,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.data.tools.splits import SPLITS
-from thermal_action.engine.config import load_config
+from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
 from thermal_action.errors import ConfigError, DataError
 from thermal_action.models.checkpoint import check_weights_fit, read_state_dict
@@ -283,7 +283,7 @@ def _train_overlap(cfg: Config, ann_file: Path) -> dict[str, Any] | None:
     train_ann = Path(dataset.get("data_root") or ".") / dataset.ann_file
     if not train_ann.is_file() or train_ann.resolve() == ann_file.resolve():
         return None
-    window = int(cfg.get("clip_len", 32)) * int(cfg.get("frame_interval", 2))
+    window = window_frames(cfg)
     overlap, windows, line = split_overlap_line(train_ann, ann_file, window)
     return dict(overlapping_windows=overlap, windows=windows, train_ann=str(train_ann),
                 held_out=overlap == 0, summary=line)

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from thermal_action.compat import write_text_atomic
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.evaluation.report import plot_confusion_matrix
 
@@ -39,7 +40,8 @@ def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def _stat(stat: dict[str, Any], digits: int = 3) -> str:
+def format_stat(stat: dict[str, Any], digits: int = 3) -> str:
+    """A ``summarize`` statistic as mean ± std, or "-" when undefined."""
     if stat["mean"] is None:
         return "-"
     return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
@@ -72,7 +74,8 @@ def report_markdown(summary: dict[str, Any], title: str = "") -> str:
         "",
         "| measure | value |",
         "|---|---|",
-        *[f"| {name} | {_stat(summary['scores'][key])} |" for key, name in SCORE_NAMES.items()],
+        *[f"| {name} | {format_stat(summary['scores'][key])} |"
+          for key, name in SCORE_NAMES.items()],
         "",
         "## Fall safety (fall-related classes against the rest)",
         "",
@@ -82,7 +85,7 @@ def report_markdown(summary: dict[str, Any], title: str = "") -> str:
         "",
         "| measure | value |",
         "|---|---|",
-        *[f"| {name} | {_stat(summary['fall'][key], 2 if 'hour' in key else 3)} |"
+        *[f"| {name} | {format_stat(summary['fall'][key], 2 if 'hour' in key else 3)} |"
           for key, name in FALL_NAMES.items()],
         "",
         "## Per class (support: people of one seed's test folds)",
@@ -92,8 +95,8 @@ def report_markdown(summary: dict[str, Any], title: str = "") -> str:
     ]
     for name, row in summary["per_class"].items():
         if row["support"] or row["precision"]["runs"]:
-            lines.append(f"| {name} | {row['support']} | {_stat(row['precision'], 2)} | "
-                         f"{_stat(row['recall'], 2)} | {_stat(row['f1'], 2)} |")
+            lines.append(f"| {name} | {row['support']} | {format_stat(row['precision'], 2)} | "
+                         f"{format_stat(row['recall'], 2)} | {format_stat(row['f1'], 2)} |")
     lines += [
         "",
         "## Runs",
@@ -126,9 +129,6 @@ def write_report(summary: dict[str, Any], out_dir: str | os.PathLike,
               f"{_number(scores['mean_class_present']['mean'], 2)}, top-1 "
               f"{_number(scores['top1']['mean'], 2)}")
     paths = dict(markdown=out / "report.md", json=out / "report.json", confusion_png=png)
-    for key, text in (("markdown", report_markdown(summary, title)),
-                      ("json", json.dumps(summary, indent=2) + "\n")):
-        partial = paths[key].with_name(f".{paths[key].name}.partial")
-        partial.write_text(text, encoding="utf-8")
-        os.replace(partial, paths[key])
+    write_text_atomic(paths["markdown"], report_markdown(summary, title))
+    write_text_atomic(paths["json"], json.dumps(summary, indent=2) + "\n")
     return paths

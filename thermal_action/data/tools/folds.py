@@ -20,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from thermal_action.compat import write_text_atomic
 from thermal_action.data.annotations import read_coco
 from thermal_action.data.dataset_root import split_files
 from thermal_action.data.tools.splits import overlapping_windows, session_of
@@ -77,10 +78,7 @@ def _write_coco(path: Path, images: list[dict], annotations: list[dict],
     document = dict(images=images,
                     annotations=[a for a in annotations if str(a["image_id"]) in ids],
                     categories=categories, info=dict(description=description))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    partial.write_text(json.dumps(document))
-    os.replace(partial, path)
+    write_text_atomic(path, json.dumps(document))
 
 
 def _keyframe_ids(images: Sequence[dict], annotations: Sequence[dict]) -> list[tuple[str, int]]:
