@@ -270,3 +270,51 @@ def test_crop_that_follows_the_track_keeps_a_walking_person_centred():
     with pytest.raises(KeyError, match="person_track"):
         TRANSFORMS.build(dict(type="CropAroundPerson", follow_track=True))(
             dict(imgs=temps, frame_idx=4, person_box_xyxy=results["person_box_xyxy"]))
+
+
+def test_temporal_crop_without_augmentation_is_the_test_clip(tiny_root):
+    from thermal_action.data.transforms.functional import dense_window_len
+
+    dense_len = dense_window_len(8, 2, max_shift_frames=3, max_speed=1.5)
+    dense = TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=dense_len, frame_interval=1))
+    sparse = TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8, frame_interval=2))
+    crop = TRANSFORMS.build(dict(type="RandomTemporalCrop", clip_len=8, frame_interval=2,
+                                 max_shift_frames=3, speed_range=(0.75, 1.5), prob=0.0))
+    out = crop(dense(_results(tiny_root)))
+    expected = sparse(_results(tiny_root))
+    np.testing.assert_array_equal(out["imgs"], expected["imgs"])
+    np.testing.assert_array_equal(out["frame_inds"], expected["frame_inds"])
+    assert out["clip_len"] == 8 and out["temporal_speed"] == 1.0
+
+
+def test_temporal_crop_shifts_and_stretches_within_the_dense_window():
+    dense_len = F.dense_window_len(8, 2, max_shift_frames=4, max_speed=1.25)
+    assert dense_len % 2 == 0 and dense_len >= 8 * 2 * 1.25 + 8
+    centre = dense_len // 2
+    np.testing.assert_array_equal(F.temporal_indices(dense_len, 8, 2, 0, 1.0),
+                                  centre - 8 + 2 * np.arange(8))
+    np.testing.assert_array_equal(F.temporal_indices(dense_len, 8, 2, 4, 1.0),
+                                  centre - 4 + 2 * np.arange(8))
+    fast = F.temporal_indices(dense_len, 8, 2, -4, 1.25)
+    assert np.diff(fast).mean() == pytest.approx(2.5, abs=0.2) and fast[0] >= 0
+    with pytest.raises(ValueError, match="too short"):
+        F.temporal_indices(16, 8, 2, 4, 1.0)
+
+
+def test_random_temporal_crop_draws_within_its_ranges_and_refuses_a_short_window():
+    np.random.seed(0)
+    crop = TRANSFORMS.build(dict(type="RandomTemporalCrop", clip_len=8, frame_interval=2,
+                                 max_shift_frames=4, speed_range=(0.8, 1.25)))
+    dense_len = F.dense_window_len(8, 2, 4, 1.25)
+    frames = np.arange(dense_len, dtype=np.float32)[:, None, None] * np.ones((1, 4, 4), np.float32)
+    speeds, shifts = set(), set()
+    for _ in range(50):
+        out = crop(dict(imgs=frames.copy(), frame_inds=np.arange(dense_len)))
+        assert out["imgs"].shape == (8, 4, 4)
+        np.testing.assert_array_equal(out["imgs"][:, 0, 0], out["frame_inds"])
+        assert 0.8 <= out["temporal_speed"] <= 1.25 and abs(out["temporal_shift_frames"]) <= 4
+        speeds.add(round(out["temporal_speed"], 3))
+        shifts.add(out["temporal_shift_frames"])
+    assert len(speeds) > 10 and len(shifts) > 4
+    with pytest.raises(ValueError, match="dense window"):
+        crop(dict(imgs=frames[:16]))

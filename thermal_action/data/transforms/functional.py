@@ -201,6 +201,29 @@ def crop_along(
     return np.stack(crops), boxes_xyxy, origin
 
 
+def dense_window_len(clip_len: int, frame_interval: int, max_shift_frames: int,
+                     max_speed: float) -> int:
+    """Frames a dense (every-frame) window around the keyframe needs so that
+    ``temporal_indices`` never runs past it: the sparse span at the fastest speed plus the
+    largest shift on either side (even, so the keyframe sits at its middle)."""
+    span = int(np.ceil(clip_len * frame_interval * max_speed)) + 2 * int(max_shift_frames) + 2
+    return span + span % 2
+
+
+def temporal_indices(dense_len: int, clip_len: int, frame_interval: int, shift_frames: float,
+                     speed: float) -> np.ndarray:
+    """Indices (clip_len,) into a dense window of ``dense_len`` frames centred on the
+    keyframe: ``clip_len`` frames every ``frame_interval * speed`` frames, centred
+    ``shift_frames`` after the keyframe. Speed 1 and shift 0 pick exactly the frames that
+    ``LoadThermalWindow(clip_len, frame_interval)`` reads (the test-time clip)."""
+    offsets = speed * frame_interval * (np.arange(clip_len) - clip_len / 2)
+    inds = np.round(dense_len // 2 + shift_frames + offsets).astype(np.int64)
+    if inds[0] < 0 or inds[-1] >= dense_len:
+        raise ValueError(f"a {dense_len}-frame window is too short for {clip_len} frames every "
+                         f"{frame_interval * speed:g} frames shifted by {shift_frames:g}")
+    return inds
+
+
 def jitter_temperature(temps_c: np.ndarray, offset_c: float, gain: float) -> np.ndarray:
     """Simulate sensor calibration drift: scale contrast about the clip mean by ``gain`` and
     shift every pixel by ``offset_c`` deg C."""

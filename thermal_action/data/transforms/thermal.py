@@ -205,6 +205,46 @@ class RandomThermalAffine(BaseTransform):
 
 
 @TRANSFORMS.register_module()
+class RandomTemporalCrop(BaseTransform):
+    """Temporal augmentation: from a dense clip around the keyframe (``LoadThermalWindow``
+    with ``frame_interval=1`` and ``dense_window_len`` frames, cached before this step),
+    take ``clip_len`` frames every ``frame_interval * speed`` frames, speed drawn from
+    ``speed_range`` (the sensor's irregular 6-10 fps makes actions look faster or slower),
+    centred up to ``max_shift_frames`` before or after the keyframe. Without augmentation
+    (probability ``1 - prob``) the clip is the test-time one: speed 1, no shift."""
+
+    def __init__(self, clip_len: int = 32, frame_interval: int = 2, max_shift_frames: int = 8,
+                 speed_range: tuple[float, float] = (0.8, 1.25), prob: float = 1.0) -> None:
+        if clip_len < 1 or frame_interval < 1 or max_shift_frames < 0:
+            raise ValueError("clip_len and frame_interval must be positive, the shift >= 0")
+        if not 0 < speed_range[0] <= speed_range[1]:
+            raise ValueError(f"speed_range must be positive and ordered, got {speed_range}")
+        self.clip_len, self.frame_interval = clip_len, frame_interval
+        self.max_shift_frames, self.prob = max_shift_frames, prob
+        self.speed_range = tuple(speed_range)
+
+    def transform(self, results: dict) -> dict:
+        dense_len = len(results["imgs"])
+        needed = F.dense_window_len(self.clip_len, self.frame_interval, self.max_shift_frames,
+                                    self.speed_range[1])
+        if dense_len < needed:
+            raise ValueError(f"RandomTemporalCrop needs a dense window of {needed} frames "
+                             f"(LoadThermalWindow frame_interval=1), got {dense_len}")
+        speed, shift = 1.0, 0.0
+        if np.random.rand() < self.prob:
+            speed = float(np.exp(np.random.uniform(*np.log(self.speed_range))))
+            shift = float(np.random.randint(-self.max_shift_frames, self.max_shift_frames + 1))
+        inds = F.temporal_indices(dense_len, self.clip_len, self.frame_interval, shift, speed)
+        results["imgs"] = results["imgs"][inds]
+        for key in ("frame_inds", "timestamps_ms"):
+            if results.get(key) is not None:
+                results[key] = np.asarray(results[key])[inds]
+        results.update(clip_len=self.clip_len, frame_interval=self.frame_interval,
+                       temporal_speed=speed, temporal_shift_frames=shift)
+        return results
+
+
+@TRANSFORMS.register_module()
 class TemperatureJitter(BaseTransform):
     """Random offset (+-``max_offset_c`` deg C) and contrast gain (``gain_range``), applied in
     deg C before normalization."""
