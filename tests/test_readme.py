@@ -138,6 +138,11 @@ BLOCKS: tuple[Run, ...] = (
               f"train_cfg.max_epochs=1 {_subset(16)}"),
              (r"epoch_50\.pth$", f"epoch_1.pth --cfg-options {_subset(8, ('test',))}")),
         expect=("Epoch(test)",)),
+    Run("torchrun --standalone --nproc_per_node 2",
+        toy=((r"--launcher pytorch$", "--launcher pytorch --epochs 1 --cfg-options "
+              f"{_subset(32)}"),),
+        expect=("last checkpoint: work_dirs/ddp/epoch_1.pth",)),
+    Run("$ thermal-action doctor"),
     Run("--pretrained slowfast_r50_kinetics400.pth",
         toy=((r"--pretrained slowfast_r50_kinetics400\.pth$",
               "--pretrained slowfast_r50_kinetics400.pth --work-dir work_dirs/r50 --epochs 1 "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import inspect
 import os
 import pickle
 import sys
@@ -16,8 +17,10 @@ import tempfile
 import types
 import warnings
 from pathlib import Path
+from typing import NamedTuple
 
 _APPLIED = False
+_UPSTREAM: dict[str, object] = {}  # what each patch replaced, for ``fix_statuses``
 
 
 def _install_drn_placeholder() -> None:
@@ -177,6 +180,7 @@ def _atomic_checkpoint_writes() -> None:
     upstream = checkpoint_module.save_checkpoint
     if getattr(upstream, "_thermal_action_atomic", False):
         return
+    _UPSTREAM["save_checkpoint"] = upstream
 
     def save_checkpoint(checkpoint, filename, file_client_args=None, backend_args=None):
         if str(filename).startswith(("http://", "https://", "s3://", "petrel://")):
@@ -204,10 +208,68 @@ def _checked_checkpoint_reads() -> None:
     CheckpointLoader.register_scheme(prefixes="", loader=_load_from_local, force=True)
 
 
+def _init_dist_pytorch_on_cpu(backend: str = "nccl", init_backend: str = "torch",
+                              **kwargs: object) -> None:
+    """MMEngine's ``_init_dist_pytorch`` for a process without a GPU: gloo instead of the
+    nccl that the runtime configs name, and no ``torch.cuda.set_device``."""
+    import torch.distributed as torch_dist
+
+    if init_backend != "torch":
+        raise RuntimeError(f"init_backend {init_backend!r} needs GPUs; this process has none")
+    torch_dist.init_process_group(backend="gloo" if backend == "nccl" else backend,
+                                  rank=int(os.environ["RANK"]),
+                                  world_size=int(os.environ["WORLD_SIZE"]), **kwargs)
+
+
+def _distributed_on_cpu() -> None:
+    """MMEngine 0.10.7 cannot train with ``launcher='pytorch'`` on CPUs: its
+    ``_init_dist_pytorch`` always calls ``torch.cuda.set_device`` (and the runtime default is
+    nccl), and ``Runner.wrap_model`` passes ``device_ids=[LOCAL_RANK]``, which DDP refuses
+    for a CPU module. Without a GPU, start gloo instead and wrap with ``device_ids=None``
+    (what MMEngine's own tests do); with GPUs nothing changes."""
+    import mmengine.dist.utils as dist_utils
+    import torch
+    from mmengine.model.wrappers.distributed import MMDistributedDataParallel
+
+    upstream = dist_utils._init_dist_pytorch
+    if not getattr(upstream, "_thermal_action_cpu", False):
+        _UPSTREAM["init_dist_pytorch"] = upstream
+
+        def init_dist_pytorch(backend: str = "nccl", init_backend: str = "torch",
+                              **kwargs: object) -> None:
+            if torch.cuda.is_available():
+                return upstream(backend, init_backend=init_backend, **kwargs)
+            return _init_dist_pytorch_on_cpu(backend, init_backend, **kwargs)
+
+        init_dist_pytorch._thermal_action_cpu = True
+        dist_utils._init_dist_pytorch = init_dist_pytorch
+
+    wrapper_init = MMDistributedDataParallel.__init__
+    if not getattr(wrapper_init, "_thermal_action_cpu", False):
+        _UPSTREAM["ddp_init"] = wrapper_init
+
+        def __init__(self, module, detect_anomalous_params: bool = False, **kwargs):  # noqa: N807
+            first = next(module.parameters(), None)
+            if kwargs.get("device_ids") and (first is None or first.device.type == "cpu"):
+                kwargs["device_ids"] = None
+            wrapper_init(self, module, detect_anomalous_params, **kwargs)
+
+        __init__._thermal_action_cpu = True
+        MMDistributedDataParallel.__init__ = __init__
+
+
 def _silence_mmcv_lite_warning() -> None:
     """mmcv-lite warns on every import that its compiled deformable attention is missing;
     no thermal model uses it."""
     warnings.filterwarnings("ignore", message=".*MultiScaleDeformableAttention.*")
+
+
+def _silence_launcher_noise() -> None:
+    """Under torchrun each process warns twice about MMEngine internals, not about the run:
+    ``init_dist`` sets the spawn start method that the config's fork then replaces, and
+    MMEngine's DDP wrapper passes ``broadcast_buffers``, which torch 2.14 renamed."""
+    warnings.filterwarnings("ignore", message="Multi-processing start method .fork. is different")
+    warnings.filterwarnings("ignore", message=".broadcast_buffers. is deprecated")
 
 
 def apply() -> None:
@@ -216,9 +278,96 @@ def apply() -> None:
     if _APPLIED:
         return
     _silence_mmcv_lite_warning()
+    _silence_launcher_noise()
     _install_drn_placeholder()
     _allow_mmengine_checkpoints()
     _replace_pkg_resources()
     _atomic_checkpoint_writes()
     _checked_checkpoint_reads()
+    _distributed_on_cpu()
     _APPLIED = True
+
+
+class FixStatus(NamedTuple):
+    """Whether one fix is in place, and whether the installed upstream still needs it."""
+
+    name: str
+    problem: str  # the upstream problem, in a few words
+    active: bool
+    needed: bool  # False: the installed upstream no longer has the problem
+
+
+def _source(obj: object) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return ""
+
+
+def _drn_status() -> FixStatus:
+    spec = importlib.util.find_spec("mmaction")
+    localizers = Path(spec.origin).parent / "models/localizers" if spec else None
+    needed = localizers is not None and not (localizers / "drn" / "drn.py").exists()
+    module = sys.modules.get("mmaction.models.localizers.drn")
+    active = module is not None and getattr(module, "__file__", None) is None
+    return FixStatus("drn-placeholder", "mmaction2 1.2.0 wheel lacks localizers/drn",
+                     active or not needed, needed)
+
+
+def _checkpoint_types_status() -> FixStatus:
+    import mmengine.runner.checkpoint as checkpoint_module
+    import torch
+
+    allowed = set(map(id, torch.serialization.get_safe_globals()))
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    defaults_to_weights_only = tuple(map(int, torch.__version__.split(".")[:2])) >= (2, 6)
+    needed = defaults_to_weights_only and "weights_only" not in _source(
+        checkpoint_module.load_from_local)
+    return FixStatus("checkpoint-weights-only", "torch>=2.6 weights_only loads refuse "
+                     "MMEngine checkpoints", id(HistoryBuffer) in allowed, needed)
+
+
+def _pkg_resources_status() -> FixStatus:
+    import mmengine.utils.package_utils as package_utils
+
+    needed = (importlib.util.find_spec("pkg_resources") is None
+              and "pkg_resources" in _source(package_utils))
+    return FixStatus("pkg-resources", "setuptools>=81 removed pkg_resources, which MMEngine "
+                     "imports", package_utils.is_installed is _is_installed, needed)
+
+
+def _atomic_status() -> FixStatus:
+    import mmengine.runner.checkpoint as checkpoint_module
+
+    upstream = _UPSTREAM.get("save_checkpoint", checkpoint_module.save_checkpoint)
+    text = _source(upstream)
+    needed = "os.replace" not in text and "rename" not in text
+    return FixStatus("atomic-checkpoints", "MMEngine writes checkpoints in place",
+                     getattr(checkpoint_module.save_checkpoint, "_thermal_action_atomic",
+                             False), needed)
+
+
+def _checked_reads_status() -> FixStatus:
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    return FixStatus("checked-checkpoint-reads", "a bad checkpoint ends in a long torch.load "
+                     "traceback", CheckpointLoader._schemes.get("") is _load_from_local, True)
+
+
+def _distributed_status() -> FixStatus:
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model.wrappers.distributed import MMDistributedDataParallel
+
+    upstream = _source(_UPSTREAM.get("init_dist_pytorch", dist_utils._init_dist_pytorch))
+    needed = "torch.cuda.set_device(local_rank)" in upstream and "is_available()" not in upstream
+    active = (getattr(dist_utils._init_dist_pytorch, "_thermal_action_cpu", False)
+              and getattr(MMDistributedDataParallel.__init__, "_thermal_action_cpu", False))
+    return FixStatus("distributed-on-cpu", "MMEngine's launcher='pytorch' needs CUDA",
+                     active, needed)
+
+
+def fix_statuses() -> list[FixStatus]:
+    """Each fix of this module: active in this process, and still needed upstream."""
+    return [_drn_status(), _checkpoint_types_status(), _pkg_resources_status(),
+            _atomic_status(), _checked_reads_status(), _distributed_status()]

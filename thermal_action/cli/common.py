@@ -39,6 +39,22 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
                         help="override config entries, e.g. train_dataloader.batch_size=4")
 
 
+def add_launcher(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--launcher", choices=("none", "pytorch"), default="none",
+        help="'pytorch': one of the processes started by torchrun --nproc_per_node N "
+             "(gloo on CPUs, nccl on GPUs); rank 0 writes and prints")
+
+
+def shows_progress(args: argparse.Namespace) -> bool:
+    """Progress bars for this process: not with --verbose, and under a launcher only on
+    rank 0 (the others work silently)."""
+    from thermal_action.engine.distributed import launched_rank
+
+    rank = launched_rank() if getattr(args, "launcher", "none") != "none" else 0
+    return not getattr(args, "verbose", False) and rank == 0
+
+
 def add_verbose(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verbose", action="store_true",
                         help="print MMEngine's full log on the console (it always goes to "

@@ -11,10 +11,12 @@ from pathlib import Path
 from thermal_action.cli.common import (
     ConsoleProgress,
     add_cfg_options,
+    add_launcher,
     add_verbose,
     dataset_folder,
     non_negative_int,
     positive_int,
+    shows_progress,
 )
 from thermal_action.data.tools.folds import PROTOCOLS
 
@@ -42,15 +44,17 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--out", required=True, help="output folder; an interrupted "
                                                      "evaluation resumes there")
     add_cfg_options(parser)
+    add_launcher(parser)
     add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    from thermal_action.engine.distributed import is_main_process
     from thermal_action.engine.evaluate import EvaluateCallbacks, evaluate
     from thermal_action.evaluation.evaluation_report import format_stat, write_report
 
     root = dataset_folder(args.data_root)
-    with ConsoleProgress() as progress:
+    with ConsoleProgress(enabled=shows_progress(args)) as progress:
         runs = progress.counter("folds x seeds")
 
         def started(fold: str, seed: int, done: int, total: int) -> None:
@@ -58,6 +62,8 @@ def run(args: argparse.Namespace) -> int:
             progress.end_run()
 
         def finished(result, reused: bool) -> None:
+            if not is_main_process():
+                return
             scores = result.content["scores"]
             progress.progress.console.print(
                 f"{result.fold} seed {result.seed}: mean-class "
@@ -66,8 +72,11 @@ def run(args: argparse.Namespace) -> int:
 
         summary = evaluate(args.config, root, args.protocol, args.out, args.seeds,
                            args.epochs, args.pretrained, args.cfg_options,
-                           EvaluateCallbacks(started, progress.run, finished), args.keep_head)
+                           EvaluateCallbacks(started, progress.run, finished), args.keep_head,
+                           args.launcher)
         runs(len(summary["runs"]), len(summary["runs"]))
+    if not is_main_process():
+        return 0
     stamp = datetime.now().strftime("%Y-%m-%d %H:%M")
     title = (f"{Path(summary['config']).stem}: {args.protocol} on {root.name} "
              f"({stamp}, {platform.machine()}, {_cores()} CPU cores)")

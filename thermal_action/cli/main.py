@@ -13,6 +13,7 @@ from thermal_action.cli import (
     data,
     demo,
     detect,
+    doctor,
     evaluate,
     export,
     infer,
@@ -21,7 +22,8 @@ from thermal_action.cli import (
 )
 
 COMMANDS = {"demo": demo, "train": train, "test": test, "evaluate": evaluate, "detect": detect,
-            "infer": infer, "export": export, "data": data, "configs": configs}
+            "infer": infer, "export": export, "data": data, "configs": configs,
+            "doctor": doctor}
 
 
 def clean_error(exc: BaseException) -> str:
@@ -55,13 +57,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 2
+    from thermal_action.engine.distributed import error_line
     from thermal_action.errors import ThermalActionError
 
     command = " ".join(filter(None, (args.command, getattr(args, "data_command", None))))
     try:
         return COMMANDS[args.command].run(args)
     except ThermalActionError as exc:
-        print(f"thermal-action {command}: error: {clean_error(exc)}", file=sys.stderr)
+        line = error_line(command, clean_error(exc), exc)
+        if line is not None:
+            print(line, file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"thermal-action {command}: interrupted", file=sys.stderr)

@@ -8,7 +8,9 @@ from thermal_action.cli.common import (
     ConsoleProgress,
     add_cfg_options,
     add_data_root,
+    add_launcher,
     add_verbose,
+    shows_progress,
 )
 
 
@@ -30,13 +32,15 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         help="write metrics, per-class recall and confusion matrix to this JSON file",
     )
     add_cfg_options(parser)
+    add_launcher(parser)
     add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import test
+    from thermal_action.engine.distributed import is_main_process
 
-    with ConsoleProgress(enabled=not args.verbose) as progress:
+    with ConsoleProgress(enabled=shows_progress(args)) as progress:
         report = test(
             args.config,
             args.checkpoint,
@@ -47,7 +51,10 @@ def run(args: argparse.Namespace) -> int:
             split=args.split,
             quiet=not args.verbose,
             on_progress=progress.run,
+            launcher=args.launcher,
         )
+    if not is_main_process():
+        return 0
     unit = {"person": "people", "keyframe": "clips", "frame": "frames"}[report["sample_unit"]]
     count = report.get("num_clips", report.get("num_frames", "?"))
     print(f"{unit}: {count}  ({report['ann_file']}; {report['split_reason']})")

@@ -8,8 +8,10 @@ from thermal_action.cli.common import (
     ConsoleProgress,
     add_cfg_options,
     add_data_root,
+    add_launcher,
     add_verbose,
     positive_int,
+    shows_progress,
 )
 
 
@@ -33,13 +35,15 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                              "(a checkpoint of the same 14 classes, e.g. trained on "
                              "simulated data)")
     add_cfg_options(parser)
+    add_launcher(parser)
     add_verbose(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import train
+    from thermal_action.engine.distributed import is_main_process
 
-    with ConsoleProgress(enabled=not args.verbose) as progress:
+    with ConsoleProgress(enabled=shows_progress(args)) as progress:
         result = train(
             args.config,
             data_root=args.data_root,
@@ -51,7 +55,10 @@ def run(args: argparse.Namespace) -> int:
             quiet=not args.verbose,
             on_progress=progress.run,
             keep_head=args.keep_head,
+            launcher=args.launcher,
         )
+    if not is_main_process():
+        return 0
     if args.resume:
         print(f"resumed from:    {result.resumed_from or 'nothing (no checkpoint yet)'}")
     if result.pretrained is not None:

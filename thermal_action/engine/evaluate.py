@@ -24,6 +24,7 @@ from thermal_action.compat import write_text_atomic
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.tools.folds import Fold, build_folds
 from thermal_action.data.tools.stats import recording_summary
+from thermal_action.engine import distributed
 from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.runner import test, train
@@ -76,11 +77,12 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
              epochs: int, hours: float, pretrained: str | os.PathLike | None = None,
              cfg_options: dict[str, Any] | None = None,
              progress: Callable[[RunProgress], None] | None = None,
-             keep_head: bool = False) -> dict[str, Any]:
+             keep_head: bool = False, launcher: str = "none") -> dict[str, Any]:
     """Train ``config`` for ``epochs`` on ``fold``'s train half with ``seed`` (resuming a
     run cut short), test its last checkpoint on the held-out half, and return what the
     report needs (``hours``: of the held-out recordings; ``seconds``: the wall time of this
-    call). ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold)."""
+    call). ``epochs=0`` tests ``pretrained`` as it is (zero-shot: no training on the fold).
+    Under a launcher, every rank trains and tests; the result is rank 0's (others get {})."""
     started = time.perf_counter()
     work_dir = run_dir / "work"
     loaded = None
@@ -94,13 +96,16 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
         trained = train(config, data_root=data_root, work_dir=work_dir, epochs=epochs,
                         resume=resume, pretrained=None if resume else pretrained,
                         cfg_options=options, quiet=True, on_progress=progress,
-                        keep_head=keep_head)
+                        keep_head=keep_head, launcher=launcher)
         if trained.last_checkpoint is None:
             raise ConfigError(f"{work_dir}: training wrote no checkpoint")
         checkpoint = trained.last_checkpoint
         loaded = None if trained.pretrained is None else trained.pretrained.summary()
     report = test(config, checkpoint, data_root=data_root, work_dir=work_dir,
-                  cfg_options=options, quiet=True, on_progress=progress, keep_scores=True)
+                  cfg_options=options, quiet=True, on_progress=progress, keep_scores=True,
+                  launcher=launcher)
+    if not distributed.is_main_process():
+        return {}
     scores = np.asarray(report["scores"], np.float64)
     labels = np.asarray(report["labels"], np.int64)
     table = per_class_table(labels, scores.argmax(axis=1), len(CLASS_NAMES))
@@ -142,28 +147,32 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
              pretrained: str | os.PathLike | None = None,
              cfg_options: dict[str, Any] | None = None,
              callbacks: EvaluateCallbacks | None = None,
-             keep_head: bool = False) -> dict[str, Any]:
+             keep_head: bool = False, launcher: str = "none") -> dict[str, Any]:
     """Run ``protocol`` for ``config`` on the dataset at ``data_root`` with seeds
     0..``seeds``-1 into ``out_dir`` and return the summary (see ``summarize``); finished
     runs in ``out_dir`` are reused, a run cut short resumes. Each run starts from
-    ``pretrained`` when given (its head too with ``keep_head``, when it fits)."""
+    ``pretrained`` when given (its head too with ``keep_head``, when it fits). Under
+    ``launcher='pytorch'`` each run is trained and tested by all ranks; rank 0 writes."""
     callbacks = callbacks or EvaluateCallbacks()
-    if seeds < 1:
-        raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-    if epochs is not None and epochs < 0:
-        raise ConfigError(f"--epochs must not be negative, got {epochs}")
-    if epochs == 0:
-        seeds = 1  # nothing is trained: every seed would score the same checkpoint
-    cfg = load_config(config, data_root, None, epochs or None)
+    distributed.start(launcher)
+    with distributed.agreed_errors():
+        if seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, got {seeds}")
+        if epochs is not None and epochs < 0:
+            raise ConfigError(f"--epochs must not be negative, got {epochs}")
+        if epochs == 0:
+            seeds = 1  # nothing is trained: every seed would score the same checkpoint
+        cfg = load_config(config, data_root, None, epochs or None)
     epochs = int(cfg.train_cfg.max_epochs) if epochs is None else epochs
     root, out = Path(data_root), Path(out_dir)
     pretrained_name = None if pretrained is None else str(pretrained)
-    _check_settings(out, dict(config=Path(str(cfg.filename)).name, data_root=str(root.resolve()),
-                              protocol=protocol, epochs=epochs, pretrained=pretrained_name,
-                              keep_head=keep_head, cfg_options=cfg_options or {},
-                              seeds=seeds))
+    settings = dict(config=Path(str(cfg.filename)).name, data_root=str(root.resolve()),
+                    protocol=protocol, epochs=epochs, pretrained=pretrained_name,
+                    keep_head=keep_head, cfg_options=cfg_options or {}, seeds=seeds)
     window = window_frames(cfg)
-    folds = build_folds(root, protocol, out / "folds", window)
+    folds = distributed.on_main_process(
+        lambda: (_check_settings(out, settings),
+                 build_folds(root, protocol, out / "folds", window))[1])
     seconds = {r["sensor_id"]: r["duration_s"] for r in recording_summary(root)}
     total = len(folds) * seeds
     results = []
@@ -172,13 +181,15 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
             path = out / "runs" / f"{fold.name}-seed{seed}" / "result.json"
             if callbacks.run_started:
                 callbacks.run_started(fold.name, seed, len(results), total)
-            reused = path.is_file()
+            reused = distributed.on_main_process(path.is_file)
             if not reused:
                 hours = sum(seconds[sensor] for sensor in fold.held_out) / 3600
-                _write_json(path, run_fold(str(config), root, fold, seed, path.parent, epochs,
-                                           hours, pretrained, cfg_options, callbacks.progress,
-                                           keep_head))
-            result = RunResult(fold.name, seed, path, json.loads(path.read_text()))
+                content = run_fold(str(config), root, fold, seed, path.parent, epochs, hours,
+                                   pretrained, cfg_options, callbacks.progress, keep_head,
+                                   launcher)
+                distributed.on_main_process(lambda: _write_json(path, content))  # noqa: B023
+            result = RunResult(fold.name, seed, path, distributed.on_main_process(
+                lambda: json.loads(path.read_text())))  # noqa: B023
             results.append(result)
             if callbacks.run_finished:
                 callbacks.run_finished(result, reused)

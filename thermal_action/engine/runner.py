@@ -23,6 +23,7 @@ from mmengine.runner.checkpoint import find_latest_checkpoint
 
 from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.data.tools.splits import SPLITS
+from thermal_action.engine import distributed
 from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
 from thermal_action.errors import ConfigError, DataError
@@ -137,7 +138,8 @@ def _removed_after_failed_start(work_dir: Path, runners: list[Runner]) -> Iterat
         yield
     except BaseException:
         started = bool(runners) and runners[0].iter > 0
-        if not existed and not started and not any(work_dir.rglob("*.pth")):
+        if (not existed and not started and distributed.is_main_process()
+                and not any(work_dir.rglob("*.pth"))):
             shutil.rmtree(work_dir, ignore_errors=True)
         raise
 
@@ -178,33 +180,39 @@ def train(
     quiet: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
     keep_head: bool = False,
+    launcher: str = "none",
 ) -> TrainResult:
     """Train ``config``; ``resume`` continues from the work dir's last checkpoint and
     ``pretrained`` loads a local MMAction2 checkpoint with a fresh 14-class head (its own
     head with ``keep_head``, when it fits: a checkpoint of the same classes). ``quiet`` and
-    ``on_progress``: see ``build_runner``."""
-    cfg = load_config(config, data_root, work_dir, epochs, cfg_options)
-    work_dir = Path(cfg.work_dir)
-    resumed_from = None
-    if resume:
-        cfg.resume, cfg.load_from = True, None
-        found = find_latest_checkpoint(str(work_dir)) if work_dir.is_dir() else None
-        resumed_from = _in_work_dir(work_dir, found)
-    elif cfg.get("load_from"):
-        check_checkpoint_fits(cfg, cfg.load_from)
-    if pretrained is not None:
-        read_state_dict(pretrained)  # an unreadable file fails before any work dir exists
-        cfg.custom_hooks = [
-            *cfg.get("custom_hooks", []),
-            dict(type="LoadPretrainedHook", checkpoint=str(pretrained), keep_head=keep_head),
-        ]
-    check_datasets(cfg, ("train_dataloader", "val_dataloader"))
+    ``on_progress``: see ``build_runner``. ``launcher='pytorch'``: one of the processes
+    that ``torchrun`` started (see ``engine.distributed``)."""
+    distributed.start(launcher)
+    with distributed.agreed_errors():
+        cfg = load_config(config, data_root, work_dir, epochs, cfg_options)
+        distributed.configure(cfg, launcher)
+        work_dir = Path(cfg.work_dir)
+        resumed_from = None
+        if resume:
+            cfg.resume, cfg.load_from = True, None
+            found = find_latest_checkpoint(str(work_dir)) if work_dir.is_dir() else None
+            resumed_from = _in_work_dir(work_dir, found)
+        elif cfg.get("load_from"):
+            check_checkpoint_fits(cfg, cfg.load_from)
+        if pretrained is not None:
+            read_state_dict(pretrained)  # an unreadable file fails before any work dir exists
+            cfg.custom_hooks = [
+                *cfg.get("custom_hooks", []),
+                dict(type="LoadPretrainedHook", checkpoint=str(pretrained), keep_head=keep_head),
+            ]
+        check_datasets(cfg, ("train_dataloader", "val_dataloader"))
     runners: list[Runner] = []
-    with _removed_after_failed_start(work_dir, runners):
+    with _removed_after_failed_start(work_dir, runners), distributed.peer_failures():
         runners.append(build_runner(cfg, quiet, on_progress))
         runner = runners[0]
         with _into_log(runner, quiet):
             runner.train()
+        distributed.barrier()  # rank 0 has written the last checkpoint for every rank
     val_metrics = {
         key.removeprefix("val/"): float(buffer.current())
         for key, buffer in runner.message_hub.log_scalars.items()
@@ -228,6 +236,7 @@ def test(
     quiet: bool = False,
     on_progress: Callable[[RunProgress], None] | None = None,
     keep_scores: bool = False,
+    launcher: str = "none",
 ) -> dict[str, Any]:
     """Evaluate ``checkpoint`` on the dataset's test split (``split``, or ``test.json`` when
     the dataset has one, else ``val.json``; see ``select_test_split``); return (and
@@ -237,23 +246,29 @@ def test(
     that does not fit the config's model is refused before anything runs. ``quiet`` and
     ``on_progress``: see ``build_runner``. ``keep_scores`` adds every sample's class
     probabilities (``scores``) and true class (``labels``). The report's ``overlap`` says
-    whether the scored split shares windows with the config's training split."""
+    whether the scored split shares windows with the config's training split. Under
+    ``launcher='pytorch'`` the ranks share the samples, the metrics are gathered from all
+    of them, and only rank 0 holds the scores and writes ``out``."""
+    distributed.start(launcher)
     checkpoint = Path(checkpoint)
-    cfg = load_config(config, data_root, work_dir or checkpoint.parent, None, cfg_options)
-    check_checkpoint_fits(cfg, checkpoint)
-    ann_file, split_reason = select_test_split(cfg, split)
-    cfg.load_from = str(checkpoint)
-    cfg.resume = False
-    check_datasets(cfg, ("test_dataloader",))
+    with distributed.agreed_errors():
+        cfg = load_config(config, data_root, work_dir or checkpoint.parent, None, cfg_options)
+        distributed.configure(cfg, launcher)
+        check_checkpoint_fits(cfg, checkpoint)
+        ann_file, split_reason = select_test_split(cfg, split)
+        cfg.load_from = str(checkpoint)
+        cfg.resume = False
+        check_datasets(cfg, ("test_dataloader",))
     # The Runner writes its config into the work dir; there it is the record of the
     # training run, so it is kept (the test's own config goes to its timestamped log dir).
     dumped = Path(cfg.work_dir) / Path(cfg.filename).name
     kept = dumped.read_bytes() if dumped.is_file() else None
-    runner = build_runner(cfg, quiet, on_progress)
-    if kept is not None:
-        dumped.write_bytes(kept)
-    with _into_log(runner, quiet):
-        metrics = runner.test()
+    with distributed.peer_failures():
+        runner = build_runner(cfg, quiet, on_progress)
+        if kept is not None and distributed.is_main_process():
+            dumped.write_bytes(kept)
+        with _into_log(runner, quiet):
+            metrics = runner.test()
     report = dict(
         config=str(cfg.filename),
         checkpoint=str(checkpoint),
@@ -266,7 +281,7 @@ def test(
         overlap=_train_overlap(cfg, ann_file),
         **_metric_details(runner, keep_scores),
     )
-    if out is not None:
+    if out is not None and distributed.is_main_process():
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=2))
