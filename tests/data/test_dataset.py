@@ -144,5 +144,5 @@ def test_samples_of_another_dataset_mix_in(tiny_root, two_sessions):
     assert len(drawn) == 9
     assert [drawn.get_data_info(i)["image_id"] for i in range(9)] == \
         [again.get_data_info(i)["image_id"] for i in range(9)]
-    with pytest.raises(DataError, match="annotations/val.json: annotation file not found"):
+    with pytest.raises(DataError, match="annotations/val.json: not found: mix_root names no"):
         _dataset(tiny_root, mix_root=str(tiny_root.parent), mix_ann_file="annotations/val.json")

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from mmaction.registry import MODELS
+from mmaction.registry import DATASETS, MODELS
 from mmengine.registry import init_default_scope
 
 from thermal_action.engine import list_configs, load_config, resolve_config
@@ -60,6 +60,23 @@ def test_detector_config_builds_and_finds_its_outputs(name, tiny_root):
     assert cfg.train_dataloader.dataset.type == "PersonFrameDataset"
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         assert cfg[loader].dataset.data_root == str(tiny_root.resolve())
+
+
+@pytest.mark.parametrize("name", RECOGNIZERS)
+def test_training_clips_are_the_test_clips_shape(name, tiny_root, two_sessions, monkeypatch):
+    """Every recognizer's training pipeline (sim2real: a dense window cut by
+    RandomTemporalCrop, simulated people mixed in) yields clips of its test input shape."""
+    monkeypatch.setenv("THERMAL_ACTION_SIM_ROOT", str(two_sessions))
+    cfg = load_config(name, data_root=tiny_root)
+    init_default_scope("mmaction")
+    train = DATASETS.build(cfg.train_dataloader.dataset)
+    test = DATASETS.build(cfg.test_dataloader.dataset)
+    if "sim2real" in name:
+        assert cfg.train_dataloader.dataset.mix_root == str(two_sessions)
+        assert {train.get_data_info(i)["source"] for i in range(len(train))} == {"own", "mixed"}
+        assert any(step["type"] == "RandomTemporalCrop" for step in cfg.train_pipeline)
+    clip = train[len(train) - 1]["inputs"]
+    assert clip.shape == test[0]["inputs"].shape
 
 
 def test_short_names_and_did_you_mean():

@@ -117,6 +117,9 @@ class ThermalActionDataset(BaseActionDataset):
         data_list = self._samples(keyframes, Path(self.ann_file), self.hdf5_root, "own")
         if self.mix_root is not None:
             mix_ann = self.mix_root / self.mix_ann_file
+            if not mix_ann.is_file():
+                raise DataError(mix_ann, "not found: mix_root names no dataset to mix in (for "
+                                "sim2real, the simulated data of 'thermal-action demo')")
             mixed = self._samples(load_keyframes(mix_ann, CLASS_NAMES)[0], mix_ann,
                                   self.mix_root / "frames", "mixed")
             if self.mix_samples is not None and self.mix_samples < len(mixed):
