@@ -66,6 +66,7 @@ def test_mmcv_diagnoses(monkeypatch, versions, status, words):
     assert check.status == status and words in check.detail
     assert "mmcv-lite==2.1.0" in check.fix
     assert _by_name(checks)["registries"].detail.startswith("skipped: mmcv")
+    assert _by_name(checks)["registries"].status == "skip"
     assert not healthy(checks)
 
 

@@ -40,8 +40,10 @@ def add_cfg_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_launcher(parser: argparse.ArgumentParser) -> None:
+    from thermal_action.engine.distributed import LAUNCHERS
+
     parser.add_argument(
-        "--launcher", choices=("none", "pytorch"), default="none",
+        "--launcher", choices=LAUNCHERS, default="none",
         help="'pytorch': one of the processes started by torchrun --nproc_per_node N "
              "(gloo on CPUs, nccl on GPUs); rank 0 writes and prints")
 

@@ -18,11 +18,12 @@ def run(args: argparse.Namespace) -> int:
     checks = diagnose(args.data_root)
     width = max(len(check.name) for check in checks)
     for check in checks:
-        print(f"{check.status.upper() if check.status != 'ok' else 'ok':4s}  "
-              f"{check.name:{width}s}  {check.detail}")
+        label = "ok" if check.status == "ok" else check.status.upper()
+        print(f"{label:4s}  {check.name:{width}s}  {check.detail}")
         if check.fix and check.status != "ok":
             print(f"{'':4s}  {'':{width}s}  fix: {check.fix}")
     failed = sum(check.status == "fail" for check in checks)
     warned = sum(check.status == "warn" for check in checks)
-    print(f"{'healthy' if not failed else 'broken'}: {failed} problems, {warned} warnings")
+    print(f"{'healthy' if not failed else 'broken'}: {failed} problem{'' if failed == 1 else 's'}, "
+          f"{warned} warning{'' if warned == 1 else 's'}")
     return 0 if healthy(checks) else 1

@@ -25,7 +25,8 @@ PINNED = {"mmengine": "0.10.7", "mmcv": "2.1.0", "mmaction2": "1.2.0"}
 
 
 class Check(NamedTuple):
-    """One finding: ``status`` "ok", "warn" or "fail"; ``fix`` says what to run or change."""
+    """One finding: ``status`` "ok", "warn", "fail" or "skip" (cannot run until a failed
+    check is fixed); ``fix`` says what to run or change."""
 
     status: str
     name: str
@@ -273,7 +274,7 @@ def diagnose(data_root: str | os.PathLike | None = None) -> list[Check]:
         broken = [c.name for c in found if c.status == "fail"
                   and c.name in ("torch", "mmengine", "mmaction2", "mmcv")]
         if name in NEEDS_THE_STACK and broken:
-            found.append(Check("fail", name, f"skipped: {', '.join(broken)} must work first"))
+            found.append(Check("skip", name, f"skipped: {', '.join(broken)} must work first"))
             continue
         try:
             found.extend(check())

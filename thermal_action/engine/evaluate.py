@@ -15,6 +15,7 @@ import json
 import os
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -129,6 +130,10 @@ def _write_json(path: Path, content: Any) -> None:
     write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
 
+def _read_json(path: Path) -> Any:
+    return json.loads(path.read_text())
+
+
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
     """Refuse to mix runs of other settings into ``out``; record the settings there."""
     path = out / SETTINGS_FILE
@@ -170,9 +175,12 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
                     protocol=protocol, epochs=epochs, pretrained=pretrained_name,
                     keep_head=keep_head, cfg_options=cfg_options or {}, seeds=seeds)
     window = window_frames(cfg)
-    folds = distributed.on_main_process(
-        lambda: (_check_settings(out, settings),
-                 build_folds(root, protocol, out / "folds", window))[1])
+
+    def prepare() -> list[Fold]:  # writes settings.json and the fold files: rank 0 only
+        _check_settings(out, settings)
+        return build_folds(root, protocol, out / "folds", window)
+
+    folds = distributed.on_main_process(prepare)
     seconds = {r["sensor_id"]: r["duration_s"] for r in recording_summary(root)}
     total = len(folds) * seeds
     results = []
@@ -187,9 +195,9 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
                 content = run_fold(str(config), root, fold, seed, path.parent, epochs, hours,
                                    pretrained, cfg_options, callbacks.progress, keep_head,
                                    launcher)
-                distributed.on_main_process(lambda: _write_json(path, content))  # noqa: B023
-            result = RunResult(fold.name, seed, path, distributed.on_main_process(
-                lambda: json.loads(path.read_text())))  # noqa: B023
+                distributed.on_main_process(partial(_write_json, path, content))
+            content = distributed.on_main_process(partial(_read_json, path))
+            result = RunResult(fold.name, seed, path, content)
             results.append(result)
             if callbacks.run_finished:
                 callbacks.run_finished(result, reused)
