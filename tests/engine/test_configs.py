@@ -101,3 +101,23 @@ def test_epochs_scale_milestones():
     assert cfg.param_scheduler[0]["milestones"] == [6, 8] and cfg.param_scheduler[0]["end"] == 10
     with pytest.raises(ConfigError):
         set_epochs(cfg, 0)
+
+
+def test_environment_values_fill_configs_without_console_noise(monkeypatch, tmp_path):
+    import logging
+
+    from mmengine.logging import MMLogger
+
+    logged = []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage())
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        monkeypatch.setenv("THERMAL_ACTION_SIM_ROOT", str(tmp_path))
+        cfg = load_config("sim2real")
+        logger.info("other messages still pass")
+    finally:
+        logger.removeHandler(handler)
+    assert cfg.train_dataloader.dataset.mix_root == str(tmp_path)
+    assert logged == ["other messages still pass"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +101,25 @@ def set_epochs(cfg: Config, epochs: int) -> None:
                 scheduler[key] = epochs
 
 
+@contextmanager
+def _quiet_environment_substitution() -> Iterator[None]:
+    """MMEngine logs on the console every ``{{$VARIABLE:default}}`` it fills from the
+    environment (THERMAL_ACTION_DATA_ROOT, THERMAL_ACTION_SIM_ROOT), on every read of a
+    config; ``evaluate`` reads one per run. The value set is the user's own."""
+    from mmengine.logging import MMLogger
+
+    logger = MMLogger.get_current_instance()
+
+    def keep(record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Using env variable")
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
+
+
 def load_config(
     name: str | os.PathLike,
     data_root: str | os.PathLike | None = None,
@@ -108,7 +130,8 @@ def load_config(
     """Read a config and apply the overrides; ``work_dir`` defaults to work_dirs/<name>."""
     path = resolve_config(name)
     try:
-        cfg = Config.fromfile(str(path))
+        with _quiet_environment_substitution():
+            cfg = Config.fromfile(str(path))
     except Exception as exc:  # MMEngine raises bare exceptions for syntax and base errors
         raise ConfigError(f"{path}: cannot read config ({exc})") from None
     if cfg_options:
