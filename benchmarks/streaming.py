@@ -121,7 +121,7 @@ def real_scores(make_stream, model: tuple[str, str], split_root: Path, real: Pat
     runs = {}
     for sensor in sensors:
         result = run_stream(make_stream(), _frames(real / "frames" / f"{sensor}.h5"), sensor,
-                            keep_frames=True)
+                            keep_frames=None)
         runs[sensor] = StreamRun(result.views, result.events, result.timestamps_ms)
     scores = end_to_end_scores(runs, annotated_frames(real, sensors))
     classifier = ClipClassifier(*model)

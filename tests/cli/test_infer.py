@@ -89,3 +89,17 @@ def test_a_whole_frame_model_streams_one_pseudo_person(tiny_root, tmp_path):
     assert result.returncode == 0, result.stderr
     (person,) = json.loads((tmp_path / "b.json").read_text())["people"]
     assert person["track_id"] == 0 and person["segments"]
+
+
+def test_render_of_a_long_source_keeps_only_the_frames_it_shows(tiny_root, person_checkpoint,
+                                                                tmp_path, monkeypatch,
+                                                                capsys):
+    from thermal_action.cli.main import main
+    from thermal_action.evaluation import timeline_figures
+
+    monkeypatch.setattr(timeline_figures, "VIDEO_MAX_FRAMES", 24)
+    video = tmp_path / "a.gif"
+    assert main(["infer", PERSON, str(person_checkpoint), str(tiny_root / "frames" / "REC_A.h5"),
+                 "--render", str(video)]) == 0
+    assert f"render: {video}  (the first 24 of 80 frames)" in capsys.readouterr().out
+    assert len(iio.imread(video)) == 24

@@ -191,3 +191,18 @@ def test_realtime_replay_waits_for_each_frame_s_time():
     assert len(list(live_lines(np.stack(frames), np.array(stamps), realtime=True,
                                speed=2.0))) == 5
     assert 0.19 <= time.monotonic() - start < 0.39  # twice as fast
+
+
+def test_frames_kept_for_drawing_are_bounded():
+    """A rendered video shows at most VIDEO_MAX_FRAMES, so a long or live source keeps only
+    those frames (memory no longer grows with the stream); scoring keeps them all."""
+    from thermal_action.engine.infer import run_stream
+
+    frames = frames_of([ActionClass.SITTING] * 30)
+    stamps = list(range(0, 3000, 100))
+    for keep, kept in ((0, 0), (12, 12), (None, 30)):
+        result = run_stream(ActionStream(ScriptedClassifier()),
+                            zip(frames, stamps, strict=True), "x", keep_frames=keep)
+        assert result.frames == 30
+        assert len(result.frames_c) == len(result.timestamps_ms) == len(result.views) == kept
+        assert result.timestamps_ms == stamps[:kept]

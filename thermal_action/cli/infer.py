@@ -74,7 +74,11 @@ def _one_source(stream, source: str, args: argparse.Namespace) -> None:
     from thermal_action.engine.infer import file_frames, run_stream
     from thermal_action.engine.timeline import summary_lines
 
-    keep = bool(args.render)
+    keep = 0
+    if args.render:
+        from thermal_action.evaluation.timeline_figures import VIDEO_MAX_FRAMES
+
+        keep = VIDEO_MAX_FRAMES  # what the video can show, not the whole stream
     if source == "-":
         skipped = SkippedLines()
         frames = read_live_frames(sys.stdin, args.frame_shape, skipped)
@@ -119,7 +123,9 @@ def _write_outputs(stream, result, name: str, source: str, args: argparse.Namesp
     if render:
         written = render_actions_video(result.frames_c, result.timestamps_ms, result.views,
                                        render, source=name)
-        print(f"render: {written}")
+        shown = len(result.frames_c)
+        print(f"render: {written}" + ("" if shown == result.frames else
+                                      f"  (the first {shown} of {result.frames} frames)"))
     if png:
         written = plot_timeline(people, result.first_ms, result.last_ms, png, title=name)
         print(f"timeline PNG: {written}")

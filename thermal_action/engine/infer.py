@@ -47,15 +47,17 @@ class InferResult:
 
 
 def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], source: str,
-               keep_frames: bool = False, realtime: bool = False,
+               keep_frames: int | None = 0, realtime: bool = False,
                on_events: Callable[[list[Event]], None] | None = None,
                on_frame: Callable[[int], None] | None = None,
                skipped: SkippedLines | None = None) -> InferResult:
     """Push every (frame, timestamp ms) of ``frames`` through ``stream`` from a fresh
-    state, then flush it. ``keep_frames`` keeps the frames and the live tracks of each for
-    drawing (memory grows with the source); ``realtime`` waits until each frame's time has
-    come, as a replayed sensor; ``on_events`` gets each frame's events as they happen;
-    ``on_frame(count)`` after each frame; ``skipped`` counts a live source's bad lines."""
+    state, then flush it. ``keep_frames`` keeps the first that many frames (all with None)
+    with their time and live tracks, for drawing or scoring: a video shows at most
+    ``VIDEO_MAX_FRAMES``, so a long or live source need not hold the rest. ``realtime``
+    waits until each frame's time has come, as a replayed sensor; ``on_events`` gets each
+    frame's events as they happen; ``on_frame(count)`` after each frame; ``skipped``
+    counts a live source's bad lines."""
     result = InferResult(source, skipped=skipped or SkippedLines())
     stream.reset()
     wall_start = time.monotonic()
@@ -71,7 +73,7 @@ def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], s
         result.first_ms = stamp if result.first_ms is None else result.first_ms
         result.last_ms = stamp
         result.events += events
-        if keep_frames:
+        if keep_frames is None or result.frames <= keep_frames:
             result.frames_c.append(np.asarray(frame, np.float32))
             result.timestamps_ms.append(int(stamp))
             result.views.append(stream.live_tracks())

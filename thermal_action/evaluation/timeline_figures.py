@@ -57,10 +57,14 @@ def action_overlay(source: str, seconds: float, invalid_share: float,
                           TEXT_COLOUR)), boxes)
 
 
+VIDEO_MAX_FRAMES = 600
+"""Frames a rendered action video shows at most (75 s at the default 8 fps)."""
+
+
 def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence[int],
                          views_per_frame: Sequence[Sequence[TrackView]],
                          out: str | os.PathLike, source: str = "", frame_step: int = 1,
-                         max_frames: int = 600, fps: float = 8.0) -> Path:
+                         max_frames: int = VIDEO_MAX_FRAMES, fps: float = 8.0) -> Path:
     """The frames (H, W) deg C with ``action_overlay`` as ``.gif`` or ``.mp4``: every
     ``frame_step``-th frame, at most ``max_frames``."""
     out = Path(out)
