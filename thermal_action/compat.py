@@ -317,10 +317,9 @@ def _drn_status() -> FixStatus:
 def _checkpoint_types_status() -> FixStatus:
     import mmengine.runner.checkpoint as checkpoint_module
     import torch
-
-    allowed = set(map(id, torch.serialization.get_safe_globals()))
     from mmengine.logging.history_buffer import HistoryBuffer
 
+    allowed = set(map(id, torch.serialization.get_safe_globals()))
     defaults_to_weights_only = tuple(map(int, torch.__version__.split(".")[:2])) >= (2, 6)
     needed = defaults_to_weights_only and "weights_only" not in _source(
         checkpoint_module.load_from_local)

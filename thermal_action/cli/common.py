@@ -48,13 +48,12 @@ def add_launcher(parser: argparse.ArgumentParser) -> None:
              "(gloo on CPUs, nccl on GPUs); rank 0 writes and prints")
 
 
-def shows_progress(args: argparse.Namespace) -> bool:
-    """Progress bars for this process: not with --verbose, and under a launcher only on
-    rank 0 (the others work silently)."""
+def draws_progress(args: argparse.Namespace) -> bool:
+    """Whether this process draws progress bars: alone, or rank 0 under a launcher (the
+    other ranks work silently)."""
     from thermal_action.engine.distributed import launched_rank
 
-    rank = launched_rank() if getattr(args, "launcher", "none") != "none" else 0
-    return not getattr(args, "verbose", False) and rank == 0
+    return args.launcher == "none" or launched_rank() == 0
 
 
 def add_verbose(parser: argparse.ArgumentParser) -> None:

@@ -14,9 +14,9 @@ from thermal_action.cli.common import (
     add_launcher,
     add_verbose,
     dataset_folder,
+    draws_progress,
     non_negative_int,
     positive_int,
-    shows_progress,
 )
 from thermal_action.data.tools.folds import PROTOCOLS
 
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     from thermal_action.evaluation.evaluation_report import format_stat, write_report
 
     root = dataset_folder(args.data_root)
-    with ConsoleProgress(enabled=shows_progress(args)) as progress:
+    with ConsoleProgress(enabled=draws_progress(args)) as progress:
         runs = progress.counter("folds x seeds")
 
         def started(fold: str, seed: int, done: int, total: int) -> None:

@@ -10,7 +10,7 @@ from thermal_action.cli.common import (
     add_data_root,
     add_launcher,
     add_verbose,
-    shows_progress,
+    draws_progress,
 )
 
 
@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import test
     from thermal_action.engine.distributed import is_main_process
 
-    with ConsoleProgress(enabled=shows_progress(args)) as progress:
+    with ConsoleProgress(enabled=not args.verbose and draws_progress(args)) as progress:
         report = test(
             args.config,
             args.checkpoint,

@@ -10,8 +10,8 @@ from thermal_action.cli.common import (
     add_data_root,
     add_launcher,
     add_verbose,
+    draws_progress,
     positive_int,
-    shows_progress,
 )
 
 
@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import train
     from thermal_action.engine.distributed import is_main_process
 
-    with ConsoleProgress(enabled=shows_progress(args)) as progress:
+    with ConsoleProgress(enabled=not args.verbose and draws_progress(args)) as progress:
         result = train(
             args.config,
             data_root=args.data_root,

@@ -52,6 +52,11 @@ def try_import(module: str) -> str | None:
     return None
 
 
+def import_problem(distribution: str, module: str) -> str | None:
+    """Why ``module`` (of the pip ``distribution``) cannot be used, None when it can."""
+    return try_import(module) if installed_version(distribution) else "not installed"
+
+
 def _release(version: str) -> tuple:
     from packaging.version import Version
 
@@ -75,8 +80,7 @@ def check_python() -> Iterator[Check]:
 
 
 def check_torch() -> Iterator[Check]:
-    version = installed_version("torch")
-    error = try_import("torch") if version else "not installed"
+    error = import_problem("torch", "torch")
     if error:
         yield Check("fail", "torch", error, "pip install torch==2.14.1 (CPU or CUDA build)")
         return
@@ -90,8 +94,8 @@ def check_torch() -> Iterator[Check]:
         device = "CPU build"
     yield Check("ok", "torch", f"{torch.__version__} ({device}, "
                 f"{torch.get_num_threads()} threads)")
-    vision = installed_version("torchvision")
-    vision_error = try_import("torchvision") if vision else "not installed"
+    vision, vision_error = installed_version("torchvision"), import_problem("torchvision",
+                                                                            "torchvision")
     expected_minor = _release(torch.__version__)[1] + 15  # torch 2.14 <-> torchvision 0.29
     fix = (f"pip install torchvision==0.{expected_minor}.* built for torch "
            f"{torch.__version__.split('+')[0]} (same index as torch)")
@@ -102,10 +106,10 @@ def check_torch() -> Iterator[Check]:
                     fix)
     else:
         yield Check("ok", "torchvision", vision)
-    backends = ["gloo" if torch.distributed.is_gloo_available() else None,
-                "nccl" if torch.distributed.is_nccl_available() else None]
-    found = [name for name in backends if name]
-    if not torch.distributed.is_available() or "gloo" not in found:
+    found = [name for name, available in (("gloo", torch.distributed.is_gloo_available),
+                                          ("nccl", torch.distributed.is_nccl_available))
+             if torch.distributed.is_available() and available()]
+    if "gloo" not in found:
         yield Check("warn", "torch.distributed", "no gloo backend: --launcher pytorch cannot "
                     "run on CPUs", "install a torch build with distributed support")
     else:
@@ -113,17 +117,13 @@ def check_torch() -> Iterator[Check]:
 
 
 def check_packages() -> Iterator[Check]:
-    numpy = installed_version("numpy")
-    yield (Check("ok", "numpy", numpy) if numpy and not try_import("numpy")
-           else Check("fail", "numpy", "not importable", "pip install numpy"))
-    h5py = installed_version("h5py")
-    error = try_import("h5py") if h5py else "not installed"
-    yield (Check("fail", "h5py", error, "pip install h5py") if error
-           else Check("ok", "h5py", h5py))
+    for name in ("numpy", "h5py"):
+        error = import_problem(name, name)
+        yield (Check("fail", name, error, f"pip install {name}") if error
+               else Check("ok", name, installed_version(name)))
     yield from _check_mmcv()
     for name, module in (("mmengine", "mmengine"), ("mmaction2", "mmaction")):
-        version = installed_version(name)
-        error = try_import(module) if version else "not installed"
+        version, error = installed_version(name), import_problem(name, module)
         if error:
             yield Check("fail", name, error, f"pip install {name}=={PINNED[name]}")
         elif version != PINNED[name]:

@@ -222,13 +222,13 @@ class RandomTemporalCrop(BaseTransform):
         self.clip_len, self.frame_interval = clip_len, frame_interval
         self.max_shift_frames, self.prob = max_shift_frames, prob
         self.speed_range = tuple(speed_range)
+        self.dense_len = F.dense_window_len(clip_len, frame_interval, max_shift_frames,
+                                            self.speed_range[1])
 
     def transform(self, results: dict) -> dict:
         dense_len = len(results["imgs"])
-        needed = F.dense_window_len(self.clip_len, self.frame_interval, self.max_shift_frames,
-                                    self.speed_range[1])
-        if dense_len < needed:
-            raise ValueError(f"RandomTemporalCrop needs a dense window of {needed} frames "
+        if dense_len < self.dense_len:
+            raise ValueError(f"RandomTemporalCrop needs a dense window of {self.dense_len} frames "
                              f"(LoadThermalWindow frame_interval=1), got {dense_len}")
         speed, shift = 1.0, 0.0
         if np.random.rand() < self.prob:
