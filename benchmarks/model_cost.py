@@ -26,6 +26,7 @@ from thermal_action.engine import load_config, train
 GPU_RECIPE = "slowfast_r50_1xb8-4x16x1-50e_thermal-256px"
 NATIVE = "slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x60"
 PERSON = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
+PERSON_LITE = "slowfast_r10-thermal_1xb16-2x32x1-50e_thermal-person-lite-24px"
 REAL_TRAIN_CLIPS = 314
 
 
@@ -85,6 +86,28 @@ def measure(name: str, repeats: int) -> dict:
     )
 
 
+def onnx_batch_ms(name: str, batch: int, repeats: int, threads: int) -> float:
+    """Median ms of onnxruntime running the config's exported model (untrained weights) on
+    a batch of ``batch`` clips."""
+    from thermal_action.engine.export import OnnxModel, export_onnx
+
+    cfg = load_config(name)
+    with tempfile.TemporaryDirectory() as folder:
+        init_default_scope("mmaction")
+        checkpoint = f"{folder}/model.pth"
+        torch.save({"state_dict": MODELS.build(cfg.model).state_dict()}, checkpoint)
+        model = OnnxModel(export_onnx(name, checkpoint, f"{folder}/model.onnx"), threads)
+        clips = torch.randn(batch, *input_shape(cfg)).numpy()
+        for _ in range(10):
+            model.run(clips)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            model.run(clips)
+            times.append((time.perf_counter() - start) * 1e3)
+    return float(sorted(times)[len(times) // 2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2, help="torch intra-op threads")
@@ -97,7 +120,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {args.threads} threads, {args.repeats} repeats")
-    rows = [measure(name, args.repeats) for name in (GPU_RECIPE, NATIVE, PERSON)]
+    rows = [measure(name, args.repeats) for name in (GPU_RECIPE, NATIVE, PERSON, PERSON_LITE)]
     print(
         f"{'config':<52} {'input CxTxHxW':<16} {'params M':>9} {'GFLOPs':>8} "
         f"{'fwd wall ms':>12} {'fwd CPU ms':>11} {'train ms/clip':>14}"
@@ -108,13 +131,20 @@ def main() -> None:
             f"{row['name']:<52} {shape:<16} {row['params_m']:>9.2f} {row['gflops']:>8.2f} "
             f"{row['wall_ms']:>12.1f} {row['cpu_ms']:>11.1f} {row['train_ms']:>14.1f}"
         )
-    gpu, native, person = rows
+    gpu, native, person, lite = rows
     ratio = gpu["cpu_ms"] / native["cpu_ms"]
     print(f"forward CPU time ratio (GPU recipe / thermal-native): {ratio:.1f}x")
     print(
         f"person-centred vs whole-frame thermal-native, per clip: forward CPU "
         f"{native['cpu_ms'] / person['cpu_ms']:.1f}x, train step "
         f"{native['train_ms'] / person['train_ms']:.1f}x less"
+    )
+    onnx = {name: onnx_batch_ms(name, batch=3, repeats=20 * args.repeats, threads=args.threads)
+            for name in (PERSON, PERSON_LITE)}
+    print(
+        f"person-lite vs person-24px: {person['gflops'] / lite['gflops']:.1f}x fewer GFLOPs; "
+        f"onnxruntime, a batch of 3 people: {onnx[PERSON]:.2f} ms vs {onnx[PERSON_LITE]:.2f} "
+        f"ms ({1 - onnx[PERSON_LITE] / onnx[PERSON]:.0%} less)"
     )
     print(
         f"forward wall time ratio: {gpu['wall_ms'] / native['wall_ms']:.1f}x; "

@@ -1,7 +1,8 @@
 """The streaming engine, measured: real-time factor (sensor seconds per wall second) on
 2 CPU cores for a 10 fps sensor with 1 and 3 people at stride 1 s, PyTorch vs
 onnxruntime side by side; frame-to-alert latency on simulated falls; peak memory after
-one hour of stream vs after one minute; and, with ``--split-root``, the end-to-end scores
+one hour of stream vs after one minute; end-to-end scores on simulated recordings for
+detector intervals from every frame to 1 s; and, with ``--split-root``, the end-to-end scores
 on the held-out real recordings (tracks whose current action is the annotated one, next
 to the same model fed the annotated boxes; fall-alert recall and false alerts per hour).
 
@@ -33,7 +34,7 @@ from thermal_action.data.synthetic import SynthConfig, generate_dataset
 from thermal_action.engine.export import export_onnx
 from thermal_action.engine.infer import run_stream
 from thermal_action.engine.inference import ClipClassifier
-from thermal_action.engine.streaming import ActionStream
+from thermal_action.engine.streaming import ActionStream, StreamSettings
 from thermal_action.tracking.blob import BlobDetector
 from thermal_action.tracking.learned import LearnedDetector
 
@@ -58,6 +59,14 @@ def simulated(folder: Path, people: int, recordings: int, seed: int) -> Path:
                      recordings_per_session=1, people_weights=weights, seed=seed,
                      median_interval_ms=((100.0, 100.0),), val_fraction=0.5)
     return generate_dataset(folder / f"people{people}-seed{seed}", config).root
+
+
+def simulated_mix(folder: Path, recordings: int, seed: int) -> Path:
+    """Recordings as the simulator makes them by default (1-3 people, fast and slow
+    sensors, beds, falls), 1,500 frames each."""
+    config = replace(SynthConfig(), num_recordings=recordings, frames_per_recording=1500,
+                     seed=seed)
+    return generate_dataset(folder / f"mix-seed{seed}", config).root
 
 
 def speed(make_stream, root: Path, repeats: int) -> float:
@@ -109,6 +118,29 @@ def memory(make_stream, root: Path, hour_frames: int) -> tuple[float, float, flo
     return minute, hour, time.perf_counter() - start
 
 
+def detector_intervals(make_stream, root: Path, intervals: list[float]) -> None:
+    """End-to-end scores on the simulated recordings of ``root`` for each detector
+    interval: how far apart detections may be before following people costs accuracy."""
+    from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
+    from thermal_action.tracking.truth import annotated_frames
+
+    truth = annotated_frames(root)
+    paths = sorted((root / "frames").glob("*.h5"))
+    print(f"detector interval, simulated recordings ({len(paths)}, {len(truth)} annotated "
+          "frames): people followed / with the annotated action / falls alerted / false "
+          "alerts")
+    for every_s in intervals:
+        runs = {}
+        for path in paths:
+            result = run_stream(make_stream(every_s), _frames(path), path.stem,
+                                keep_frames=None)
+            runs[path.stem] = StreamRun(result.views, result.events, result.timestamps_ms)
+        scores = end_to_end_scores(runs, truth)
+        label = "every frame" if every_s == 0 else f"every {every_s:g} s"
+        print(f"  {label}: {scores.followed_share:.3f} / {scores.accuracy:.3f} / "
+              f"{scores.falls_alerted} of {scores.falls} / {scores.false_alerts}")
+
+
 def real_scores(make_stream, model: tuple[str, str], split_root: Path, real: Path) -> None:
     from thermal_action.data.annotations import load_keyframes
     from thermal_action.data.classes import CLASS_NAMES
@@ -155,6 +187,8 @@ def main() -> None:
                              "e.g. one trained on --split-root's train.json")
     parser.add_argument("--real", default="../shared/data/thermal_action_dataset")
     parser.add_argument("--hour-frames", type=int, default=36_000)
+    parser.add_argument("--interval-recordings", type=int, default=12,
+                        help="simulated recordings for the detector-interval scores")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -164,23 +198,38 @@ def main() -> None:
         model_onnx = export_onnx(*args.model, folder / "model.onnx")
         detector_onnx = export_onnx(*args.detector, folder / "det.onnx") if args.detector \
             else None
-        backends = {
-            "PyTorch": lambda: ActionStream(
+        def stream(onnx: bool, detect_every_s: float = StreamSettings.detect_every_s):
+            settings = StreamSettings(detect_every_s=detect_every_s)
+            if onnx:
+                return lambda: ActionStream(
+                    ClipClassifier(args.model[0], model_onnx),
+                    LearnedDetector(args.detector[0], detector_onnx) if args.detector
+                    else BlobDetector(), settings=settings)
+            return lambda: ActionStream(
                 ClipClassifier(*args.model),
-                LearnedDetector(*args.detector) if args.detector else BlobDetector()),
-            "onnxruntime": lambda: ActionStream(
-                ClipClassifier(args.model[0], model_onnx),
-                LearnedDetector(args.detector[0], detector_onnx) if args.detector
-                else BlobDetector()),
-        }
+                LearnedDetector(*args.detector) if args.detector else BlobDetector(),
+                settings=settings)
+
+        backends = {"PyTorch": stream(False), "onnxruntime": stream(True)}
+        variants = {**{f"{name}, detector every frame": stream(name == "onnxruntime", 0.0)
+                       for name in backends},
+                    **{f"{name}, detector every {StreamSettings.detect_every_s:g} s "
+                       "(default)": make for name, make in backends.items()}}
         roots = {n: simulated(folder, n, 2, seed=40 + n) for n in (1, 3)}
         print("real-time factor, 10 fps sensor, stride 1 s, median of "
               f"{args.repeats} (sensor seconds per wall second; target {TARGET_RTF:.0f}):")
-        for name, make in backends.items():
+        for name, make in variants.items():
             line = ", ".join(f"{n} {'person' if n == 1 else 'people'} "
                              f"{speed(make, root, args.repeats):.0f}x"
                              for n, root in roots.items())
             print(f"  {name}: {line}")
+        intervals = simulated_mix(folder, args.interval_recordings, seed=11)
+        detector_intervals(
+            lambda every_s: ActionStream(
+                ClipClassifier(args.model[0], model_onnx),
+                LearnedDetector(args.detector[0], detector_onnx) if args.detector
+                else BlobDetector(), settings=StreamSettings(detect_every_s=every_s)),
+            intervals, [0.0, 0.2, 0.3, 0.5, 1.0])
         falls = simulated(folder, 1, 6, seed=7)
         delays = latency(backends["onnxruntime"], falls)
         if delays:

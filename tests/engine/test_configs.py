@@ -84,6 +84,12 @@ def test_short_names_and_did_you_mean():
     assert resolve_config("person-24px").stem.endswith("thermal-person-24px")
     with pytest.raises(ConfigError, match="ambiguous"):
         resolve_config("thermal_1xb")  # the whole-frame and the person-centred recipe
+    with pytest.raises(ConfigError, match="ambiguous"):
+        resolve_config("lite")
+    # a fragment that ends where one name's size word starts names that one
+    assert resolve_config("sim2real").stem.endswith("person-sim2real-24px")
+    assert resolve_config("sim2real-lite").stem.endswith("person-sim2real-lite-24px")
+    assert resolve_config("person-lite").stem.endswith("person-lite-24px")
     with pytest.raises(ConfigError, match="did you mean"):
         resolve_config("slowfast_r18-thermal_1xb8-4x16x1-50e_thermal-40x61")
 

@@ -113,3 +113,31 @@ def test_an_onnx_export_scores_as_pytorch_does(rec_a, tmp_path):
     for ours, theirs in zip(torch_predictions, onnx_predictions, strict=True):
         np.testing.assert_allclose(ours.scores, theirs.scores, atol=1e-5)
         assert ours.label == theirs.label and ours.object_id == theirs.object_id
+
+
+@pytest.mark.parametrize("backend", ["pth", "onnx"])
+def test_people_sharing_one_window_score_as_with_their_own_copies(rec_a, tmp_path, backend):
+    """A stream hands the same window object once per person in it: the window's
+    loading and repair run once, and each person still gets exactly their own scores
+    (their own crop of the window), in either backend. The window has invalid pixels, so
+    the repair has work to do."""
+    import numpy as np
+
+    from thermal_action.data.recording import read_frames
+    from thermal_action.engine.export import export_onnx
+
+    hdf5_path, keyframes = rec_a
+    checkpoint = untrained_checkpoint(PERSON_CONFIG, tmp_path / "p.pth")
+    if backend == "onnx":
+        checkpoint = export_onnx(PERSON_CONFIG, checkpoint, tmp_path / "p.onnx")
+    classifier = ClipClassifier(PERSON_CONFIG, checkpoint)
+    keyframe = keyframes[1]
+    frames, _ = read_frames(hdf5_path, range(keyframe.frame_idx - 32, keyframe.frame_idx + 32))
+    frames[5:9, :10] = -273.2
+    people = [(1, (4.0, 4.0, 12.0, 14.0)), (2, (30.0, 10.0, 40.0, 20.0)),
+              (3, (50.0, 20.0, 58.0, 38.0))]
+    shared = classifier.predict_windows([frames] * 3, people)
+    own = classifier.predict_windows([frames.copy() for _ in people], people)
+    for a, b in zip(shared, own, strict=True):
+        np.testing.assert_array_equal(a.scores, b.scores)
+    assert len({tuple(p.scores) for p in shared}) == 3  # three different crops

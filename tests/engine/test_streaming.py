@@ -206,3 +206,84 @@ def test_frames_kept_for_drawing_are_bounded():
         assert result.frames == 30
         assert len(result.frames_c) == len(result.timestamps_ms) == len(result.views) == kept
         assert result.timestamps_ms == stamps[:kept]
+
+
+class Walker:
+    """A detector that counts its calls and sees one person walking right at 5 px/s."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+
+    def reset(self) -> None:
+        self.calls = []
+
+    def update(self, frame_c, timestamp_ms):
+        from thermal_action.tracking.detections import Detections
+
+        self.calls.append(timestamp_ms)
+        x = 2 + 0.005 * timestamp_ms
+        return Detections(np.array([[x, 1, x + 2, 3]], np.float32), np.array([0.9], np.float32))
+
+
+@pytest.mark.parametrize("every_s", [0.0, 0.3, 1.0])
+def test_the_detector_runs_on_its_own_time_grid_and_the_tracker_fills_in(every_s):
+    """With ``detect_every_s`` the detector runs once per that much sensor time (frames
+    irregular, 60-140 ms apart, with a gap of 2 s) once everyone is confirmed, and the
+    tracker's prediction places the person in the frames between; while a track awaits
+    its confirmation (3 detections) it runs on every frame; 0 detects in every frame."""
+    rng = np.random.default_rng(0)
+    steps = rng.integers(60, 141, 300)
+    steps[150] = 2_000
+    stamps = np.cumsum(steps) - steps[0]
+    detector = Walker()
+    stream = ActionStream(BatchRecorder(), detector,
+                          settings=StreamSettings(detect_every_s=every_s))
+    boxes = []
+    for frame, stamp in zip(frames_of([ActionClass.WALKING] * len(stamps)), stamps,
+                            strict=True):
+        stream.push(frame, int(stamp))
+        boxes += [(int(stamp), view.box_xyxy[0]) for view in stream.live_tracks()]
+    if every_s == 0:
+        assert detector.calls == list(stamps)
+    else:  # the first 3 frames confirm the person, then one per grid cell with frames
+        cells = np.floor(stamps / (every_s * 1000))
+        assert detector.calls[:3] == list(stamps[:3])
+        assert len(detector.calls) == len(np.unique(cells)) + 2
+    assert len({view.track_id for view in stream.live_tracks()}) == 1
+    assert len(boxes) == len(stamps) - 2  # a track from its third detection on
+    errors = np.array([abs(x - (2 + 0.005 * stamp)) for stamp, x in boxes])
+    if every_s == 0:
+        assert errors.max() < 1e-4  # each frame's own detection
+    else:  # better than holding the last detected box, which lags by 5 px/s * its age
+        last = np.array([max(c for c in detector.calls if c <= stamp) for stamp, _ in boxes])
+        held = 0.005 * (np.array([stamp for stamp, _ in boxes]) - last)
+        assert errors.mean() < 0.5 * held.mean() and np.median(errors) < 0.1
+
+
+def test_replayed_alert_rule_equals_the_stream_with_those_settings():
+    """A sweep over the alert rule records the stream's classifications once and replays
+    them: every setting gives the alerts the stream itself gives with that setting."""
+    from thermal_action.engine.streaming import replay_alerts
+
+    labels = ([ActionClass.WALKING] * 100 + [ActionClass.TRANSITION_RISK] * 10
+              + [ActionClass.LYING_RISK] * 40 + [ActionClass.SITTING] * 60
+              + [ActionClass.LYING_RISK] * 150)
+    stamps = np.arange(0, 36_000, 100)
+    recorded = []
+    stream = ActionStream(ScriptedClassifier(), settings=StreamSettings(stride_s=0.5))
+    stream.on_classified = recorded.append
+    run(stream, labels, stamps)
+    assert len(recorded) == 71 and recorded[0].track_id == 0
+    kept = [(e.time_ms, e.start_ms) for e in replay_alerts(recorded, stream.settings)]
+    seen = set()
+    for smoothing_s, alert_after_s, fall_share in [(2.0, 3.0, 0.5), (0.0, 3.0, 0.5),
+                                                   (1.0, 5.0, 0.5), (4.0, 2.0, 0.8)]:
+        settings = StreamSettings(stride_s=0.5, smoothing_s=smoothing_s,
+                                  alert_after_s=alert_after_s, fall_share=fall_share)
+        streamed = [(e.time_ms, e.start_ms) for e in run(ActionStream(
+            ScriptedClassifier(), settings=settings), labels, stamps) if e.kind == "fall_alert"]
+        assert [(e.time_ms, e.start_ms) for e in replay_alerts(recorded, settings)] == streamed
+        if (smoothing_s, alert_after_s, fall_share) == (2.0, 3.0, 0.5):
+            assert streamed == kept and len(kept) == 2  # the fall, and lying again later
+        seen.add(tuple(streamed))
+    assert len(seen) == 4  # each setting alerts differently

@@ -38,7 +38,30 @@ def test_followed_right_actions_and_alerts():
     assert scores.accuracy == pytest.approx(3 / 5)
     assert (scores.falls, scores.falls_alerted, scores.false_alerts) == (1, 1, 1)
     assert scores.hours == pytest.approx(1.0) and scores.false_alerts_per_hour == 1.0
+    assert scores.alert_delays_s == (1.5,)  # the episode starts at 1 s, its alert at 2.5 s
     late = StreamRun(views, [Event("fall_alert", 40_000, 7, "fall-related", 0.9, 1_000)],
                      [0, 1_000, 3_600_000])
     missed = end_to_end_scores({"REC": late}, frames, late_s=15.0)
     assert missed.falls_alerted == 0 and missed.false_alerts == 1
+    assert missed.alert_delays_s == ()
+
+
+def test_an_alert_before_the_annotations_begin_counts_for_a_person_already_down():
+    """A person already lying with risk at a recording's first annotated frame may have
+    fallen before the annotators began: their track's alert from the recording's start
+    on is a true one (held-out SL14_R2 has this). A later episode still opens only after
+    the annotated frame before it, where the person was up."""
+    a = (10, 10, 20, 20)
+    frames = [_frame(12, [(a, LYING, 0)]), _frame(13, [(a, LYING, 0)]),
+              _frame(20, [(a, "standing", 0)]), _frame(30, [(a, LYING, 0)])]
+    views = [[TrackView(3, a, LYING, 0.9, True)] for _ in range(31)]
+    early = Event("fall_alert", 10_000, 3, "fall-related", 0.9, 900)  # before frame 12
+    too_early = Event("fall_alert", 19_000, 3, "fall-related", 0.9, 15_000)  # before 20 s
+    run = StreamRun(views, [early, too_early], [0, *range(1_000, 31_000, 1_000)])
+    scores = end_to_end_scores({"REC": run}, frames, late_s=5.0)  # episode 1 to 18 s
+    assert (scores.falls, scores.falls_alerted, scores.false_alerts) == (2, 1, 1)
+    assert scores.alert_delays_s == ()  # the first episode's start is not known
+    on_time = run._replace(events=[early, too_early._replace(time_ms=25_000)])
+    scores = end_to_end_scores({"REC": on_time}, frames, late_s=5.0)
+    assert (scores.falls_alerted, scores.false_alerts) == (2, 0)
+    assert scores.alert_delays_s == (-5.0,)  # raised between 20 s and its first frame, 30 s

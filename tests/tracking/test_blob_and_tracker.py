@@ -203,3 +203,29 @@ def test_a_person_stopping_on_a_flickering_warm_spot_keeps_their_id():
     first = next(p.track_id for p in per_frame[0])
     assert all(any(p.track_id == first and p.detected for p in points)
                for points in per_frame)  # the person's id is detected in every frame
+
+
+def test_predict_between_detections_follows_a_walker_and_changes_nothing():
+    """A stream that detects every few frames asks the tracker where people are in the
+    frames between: the constant-velocity prediction, within a pixel of a walker at 10 px/s;
+    asking changes no track (the updates give the same points with or without it)."""
+    stamps = np.arange(0, 6000, 100)
+    walker = [_box_at(10 + 0.01 * t, 0.9) for t in stamps]  # 10 px/s
+    plain, asked = Tracker(), Tracker()
+    assert not asked.settled  # nobody followed
+    predicted = 0
+    for index, (detections, stamp) in enumerate(zip(walker, stamps, strict=True)):
+        if index % 3:
+            for point in asked.predict(int(stamp), index):  # none before it is confirmed
+                assert not point.detected and point.frame_idx == index
+                centre = (point.box_xyxy[0] + point.box_xyxy[2]) / 2
+                assert abs(centre - (10 + 0.01 * stamp)) < 1.0
+                predicted += 1
+            continue
+        assert plain.update(detections, int(stamp), index) == \
+            asked.update(detections, int(stamp), index)
+        assert asked.settled == (index >= 6)  # confirmed at its third detection
+    assert predicted == 2 * (len(stamps) // 3) - 4  # from the third detection on
+    assert len(asked.predict(99_000)) == 1  # the track ends at the next update only
+    asked.update(Detections.empty(), 99_000)
+    assert asked.predict(99_100) == [] and not asked.settled

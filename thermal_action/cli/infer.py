@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from thermal_action.cli.common import ConsoleProgress, add_frame_shape, add_person_detector
+from thermal_action.engine.streaming import StreamSettings
 
 OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
            "--timeline-png": (".png",)}
@@ -25,6 +26,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     add_person_detector(parser)
     parser.add_argument("--stride-s", type=float, default=1.0,
                         help="classify each person every this many seconds (default 1)")
+    parser.add_argument("--detect-every-s", type=float, default=StreamSettings.detect_every_s,
+                        help="run the person detector every this many seconds, the tracker "
+                             "predicting in between (default %(default)g; 0: every frame)")
     parser.add_argument("--smoothing-s", type=float, default=2.0,
                         help="time constant of the score smoothing, s (default 2)")
     parser.add_argument("--alert-after-s", type=float, default=3.0,
@@ -62,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
                               "the path (replaced by each source's name)")
     if args.sources.count("-") > 1:
         raise ConfigError("standard input (-) can be read once")
-    stream = build_stream(args.config, args.checkpoint, args.detector, args.stride_s,
-                          args.smoothing_s, args.alert_after_s)
+    stream = build_stream(args.config, args.checkpoint, args.detector,
+                          stride_s=args.stride_s, smoothing_s=args.smoothing_s,
+                          alert_after_s=args.alert_after_s,
+                          detect_every_s=args.detect_every_s)
     for source in args.sources:
         _one_source(stream, source, args)
     return 0

@@ -62,6 +62,11 @@ def resolve_config(name: str | os.PathLike) -> Path:
     if stem in names:
         return CONFIG_DIR / f"{stem}.py"
     matches = [candidate for candidate in names if stem in candidate]
+    if len(matches) > 1:  # a fragment that ends where a name's size word starts wins:
+        # 'sim2real' is ...-person-sim2real-24px, not ...-person-sim2real-lite-24px
+        ending = [candidate for candidate in matches
+                  if re.search(re.escape(stem) + r"([_-][^_-]+)?$", candidate)]
+        matches = ending if len(ending) == 1 else matches
     if len(matches) == 1:
         return CONFIG_DIR / f"{matches[0]}.py"
     if len(matches) > 1:

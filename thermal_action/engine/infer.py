@@ -108,11 +108,11 @@ def file_frames(path: str | os.PathLike, frame_shape: tuple[int, int]):
 
 
 def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
-                 detector: tuple[str, str] | None = None, stride_s: float = 1.0,
-                 smoothing_s: float = 2.0, alert_after_s: float = 3.0) -> ActionStream:
+                 detector: tuple[str, str] | None = None, **settings: float) -> ActionStream:
     """An ``ActionStream`` for the action model ``config`` + ``checkpoint`` (.pth or
     .onnx) with the person detector ``detector`` (config, checkpoint) or the warm-blob
-    one; bad settings are a ``ConfigError``."""
+    one; ``settings`` are ``StreamSettings`` fields (stride_s, detect_every_s, ...). Bad
+    settings are a ``ConfigError``."""
     from thermal_action.engine.inference import ClipClassifier
     from thermal_action.engine.streaming import StreamSettings
     from thermal_action.errors import ConfigError
@@ -120,11 +120,10 @@ def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
     from thermal_action.tracking.learned import LearnedDetector
 
     try:
-        settings = StreamSettings(stride_s=stride_s, smoothing_s=smoothing_s,
-                                  alert_after_s=alert_after_s)
+        chosen = StreamSettings(**settings)
         classifier = ClipClassifier(config, checkpoint)
         person = classifier.person_centred
         found = (LearnedDetector(*detector) if detector else BlobDetector()) if person else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return ActionStream(classifier, found, settings=settings)
+    return ActionStream(classifier, found, settings=chosen)

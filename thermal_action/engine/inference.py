@@ -22,6 +22,9 @@ from thermal_action.engine.predictions import WindowPrediction
 Person = tuple[int, Sequence[float]]
 """(object_id, box xyxy in pixels at the window's centre frame)."""
 Progress = Callable[[int, int], None]
+WINDOW_STEPS = ("LoadThermalWindow", "RepairInvalidPixels")
+"""Test-pipeline steps that read nothing of the person: leading steps of these types run
+once per window, however many people in it are classified."""
 
 
 class ClipClassifier:
@@ -43,6 +46,18 @@ class ClipClassifier:
         self.window_frames = int(steps[0].get("clip_len", 32)) * int(
             steps[0].get("frame_interval", 2))
         self.pipeline = Compose([TRANSFORMS.build(step) for step in steps])
+        shared = 0
+        while shared < len(steps) and steps[shared].get("type") in WINDOW_STEPS:
+            shared += 1
+        packs = steps[-1].get("type") == "PackActionInputs"
+        self._window_steps = Compose(self.pipeline.transforms[:shared])
+        self._person_steps = Compose(self.pipeline.transforms[shared:len(steps) - packs])
+        self._pack = Compose(self.pipeline.transforms[len(steps) - packs:])
+        preprocessor = self.model.data_preprocessor
+        # onnxruntime takes the clips as the pipeline left them when the data preprocessor
+        # would only stack them: numpy does that without building data samples
+        self._plain_clips = self.onnx is not None and packs and not getattr(
+            preprocessor, "_enable_normalize", True) and not getattr(preprocessor, "to_rgb", True)
         self.person_centred = cfg.test_dataloader.dataset.get("sample_unit") == "person"
         self.follows_track = any(step.get("type") == "CropAroundPerson" and
                                  step.get("follow_track") for step in steps)
@@ -88,25 +103,38 @@ class ClipClassifier:
             requests.append(request)
         centres = list(range(len(requests))) if frame_indices is None else list(frame_indices)
         predictions: list[WindowPrediction] = []
+        prepared: dict[int, dict] = {}  # the window steps' results, once per window object
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
-            batch = pseudo_collate([self.pipeline(dict(request)) for request in chunk])
-            for request, scores, centre in zip(chunk, self._scores(batch),
+            samples = []
+            for position, request in enumerate(chunk, start):
+                key = id(windows_c[position])
+                if key not in prepared:
+                    prepared[key] = self._window_steps(dict(request))
+                samples.append(self._person_steps({**prepared[key], **{
+                    name: value for name, value in request.items()
+                    if name not in ("frames_c", "frame_idx")}}))
+            for request, scores, centre in zip(chunk, self._scores(samples),
                                                centres[start : start + batch_size], strict=True):
                 predictions.append(_prediction(int(centre), request, scores))
             if progress is not None:
                 progress(len(predictions), len(requests))
         return predictions
 
-    def _scores(self, batch: dict) -> np.ndarray:
-        """Class probabilities (N, C) of a collated batch of one-clip samples."""
-        if self.onnx is None:
-            return np.stack([sample.pred_score.cpu().numpy()
-                             for sample in self.model.test_step(batch)])
-        inputs = self.model.data_preprocessor(batch, False)["inputs"]
+    def _scores(self, samples: list[dict]) -> np.ndarray:
+        """Class probabilities (N, C) of one-clip samples, as the pipeline left them
+        before packing."""
+        if self._plain_clips:
+            inputs = np.stack([sample["imgs"] for sample in samples])
+        else:
+            batch = pseudo_collate([self._pack(sample) for sample in samples])
+            if self.onnx is None:
+                return np.stack([sample.pred_score.cpu().numpy()
+                                 for sample in self.model.test_step(batch)])
+            inputs = self.model.data_preprocessor(batch, False)["inputs"].numpy()
         if inputs.shape[1] != 1:
             raise ValueError(f"the ONNX model takes one clip per sample, got {inputs.shape[1]}")
-        return self.onnx.run(inputs[:, 0].numpy())["probabilities"]
+        return self.onnx.run(inputs[:, 0])["probabilities"]
 
     def predict(
         self,

@@ -2,14 +2,20 @@
 
 ``ActionStream.push(frame_c, timestamp_ms)`` takes one (H, W) deg C frame as a live
 sensor delivers it and returns the events it caused. Inside: a person detector and the
-tracker follow people; a ring of the last ``window_frames`` frames (shared by every
-track) and each track's recent boxes make the clip a person-centred model classifies,
-every ``stride_s`` seconds of sensor time per track; the per-track class probabilities
-are averaged over time (exponentially, ``smoothing_s``); the arg-max class makes action
-segments; a fall alert is raised when the fall-related classes hold the majority of the
-smoothed probability for ``alert_after_s``. A whole-frame model classifies the frame
-as one pseudo-track (id 0) and needs no detector. Memory is bounded whatever the length
-of the stream: the ring, one box per recent frame per live track, and no history.
+tracker follow people (once everyone followed is confirmed, the detector runs every
+``detect_every_s`` of sensor time, 0.3 s by default, the tracker's constant-velocity
+prediction placing people in the frames between: on a 2-core CPU the detector would
+otherwise cost as much as classifying three people; while nobody is followed or a new
+track awaits confirmation, it runs on every frame); a ring of the last ``window_frames``
+frames (shared by every track) and each track's recent boxes make the clip a
+person-centred model classifies, every ``stride_s`` seconds of sensor time per track;
+the per-track class probabilities are averaged over time (exponentially,
+``smoothing_s``); the arg-max class makes action segments; a fall alert is raised when
+the fall-related classes hold ``fall_share`` of the smoothed probability for
+``alert_after_s`` (``TrackScores``; ``replay_alerts`` applies other settings to recorded
+classifications). A whole-frame model classifies the frame as one pseudo-track (id 0)
+and needs no detector. Memory is bounded whatever the length of the stream: the ring,
+one box per recent frame per live track, and no history.
 
 Times are sensor times (ms, from the timestamps), never frame counts, so irregular frame
 rates and gaps of seconds behave the same; the model itself sees the last
@@ -21,6 +27,7 @@ that raised it, so the latency from the fall to its alert is visible.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -71,13 +78,80 @@ class StreamSettings:
     smoothing_s: float = 2.0
     fall_share: float = 0.5  # smoothed probability of the fall-related classes
     alert_after_s: float = 3.0
+    detect_every_s: float = 0.3  # 0: every frame; else the tracker predicts in between
 
     def __post_init__(self) -> None:
-        if self.stride_s <= 0 or self.smoothing_s < 0 or self.alert_after_s < 0:
-            raise ValueError("stride_s must be positive, smoothing_s and alert_after_s not "
-                             "negative")
+        if self.stride_s <= 0 or self.smoothing_s < 0 or self.alert_after_s < 0 or \
+                self.detect_every_s < 0:
+            raise ValueError("stride_s must be positive, smoothing_s, alert_after_s and "
+                             "detect_every_s not negative")
         if not 0 < self.fall_share <= 1:
             raise ValueError(f"fall_share must lie in (0, 1], got {self.fall_share}")
+
+
+class Classified(NamedTuple):
+    """One classification of one track: the model's class probabilities (not smoothed),
+    the time its window is dated at (ms) and the frame time it was made at (ms)."""
+
+    track_id: int
+    scores: np.ndarray
+    dated_ms: int
+    timestamp_ms: int
+
+
+@dataclass
+class TrackScores:
+    """A track's smoothed class probabilities and its fall-alert state: all that the
+    alert rule sees, so the rule can be replayed over recorded classifications with
+    other settings (``replay_alerts``)."""
+
+    settings: StreamSettings
+    scores: np.ndarray | None = None  # smoothed class probabilities
+    scored_ms: int | None = None  # when the last classified window is dated
+    fall_since_ms: int | None = None
+    alerted: bool = False
+
+    def update(self, scores: np.ndarray, dated_ms: int) -> None:
+        """Fold in a classification (time-based exponential smoothing)."""
+        if self.scores is None or self.settings.smoothing_s == 0:
+            self.scores = scores
+        else:
+            elapsed_s = max(dated_ms - (self.scored_ms or dated_ms), 0) / 1000.0
+            keep = np.exp(-elapsed_s / self.settings.smoothing_s)
+            self.scores = keep * self.scores + (1 - keep) * scores
+        self.scored_ms = dated_ms
+
+    def fall_alert(self, track_id: int, dated_ms: int, timestamp_ms: int) -> Event | None:
+        """The fall alert this classification raises, if any: the fall-related classes
+        have held ``fall_share`` of the smoothed probability for ``alert_after_s``."""
+        share = float(self.scores[list(FALL_RELATED)].sum())
+        if share < self.settings.fall_share:
+            self.fall_since_ms, self.alerted = None, False
+            return None
+        if self.fall_since_ms is None:
+            self.fall_since_ms = dated_ms
+        held_s = (dated_ms - self.fall_since_ms) / 1000.0
+        if self.alerted or held_s < self.settings.alert_after_s:
+            return None
+        self.alerted = True
+        return Event("fall_alert", timestamp_ms, track_id, "fall-related", share,
+                     self.fall_since_ms)
+
+
+def replay_alerts(classified: list[Classified], settings: StreamSettings) -> list[Event]:
+    """The fall alerts a stream with ``settings`` raises from the same classifications
+    (recorded with ``ActionStream.on_classified``): a sweep over the alert rule needs
+    the model once. Only ``smoothing_s``, ``fall_share`` and ``alert_after_s`` matter
+    here."""
+    tracks: dict[int, TrackScores] = {}
+    alerts = []
+    for item in classified:
+        watch = tracks.setdefault(item.track_id, TrackScores(settings))
+        watch.update(np.asarray(item.scores, np.float64), item.dated_ms)
+        alert = watch.fall_alert(item.track_id, item.dated_ms, item.timestamp_ms)
+        if alert is not None:
+            alerts.append(alert)
+    return alerts
 
 
 @dataclass
@@ -88,13 +162,10 @@ class _TrackState:
     boxes: deque  # (frame number, box xyxy) of its recent frames
     due_ms: int
     seen_ms: int  # when the detector last saw it
-    scores: np.ndarray | None = None  # smoothed class probabilities
-    scored_ms: int | None = None  # centre time of the last classified window
+    watch: TrackScores
     label: int | None = None  # the current segment's class
     segment_ms: int = 0
     segment_confidence: list[float] = field(default_factory=list)
-    fall_since_ms: int | None = None
-    alerted: bool = False
 
 
 class ActionStream:
@@ -108,9 +179,10 @@ class ActionStream:
             raise ValueError("this model classifies people: give a person detector")
         self.classifier = classifier
         self.detector = detector if classifier.person_centred else None
-        self.tracker = tracker or Tracker(keep_points=False)
         self.settings = settings
+        self.tracker = tracker or Tracker(keep_points=False)
         self.window_frames = classifier.window_frames
+        self.on_classified: Callable[[Classified], None] | None = None  # e.g. to record
         self.reset()
 
     def reset(self) -> None:
@@ -119,6 +191,7 @@ class ActionStream:
         self._frames = 0
         self._last_ms: int | None = None
         self._origin_ms = 0
+        self._detect_ms = -np.inf  # the next time the detector runs
         if self.detector is not None:
             self.detector.reset()
         self.tracker.reset()
@@ -150,10 +223,11 @@ class ActionStream:
         """Every live track after the last ``push`` (for drawing)."""
         views = []
         for track, state in self._tracks.items():
+            scores = state.watch.scores
             label = None if state.label is None else CLASS_NAMES[state.label]
-            confidence = None if state.scores is None else float(state.scores[state.label])
+            confidence = None if scores is None else float(scores[state.label])
             views.append(TrackView(track, tuple(state.boxes[-1][1]), label, confidence,
-                                   state.alerted))
+                                   state.watch.alerted))
         return views
 
     def flush(self) -> list[Event]:
@@ -171,9 +245,12 @@ class ActionStream:
             points = [TrackPoint(FRAME_TRACK, number, timestamp_ms,
                                  (0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])),
                                  1.0, True)]
-        else:
+        elif timestamp_ms >= self._detect_ms or not self.tracker.settled:
             detections = self.detector.update(frame, timestamp_ms)
             points = self.tracker.update(detections, timestamp_ms, number)
+            self._detect_ms = self._next_grid(timestamp_ms, self.settings.detect_every_s)
+        else:
+            points = self.tracker.predict(timestamp_ms, number)
         seen = {point.track_id for point in points}
         for track in [track for track in self._tracks if track not in seen]:
             self._end_track(track, self._tracks[track].seen_ms, events)
@@ -183,20 +260,23 @@ class ActionStream:
                 state = self._tracks[point.track_id] = _TrackState(
                     timestamp_ms, deque(maxlen=self.window_frames),
                     self._next_grid(timestamp_ms + self.settings.stride_s * 1000 - 1),
-                    timestamp_ms)
+                    timestamp_ms, TrackScores(self.settings))
                 events.append(Event("track_started", timestamp_ms, point.track_id))
             state.boxes.append((number, point.box_xyxy))
             if point.detected:
                 state.seen_ms = timestamp_ms
         return [point.track_id for point in points]
 
-    def _next_grid(self, timestamp_ms: float) -> int:
-        """The first point of the stream's stride grid after ``timestamp_ms``: every track
-        is classified on the same grid, so the people due at a frame go to the model in
-        one batch."""
-        stride_ms = self.settings.stride_s * 1000
-        return int(self._origin_ms + (np.floor((timestamp_ms - self._origin_ms) / stride_ms)
-                                      + 1) * stride_ms)
+    def _next_grid(self, timestamp_ms: float, step_s: float | None = None) -> int:
+        """The first point after ``timestamp_ms`` of the stream's grid of ``step_s``
+        (default the stride) from its first frame: every track is classified on the same
+        grid, so the people due at a frame go to the model in one batch; the detector
+        runs on its own grid, so its rate holds on average whatever the frame times."""
+        step_ms = (self.settings.stride_s if step_s is None else step_s) * 1000
+        if step_ms == 0:
+            return int(timestamp_ms) + 1
+        return int(self._origin_ms + (np.floor((timestamp_ms - self._origin_ms) / step_ms)
+                                      + 1) * step_ms)
 
     def _window(self) -> tuple[np.ndarray, int]:
         """The ring as a (window_frames, H, W) clip, its first frame repeated when the
@@ -225,23 +305,19 @@ class ActionStream:
             state = self._tracks[track]
             state.due_ms = self._next_grid(timestamp_ms)
             dated_ms = max(centre_ms, state.started_ms)  # not before the person was there
-            self._update_scores(state, np.asarray(prediction.scores, np.float64), dated_ms)
+            scores = np.asarray(prediction.scores, np.float64)
+            if self.on_classified is not None:
+                self.on_classified(Classified(track, scores, dated_ms, timestamp_ms))
+            state.watch.update(scores, dated_ms)
             self._segments(track, state, dated_ms, events)
-            self._fall(track, state, dated_ms, timestamp_ms, events)
-
-    def _update_scores(self, state: _TrackState, scores: np.ndarray, centre_ms: int) -> None:
-        if state.scores is None or self.settings.smoothing_s == 0:
-            state.scores = scores
-        else:
-            elapsed_s = max(centre_ms - (state.scored_ms or centre_ms), 0) / 1000.0
-            keep = np.exp(-elapsed_s / self.settings.smoothing_s)
-            state.scores = keep * state.scores + (1 - keep) * scores
-        state.scored_ms = centre_ms
+            alert = state.watch.fall_alert(track, dated_ms, timestamp_ms)
+            if alert is not None:
+                events.append(alert)
 
     def _segments(self, track: int, state: _TrackState, centre_ms: int,
                   events: list[Event]) -> None:
-        label = int(np.argmax(state.scores))
-        confidence = float(state.scores[label])
+        label = int(np.argmax(state.watch.scores))
+        confidence = float(state.watch.scores[label])
         if label != state.label:
             if state.label is not None:
                 events.append(self._segment_end(track, state, centre_ms))
@@ -255,20 +331,6 @@ class ActionStream:
         return Event("action_ended", max(time_ms, state.segment_ms), track,
                      CLASS_NAMES[state.label],
                      float(np.mean(state.segment_confidence)), state.segment_ms)
-
-    def _fall(self, track: int, state: _TrackState, centre_ms: int, timestamp_ms: int,
-              events: list[Event]) -> None:
-        share = float(state.scores[list(FALL_RELATED)].sum())
-        if share < self.settings.fall_share:
-            state.fall_since_ms, state.alerted = None, False
-            return
-        if state.fall_since_ms is None:
-            state.fall_since_ms = centre_ms
-        held_s = (centre_ms - state.fall_since_ms) / 1000.0
-        if not state.alerted and held_s >= self.settings.alert_after_s:
-            state.alerted = True
-            events.append(Event("fall_alert", timestamp_ms, track, "fall-related", share,
-                                state.fall_since_ms))
 
     def _end_track(self, track: int, time_ms: int, events: list[Event]) -> None:
         state = self._tracks.pop(track)

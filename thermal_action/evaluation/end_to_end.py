@@ -38,6 +38,7 @@ class EndToEndScores(NamedTuple):
     falls_alerted: int
     false_alerts: int
     hours: float  # of recording
+    alert_delays_s: tuple[float, ...] = ()  # per alerted episode: its start to its alert
 
     @property
     def accuracy(self) -> float:
@@ -70,14 +71,22 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
                       late_s: float = 15.0) -> EndToEndScores:
     """Score the stream's ``runs`` (by sensor id) at the annotated ``frames``. A fall
     episode counts as alerted when a track matched to that person during the episode
-    raised a fall alert from the episode's start until ``late_s`` after its end; every
-    other alert is false."""
+    raised a fall alert after the recording's annotated frame before the episode (the
+    fall happened since; from the recording's start when the episode opens its
+    annotations) until ``late_s`` after its end. Its delay runs from the episode's first
+    annotated frame to the first such alert (only where an annotated frame precedes the
+    episode). Every other alert is false."""
     people = followed = correct = 0
-    episodes: dict[tuple[str, int], list[list]] = {}  # person -> [[start, end, tracks, at]]
+    # person -> [[opens, start, end, tracks, at]]: an episode's alerts count from ``opens``,
+    # the recording's annotated frame before its first one (the fall happened since), or
+    # the recording's start when it is the first (the person may have fallen before the
+    # annotators began)
+    episodes: dict[tuple[str, int], list[list]] = {}
     previous: AnnotatedFrame | None = None
     for frame in sorted(frames, key=lambda f: (f.sensor_id, f.frame_idx)):
-        before = previous.frame_idx if previous and previous.sensor_id == frame.sensor_id \
-            else None  # the recording's annotated frame before this one
+        known = previous is not None and previous.sensor_id == frame.sensor_id
+        before = previous.frame_idx if known else None  # the annotated frame before this
+        opens = previous.timestamp_ms if known else None
         previous = frame
         run = runs[frame.sensor_id]
         matched = _matches(frame, run.views[frame.frame_idx])
@@ -90,26 +99,29 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
             if label not in FALL_NAMES:
                 continue
             runs_of_person = episodes.setdefault((frame.sensor_id, int(object_id)), [])
-            if not runs_of_person or runs_of_person[-1][3] != before:
-                runs_of_person.append([frame.timestamp_ms, frame.timestamp_ms, set(),
+            if not runs_of_person or runs_of_person[-1][4] != before:
+                runs_of_person.append([opens, frame.timestamp_ms, frame.timestamp_ms, set(),
                                        frame.frame_idx])
             episode = runs_of_person[-1]
-            episode[1], episode[3] = frame.timestamp_ms, frame.frame_idx
+            episode[2], episode[4] = frame.timestamp_ms, frame.frame_idx
             if view is not None:
-                episode[2].add(view.track_id)
+                episode[3].add(view.track_id)
     used_alerts: set[tuple[str, int, int]] = set()
     falls = alerted = 0
+    delays = []
     for (sensor, _), person_episodes in episodes.items():
         alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
-        for start, end, tracks, _ in person_episodes:
+        for opens, start, end, tracks, _ in person_episodes:
             falls += 1
             hits = [a for a in alerts if a.track_id in tracks
-                    and start <= a.time_ms <= end + late_s * 1000]
+                    and (opens is None or opens < a.time_ms) and a.time_ms <= end + late_s * 1000]
             alerted += bool(hits)
+            if hits and opens is not None:  # a start known to the keyframe spacing
+                delays.append((min(a.time_ms for a in hits) - start) / 1000.0)
             used_alerts.update((sensor, a.track_id, a.time_ms) for a in hits)
     all_alerts = {(sensor, e.track_id, e.time_ms) for sensor, run in runs.items()
                   for e in run.events if e.kind == "fall_alert"}
     hours = sum((run.timestamps_ms[-1] - run.timestamps_ms[0]) / 3.6e6 for run in runs.values())
     return EndToEndScores(people, followed, correct, falls, alerted,
-                          len(all_alerts - used_alerts), hours)
+                          len(all_alerts - used_alerts), hours, tuple(delays))
 

@@ -51,6 +51,12 @@ class Track(NamedTuple):
     points: list[TrackPoint]
 
 
+def _inverse_2x2(m: np.ndarray) -> np.ndarray:
+    """Closed form: ``np.linalg.inv`` costs ten times more on a 2x2 matrix."""
+    return np.array([[m[1, 1], -m[0, 1]], [-m[1, 0], m[0, 0]]]) / (
+        m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0])
+
+
 class _Filter:
     """Constant-velocity Kalman filter of a box centre; the box size follows the
     detections with exponential smoothing."""
@@ -74,21 +80,27 @@ class _Filter:
         """Squared Mahalanobis distances (K,) of detection centres (K, 2)."""
         s = self.p[:2, :2] + self.r
         diff = centres - self.x[:2]
-        return np.einsum("ki,ij,kj->k", diff, np.linalg.inv(s), diff)
+        return np.einsum("ki,ij,kj->k", diff, _inverse_2x2(s), diff)
 
     def correct(self, box: np.ndarray) -> None:
         centre, size = (box[:2] + box[2:]) / 2, box[2:] - box[:2]
         s = self.p[:2, :2] + self.r
-        gain = self.p[:, :2] @ np.linalg.inv(s)
+        gain = self.p[:, :2] @ _inverse_2x2(s)
         self.x = self.x + gain @ (centre - self.x[:2])
-        self.p = (np.eye(4) - gain @ np.eye(2, 4)) @ self.p
+        self.p = self.p - gain @ self.p[:2]
         self.size = 0.7 * self.size + 0.3 * size
 
     @property
     def box(self) -> tuple[float, float, float, float]:
+        return self.box_after(0.0)
+
+    def box_after(self, dt_s: float) -> tuple[float, float, float, float]:
+        """The box (xyxy pixels) where the filter expects it ``dt_s`` seconds on; the
+        filter itself does not change."""
+        cx, cy = self.x[0] + self.x[2] * dt_s, self.x[1] + self.x[3] * dt_s
         half = self.size / 2
-        return (float(self.x[0] - half[0]), float(self.x[1] - half[1]),
-                float(self.x[0] + half[0]), float(self.x[1] + half[1]))
+        return (float(cx - half[0]), float(cy - half[1]), float(cx + half[0]),
+                float(cy + half[1]))
 
 
 class _Live:
@@ -188,6 +200,22 @@ class Tracker:
             points.append(point)
         self._retire(timestamp_ms, matched_tracks)
         return points
+
+    @property
+    def settled(self) -> bool:
+        """Whether someone is followed and every live track is confirmed: nobody is being
+        acquired, so a stream may detect less often."""
+        return bool(self._live) and all(live.track_id is not None for live in self._live)
+
+    def predict(self, timestamp_ms: int, frame_idx: int = -1) -> list[TrackPoint]:
+        """Where every confirmed live track is expected at ``timestamp_ms``, for a frame
+        the detector skipped (a stream that detects every few frames): nothing changes,
+        no track is missed, confirmed or ended; the next ``update`` goes on from the last
+        one."""
+        return [TrackPoint(live.track_id, frame_idx, timestamp_ms,
+                           live.filter.box_after(max(timestamp_ms - live.time_ms, 0) / 1000.0),
+                           0.0, False)
+                for live in self._live if live.track_id is not None]
 
     def _assign(self, boxes: np.ndarray, candidates: np.ndarray,
                 tracks: Sequence[int]) -> list[tuple[int, int]]:
