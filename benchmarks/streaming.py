@@ -188,7 +188,8 @@ def main() -> None:
     parser.add_argument("--real", default="../shared/data/thermal_action_dataset")
     parser.add_argument("--hour-frames", type=int, default=36_000)
     parser.add_argument("--interval-recordings", type=int, default=12,
-                        help="simulated recordings for the detector-interval scores")
+                        help="simulated recordings for the detector-interval scores "
+                             "(0: skip them)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
@@ -223,13 +224,14 @@ def main() -> None:
                              f"{speed(make, root, args.repeats):.0f}x"
                              for n, root in roots.items())
             print(f"  {name}: {line}")
-        intervals = simulated_mix(folder, args.interval_recordings, seed=11)
-        detector_intervals(
-            lambda every_s: ActionStream(
-                ClipClassifier(args.model[0], model_onnx),
-                LearnedDetector(args.detector[0], detector_onnx) if args.detector
-                else BlobDetector(), settings=StreamSettings(detect_every_s=every_s)),
-            intervals, [0.0, 0.2, 0.3, 0.5, 1.0])
+        if args.interval_recordings:
+            detector_intervals(
+                lambda every_s: ActionStream(
+                    ClipClassifier(args.model[0], model_onnx),
+                    LearnedDetector(args.detector[0], detector_onnx) if args.detector
+                    else BlobDetector(), settings=StreamSettings(detect_every_s=every_s)),
+                simulated_mix(folder, args.interval_recordings, seed=11),
+                [0.0, 0.2, 0.3, 0.5, 1.0])
         falls = simulated(folder, 1, 6, seed=7)
         delays = latency(backends["onnxruntime"], falls)
         if delays:
