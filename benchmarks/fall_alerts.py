@@ -31,9 +31,9 @@ import torch
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.data.recording import open_recording
+from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
-from thermal_action.engine.infer import run_stream
+from thermal_action.engine.infer import file_frames, run_stream
 from thermal_action.engine.inference import ClipClassifier
 from thermal_action.engine.streaming import (
     ActionStream,
@@ -54,13 +54,10 @@ def stream_once(make_stream, paths: list[Path]) -> dict[str, tuple[StreamRun, li
     classifications, recorded for the replay."""
     out = {}
     for path in paths:
-        with open_recording(path) as recording:
-            frames = recording.read_frames(range(recording.frames.shape[0]))
-            stamps = recording.read_timestamps()
         stream, classified = make_stream(), []
         stream.on_classified = classified.append
-        result = run_stream(stream, zip(frames, (int(s) for s in stamps), strict=True),
-                            path.stem, keep_frames=None)
+        result = run_stream(stream, file_frames(path, SENSOR_SHAPE)[1], path.stem,
+                            keep_frames=None)
         out[path.stem] = (StreamRun(result.views, [e for e in result.events
                                                     if e.kind != "fall_alert"],
                                     result.timestamps_ms), classified)

@@ -71,6 +71,7 @@ def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path):
         ([recording, "--out", str(tmp_path / "t.json")], "with several sources, put {source}"),
         (["--render", str(tmp_path / "v.avi")], "expected a .gif or .mp4 file"),
         (["--stride-s", "0"], "stride_s must be positive"),
+        (["--detect-every-s", "-1"], "detect_every_s not negative"),
     ]
     for extra, message in cases:
         result = run_cli("infer", PERSON, str(person_checkpoint), recording, *extra)

@@ -103,10 +103,10 @@ class ClipClassifier:
             requests.append(request)
         centres = list(range(len(requests))) if frame_indices is None else list(frame_indices)
         predictions: list[WindowPrediction] = []
-        prepared: dict[int, dict] = {}  # the window steps' results, once per window object
         for start in range(0, len(requests), batch_size):
             chunk = requests[start : start + batch_size]
             samples = []
+            prepared: dict[int, dict] = {}  # the window steps' results, once per window
             for position, request in enumerate(chunk, start):
                 key = id(windows_c[position])
                 if key not in prepared:
@@ -148,8 +148,11 @@ class ClipClassifier:
         """Scores of the windows of a recording file centred on ``frame_indices`` (windows
         past either end are edge-padded); see ``predict_windows`` for ``people``, but
         ``tracks`` here number frames as the recording does."""
-        windows = [self.reader.read(hdf5_path, int(index), self.window_frames).temps_c
-                   for index in frame_indices]
+        # each window read once: the people of one keyframe share it, so its loading and
+        # repair run once too
+        read = {index: self.reader.read(hdf5_path, index, self.window_frames).temps_c
+                for index in dict.fromkeys(int(index) for index in frame_indices)}
+        windows = [read[int(index)] for index in frame_indices]
         if tracks is not None:  # the window starts window_frames // 2 before its centre
             tracks = [None if track is None else np.asarray(track, np.float32).reshape(-1, 5)
                       - [[int(index) - self.window_frames // 2, 0, 0, 0, 0]]

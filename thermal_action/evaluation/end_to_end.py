@@ -7,6 +7,7 @@ annotated boxes."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -57,6 +58,19 @@ class EndToEndScores(NamedTuple):
         return self.false_alerts / max(self.hours, 1e-9)
 
 
+@dataclass
+class _Episode:
+    """One person's run of consecutive fall-related annotated frames."""
+
+    opens_ms: int | None  # alerts count after this: the annotated frame before the
+    # episode (the fall happened since), or None from the recording's start (the person
+    # may have fallen before the annotators began)
+    start_ms: int
+    end_ms: int
+    last_frame: int
+    tracks: set[int] = field(default_factory=set)  # tracks matched to the person in it
+
+
 def _matches(frame: AnnotatedFrame, views: Sequence[TrackView]) -> dict[int, TrackView]:
     """Annotated person (row) -> the track matched to them (Hungarian on IoU >= 0.3)."""
     if not len(views) or not len(frame.truth.boxes_xyxy):
@@ -77,11 +91,7 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     annotated frame to the first such alert (only where an annotated frame precedes the
     episode). Every other alert is false."""
     people = followed = correct = 0
-    # person -> [[opens, start, end, tracks, at]]: an episode's alerts count from ``opens``,
-    # the recording's annotated frame before its first one (the fall happened since), or
-    # the recording's start when it is the first (the person may have fallen before the
-    # annotators began)
-    episodes: dict[tuple[str, int], list[list]] = {}
+    episodes: dict[tuple[str, int], list[_Episode]] = {}  # by (sensor, person)
     previous: AnnotatedFrame | None = None
     for frame in sorted(frames, key=lambda f: (f.sensor_id, f.frame_idx)):
         known = previous is not None and previous.sensor_id == frame.sensor_id
@@ -99,25 +109,26 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
             if label not in FALL_NAMES:
                 continue
             runs_of_person = episodes.setdefault((frame.sensor_id, int(object_id)), [])
-            if not runs_of_person or runs_of_person[-1][4] != before:
-                runs_of_person.append([opens, frame.timestamp_ms, frame.timestamp_ms, set(),
-                                       frame.frame_idx])
+            if not runs_of_person or runs_of_person[-1].last_frame != before:
+                runs_of_person.append(_Episode(opens, frame.timestamp_ms, frame.timestamp_ms,
+                                               frame.frame_idx))
             episode = runs_of_person[-1]
-            episode[2], episode[4] = frame.timestamp_ms, frame.frame_idx
+            episode.end_ms, episode.last_frame = frame.timestamp_ms, frame.frame_idx
             if view is not None:
-                episode[3].add(view.track_id)
+                episode.tracks.add(view.track_id)
     used_alerts: set[tuple[str, int, int]] = set()
     falls = alerted = 0
     delays = []
     for (sensor, _), person_episodes in episodes.items():
         alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
-        for opens, start, end, tracks, _ in person_episodes:
+        for episode in person_episodes:
             falls += 1
-            hits = [a for a in alerts if a.track_id in tracks
-                    and (opens is None or opens < a.time_ms) and a.time_ms <= end + late_s * 1000]
+            hits = [a for a in alerts if a.track_id in episode.tracks
+                    and (episode.opens_ms is None or episode.opens_ms < a.time_ms)
+                    and a.time_ms <= episode.end_ms + late_s * 1000]
             alerted += bool(hits)
-            if hits and opens is not None:  # a start known to the keyframe spacing
-                delays.append((min(a.time_ms for a in hits) - start) / 1000.0)
+            if hits and episode.opens_ms is not None:  # a start known to the keyframe spacing
+                delays.append((min(a.time_ms for a in hits) - episode.start_ms) / 1000.0)
             used_alerts.update((sensor, a.track_id, a.time_ms) for a in hits)
     all_alerts = {(sensor, e.track_id, e.time_ms) for sensor, run in runs.items()
                   for e in run.events if e.kind == "fall_alert"}
