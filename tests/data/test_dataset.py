@@ -11,9 +11,8 @@ def _dataset(root, ann="train.json", **kwargs):
     return ThermalActionDataset(
         ann_file=str(root / "annotations" / ann),
         hdf5_root=str(root / "frames"),
-        pipeline=[],
         num_classes=14,
-        **kwargs,
+        **{"pipeline": [], **kwargs},
     )
 
 
@@ -146,3 +145,14 @@ def test_samples_of_another_dataset_mix_in(tiny_root, two_sessions):
         [again.get_data_info(i)["image_id"] for i in range(9)]
     with pytest.raises(DataError, match="annotations/val.json: not found: mix_root names no"):
         _dataset(tiny_root, mix_root=str(tiny_root.parent), mix_ann_file="annotations/val.json")
+
+
+def test_the_keyframe_anchor_reaches_every_sample(tiny_root):
+    causal = _dataset(tiny_root, keyframe_anchor="end", pipeline=[
+        dict(type="LoadThermalWindow", clip_len=8, frame_interval=2)])
+    sample = causal[1]
+    assert sample["keyframe_anchor"] == "end"
+    assert sample["frame_inds"][-1] == sample["frame_idx"] == 40
+    assert _dataset(tiny_root)[1]["keyframe_anchor"] == "centre"
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        _dataset(tiny_root, keyframe_anchor="start")

@@ -318,3 +318,31 @@ def test_random_temporal_crop_draws_within_its_ranges_and_refuses_a_short_window
     assert len(speeds) > 10 and len(shifts) > 4
     with pytest.raises(ValueError, match="dense window"):
         crop(dict(imgs=frames[:16]))
+
+
+def test_a_causal_clip_ends_at_the_keyframe_and_its_crop_matches(tiny_root):
+    """anchor='end' (or the sample's keyframe_anchor): the last frame read is the keyframe;
+    the temporal crop of a centred dense window picks the same clip without augmentation,
+    and an augmented one never reads past the keyframe by more than its shift."""
+    sparse = TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8, frame_interval=2))
+    causal = sparse(dict(_results(tiny_root), keyframe_anchor="end"))
+    np.testing.assert_array_equal(causal["frame_inds"], 40 - 14 + 2 * np.arange(8))
+    explicit = TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=8, frame_interval=2,
+                                     anchor="end"))(_results(tiny_root))
+    np.testing.assert_array_equal(explicit["imgs"], causal["imgs"])
+    crop = TRANSFORMS.build(dict(type="RandomTemporalCrop", clip_len=8, frame_interval=2,
+                                 max_shift_frames=3, speed_range=(0.75, 1.5), prob=0.0))
+    dense_len = crop.dense_len("end")
+    assert dense_len == F.dense_window_len(8, 2, 3, 1.5, "end") == 2 * (21 + 3 + 1)
+    dense = TRANSFORMS.build(dict(type="LoadThermalWindow", clip_len=dense_len,
+                                  frame_interval=1, anchor="centre"))
+    out = crop(dense(dict(_results(tiny_root), keyframe_anchor="end")))
+    np.testing.assert_array_equal(out["imgs"], causal["imgs"])
+    np.testing.assert_array_equal(out["frame_inds"], causal["frame_inds"])
+    centre = dense_len // 2
+    for speed in (0.75, 1.5):
+        for shift in (-3, 3):
+            inds = F.temporal_indices(dense_len, 8, 2, shift, speed, "end")
+            assert inds[-1] == centre + shift and inds[0] >= 0
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        TRANSFORMS.build(dict(type="LoadThermalWindow", anchor="middle"))

@@ -139,3 +139,20 @@ def test_dataset_reads_in_dataloader_workers(tiny_root):
     )
     shapes = [sample["imgs"].shape for batch in loader for sample in batch]
     assert shapes == [(64, 40, 60, 3)] * len(dataset)
+
+
+def test_a_causal_window_ends_at_its_keyframe(tmp_path):
+    from thermal_action.data.window import keyframe_position
+
+    inds, padded = window_indices(100, 16, 4, 500, anchor="end")
+    assert inds[-1] == 100 and inds[0] == 40 and not padded
+    inds, padded = window_indices(10, 16, 4, 500, anchor="end")
+    assert padded and inds[-1] == 10 and inds[0] == 0
+    assert keyframe_position(64, "end") == 63 and keyframe_position(64) == 32
+    with pytest.raises(ValueError, match="anchor must be one of"):
+        window_indices(100, 16, 4, 500, anchor="start")
+    frames = write_recording(tmp_path / "R.h5", num_frames=80)
+    window = WindowReader().read(tmp_path / "R.h5", 70, 8, 2, anchor="end")
+    np.testing.assert_array_equal(window.temps_c, frames[56:71:2])
+    np.testing.assert_array_equal(window_from_arrays(frames, None, 70, 8, 2, "end").temps_c,
+                                  window.temps_c)

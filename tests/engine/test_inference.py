@@ -141,3 +141,28 @@ def test_people_sharing_one_window_score_as_with_their_own_copies(rec_a, tmp_pat
     for a, b in zip(shared, own, strict=True):
         np.testing.assert_array_equal(a.scores, b.scores)
     assert len({tuple(p.scores) for p in shared}) == 3  # three different crops
+
+
+def test_a_causal_model_scores_the_window_that_ends_at_its_keyframe(rec_a, tmp_path):
+    """Issue 22: a model trained with keyframe_anchor='end' reads the frames up to the
+    keyframe; in memory its keyframe is the newest frame of the window."""
+    import numpy as np
+
+    from thermal_action.data.recording import read_frames
+
+    config = "slowfast_r10-thermal_1xb16-2x32x1-50e_thermal-person-lite-causal-24px"
+    hdf5_path, keyframes = rec_a
+    classifier = ClipClassifier(config, untrained_checkpoint(config, tmp_path / "c.pth"))
+    assert classifier.anchor == "end"
+    assert classifier.keyframe_position == classifier.window_frames - 1
+    span = classifier.window_frames
+    keyframe, frame = keyframes[-1], 75  # any frame with a whole window before it
+    person = (int(keyframe.object_ids[0]), keyframe.boxes_xyxy[0])
+    from_file = classifier.predict(hdf5_path, [frame], people=[person])[0]
+    frames, _ = read_frames(hdf5_path, range(frame - span + 1, frame + 1))
+    in_memory = classifier.predict_windows([frames], [person])[0]
+    assert from_file.frame_idx == frame
+    np.testing.assert_allclose(in_memory.scores, from_file.scores, atol=1e-5)
+    later = np.concatenate([frames[span // 2:], frames[-1:].repeat(span // 2, axis=0) + 5])
+    moved = classifier.predict_windows([later], [person])[0]
+    assert not np.allclose(moved.scores, in_memory.scores, atol=1e-6)

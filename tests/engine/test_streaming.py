@@ -16,11 +16,12 @@ ROOM_C = 20.0
 
 
 class ScriptedClassifier:
-    """A whole-frame 'model' that reads the class from the frames: the window's centre
-    frame is filled with ROOM_C + class id."""
+    """A whole-frame 'model' that reads the class from the frames: the window's keyframe
+    (its centre) is filled with ROOM_C + class id."""
 
     person_centred = False
     window_frames = 8
+    keyframe_position = 4
     config, checkpoint = "scripted", "none"
 
     def __init__(self) -> None:
@@ -30,12 +31,19 @@ class ScriptedClassifier:
         self.calls += len(windows)
         out = []
         for window in windows:
-            label = int(round(float(np.median(window[len(window) // 2])) - ROOM_C))
+            key = self.keyframe_position
+            label = int(round(float(np.median(window[key])) - ROOM_C))
             scores = np.full(len(CLASS_NAMES), 0.01)
             scores[label] = 1.0
             scores /= scores.sum()
-            out.append(WindowPrediction(len(window) // 2, label, float(scores[label]), scores))
+            out.append(WindowPrediction(key, label, float(scores[label]), scores))
         return out
+
+
+class CausalScriptedClassifier(ScriptedClassifier):
+    """The same 'model' trained causally: it labels the newest frame of its window."""
+
+    keyframe_position = ScriptedClassifier.window_frames - 1
 
 
 def frames_of(labels, height=4, width=6):
@@ -102,6 +110,12 @@ def test_a_fall_that_persists_raises_one_alert_with_its_times():
     assert abs(alert.start_ms - 10_000) <= 600  # the fall, at the window centre
     # raised once fall-related held 3 s at the centre, half a window (0.4 s) later
     assert 3_000 <= alert.time_ms - alert.start_ms <= 3_000 + 400 + 600
+    causal = [e for e in run(ActionStream(CausalScriptedClassifier(), settings=settings),
+                             labels, stamps) if e.kind == "fall_alert"]
+    assert len(causal) == 1  # dated at the newest frame: half a window sooner
+    assert abs(causal[0].start_ms - 10_000) <= 600
+    assert causal[0].time_ms - causal[0].start_ms <= 3_000 + 600
+    assert causal[0].time_ms < alert.time_ms
     brief = ([ActionClass.WALKING] * 100 + [ActionClass.LYING_RISK] * 20
              + [ActionClass.STANDING] * 100)
     assert not [e for e in run(ActionStream(ScriptedClassifier(), settings=settings), brief,

@@ -34,7 +34,8 @@ speed_range = (0.8, 1.25)
 dense_window_frames = 98
 dense_person_clip = dict(
     type='CachedSteps',
-    steps=[dict(type='LoadThermalWindow', clip_len=dense_window_frames, frame_interval=1),
+    steps=[dict(type='LoadThermalWindow', clip_len=dense_window_frames, frame_interval=1,
+                anchor='centre'),
            {{_base_.repair_pixels}}, {{_base_.crop_person}}, {{_base_.normalize_temperature}}])
 temporal_crop = dict(type='RandomTemporalCrop', clip_len={{_base_.clip_len}},
                      frame_interval={{_base_.frame_interval}}, max_shift_frames=max_shift_frames,

@@ -15,6 +15,7 @@ from thermal_action.data.classes import CLASS_NAMES, SAFETY_PRIORITY, clip_label
 from thermal_action.data.dataset_root import sensor_geometry
 from thermal_action.data.recording import RecordingInfo, read_recording_info
 from thermal_action.data.sensor import SENSOR_SHAPE, WINDOW_FRAMES
+from thermal_action.data.window import check_anchor
 from thermal_action.errors import DataError
 
 SEED_PIPELINE: tuple[dict, ...] = (
@@ -46,6 +47,10 @@ class ThermalActionDataset(BaseActionDataset):
     records beside the recordings, else ``frame_shape`` (rows, columns; the config's
     ``sensor_height``, ``sensor_width``).
 
+    ``keyframe_anchor`` says where a sample's keyframe sits in its window: ``'centre'`` (the
+    seed's window around it) or ``'end'`` (causal: the window ends at the keyframe, so
+    the label is the newest frame's action); ``LoadThermalWindow`` reads it.
+
     ``mix_root`` mixes in the samples of another dataset folder (``mix_ann_file`` under it,
     recordings in its ``frames/``), e.g. simulated recordings that show the classes the
     real ones lack: all of them, or ``mix_samples`` drawn once with ``mix_seed``. Mixed
@@ -70,6 +75,7 @@ class ThermalActionDataset(BaseActionDataset):
         mix_ann_file: str = "annotations/train.json",
         mix_samples: int | None = None,
         mix_seed: int = 0,
+        keyframe_anchor: str = "centre",
         **kwargs,
     ) -> None:
         if num_classes != len(CLASS_NAMES):
@@ -86,6 +92,7 @@ class ThermalActionDataset(BaseActionDataset):
                              f"{', '.join(SAMPLE_UNITS)}")
         self.label_rule = label_rule
         self.sample_unit = sample_unit
+        self.keyframe_anchor = check_anchor(keyframe_anchor)
         self.class_priority = tuple(class_priority)
         clip_label([self.class_priority[0]], label_rule, self.class_priority)  # validate early
         self.num_keyframes_without_people = 0
@@ -164,6 +171,7 @@ class ThermalActionDataset(BaseActionDataset):
                 gt_labels=keyframe.labels,
                 object_ids=keyframe.object_ids,
                 source=source,
+                keyframe_anchor=self.keyframe_anchor,
             )
             if self.sample_unit == "keyframe":
                 data_list.append(sample)

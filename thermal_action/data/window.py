@@ -36,17 +36,38 @@ class FrameWindow(NamedTuple):
     padded: bool  # True when the window ran past either end and was edge-padded
 
 
+ANCHORS = ("centre", "end")
+"""Where a sample's keyframe sits in its window: at the ``centre`` (what an annotator saw
+around the moment, the seed's layout) or at the ``end`` (causal: the newest frame's
+action, which a live stream can report without waiting for half a window)."""
+
+
+def check_anchor(anchor: str) -> str:
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {', '.join(ANCHORS)}, got {anchor!r}")
+    return anchor
+
+
+def keyframe_position(span: int, anchor: str = "centre") -> int:
+    """Index of the keyframe inside a dense ``span``-frame window anchored by ``anchor``."""
+    return span - 1 if check_anchor(anchor) == "end" else span // 2
+
+
 def window_indices(
-    keyframe: int, clip_len: int, frame_interval: int, num_frames: int
+    keyframe: int, clip_len: int, frame_interval: int, num_frames: int, anchor: str = "centre"
 ) -> tuple[np.ndarray, bool]:
-    """Indices of a ``clip_len``-frame clip sampled every ``frame_interval`` frames from the
-    window ``[keyframe - span/2, keyframe + span/2)``, span = clip_len * frame_interval.
+    """Indices of a ``clip_len``-frame clip sampled every ``frame_interval`` frames: from the
+    window ``[keyframe - span/2, keyframe + span/2)``, span = clip_len * frame_interval, or
+    with ``anchor='end'`` ending at the keyframe itself (its last sampled frame).
 
     Indices past either end are clamped (edge padding); the flag says whether that happened.
     """
     if not 0 <= keyframe < num_frames:
         raise ValueError(f"keyframe {keyframe} is outside the recording (0..{num_frames - 1})")
-    start = keyframe - clip_len * frame_interval // 2
+    if check_anchor(anchor) == "end":
+        start = keyframe - (clip_len - 1) * frame_interval
+    else:
+        start = keyframe - clip_len * frame_interval // 2
     raw = start + np.arange(clip_len, dtype=np.int64) * frame_interval
     clamped = np.clip(raw, 0, num_frames - 1)
     return clamped, bool((clamped != raw).any())
@@ -58,13 +79,16 @@ def window_from_arrays(
     keyframe: int,
     clip_len: int,
     frame_interval: int = 1,
+    anchor: str = "centre",
 ) -> FrameWindow:
-    """The clip around ``keyframe`` from frames already in memory: ``temps_c`` (N, H, W)
-    deg C and ``timestamps_ms`` (N,) (None: 0, 1, 2, ... as placeholders)."""
+    """The clip of ``keyframe`` (``window_indices``) from frames already in memory:
+    ``temps_c`` (N, H, W) deg C and ``timestamps_ms`` (N,) (None: 0, 1, 2, ... as
+    placeholders)."""
     temps_c = np.asarray(temps_c)
     if temps_c.ndim != 3:
         raise ValueError(f"frames must be (N, H, W) deg C, got shape {temps_c.shape}")
-    inds, padded = window_indices(keyframe, clip_len, frame_interval, len(temps_c))
+    inds, padded = window_indices(keyframe, clip_len, frame_interval, len(temps_c),
+                                   anchor)
     times = (np.arange(len(temps_c), dtype=np.int64) if timestamps_ms is None
              else np.asarray(timestamps_ms, dtype=np.int64))
     return FrameWindow(temps_c[inds].astype(np.float32, copy=False), inds, times[inds], padded)
@@ -107,13 +131,14 @@ class WindowReader:
         return {**self.__dict__, "_held": {}, "_memory_used": 0, "_pid": None}
 
     def read(self, path: str | os.PathLike, keyframe: int, clip_len: int,
-             frame_interval: int = 1) -> FrameWindow:
-        """The clip around ``keyframe`` of the recording at ``path``."""
+             frame_interval: int = 1, anchor: str = "centre") -> FrameWindow:
+        """The clip of ``keyframe`` (``window_indices``) of the recording at ``path``."""
         path = Path(path)
         held = self._hold(path)
         num_frames = held.frames.shape[0]
         try:
-            inds, padded = window_indices(keyframe, clip_len, frame_interval, num_frames)
+            inds, padded = window_indices(keyframe, clip_len, frame_interval, num_frames,
+                                           anchor)
         except ValueError as exc:
             raise DataError(path, str(exc)) from None
         first, last = int(inds.min()), int(inds.max())

@@ -17,9 +17,10 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
+from mmengine.config import Config
 
 from thermal_action.compat import write_text_atomic
 from thermal_action.data.classes import CLASS_NAMES
@@ -41,13 +42,37 @@ from thermal_action.evaluation.metrics import confusion_matrix
 SETTINGS_FILE = "settings.json"
 
 
+class Candidate(NamedTuple):
+    """A recipe to train and score: a config (file or shipped name) and how to train it.
+    ``epochs=None``: the config's; 0 tests ``pretrained`` as it is."""
+
+    name: str
+    config: str
+    epochs: int | None = None
+    cfg_options: dict[str, Any] | None = None
+    pretrained: str | None = None
+    keep_head: bool = False
+
+
 class RunResult(NamedTuple):
-    """One fold and seed, scored on the fold's held-out recordings."""
+    """One fold and seed, scored on the fold's held-out recordings. ``outer``: for a
+    selection run (``engine.nested``), the outer fold it helps choose for."""
 
     fold: str
     seed: int
     path: Path  # its result.json
     content: dict[str, Any]
+    candidate: str = ""
+    outer: str = ""
+
+
+class RunFunction(Protocol):
+    """Trains and tests one candidate on one fold with one seed and returns its result
+    (``run_candidate``; tests pass a fake). Called with keywords only."""
+
+    def __call__(self, *, candidate: Candidate, data_root: Path, fold: Fold, seed: int,
+                 run_dir: Path, hours: float, progress: Callable[[RunProgress], None] | None,
+                 launcher: str) -> dict[str, Any]: ...
 
 
 class EvaluateCallbacks(NamedTuple):
@@ -126,6 +151,78 @@ def run_fold(config: str, data_root: Path, fold: Fold, seed: int, run_dir: Path,
     )
 
 
+def run_candidate(*, candidate: Candidate, data_root: Path, fold: Fold, seed: int,
+                  run_dir: Path, hours: float,
+                  progress: Callable[[RunProgress], None] | None = None,
+                  launcher: str = "none") -> dict[str, Any]:
+    """``run_fold`` for a resolved ``candidate`` (its epochs known): the default
+    ``RunFunction``."""
+    return run_fold(candidate.config, data_root, fold, seed, run_dir, int(candidate.epochs or 0),
+                    hours, candidate.pretrained, candidate.cfg_options, progress,
+                    candidate.keep_head, launcher)
+
+
+def resolve_candidate(candidate: Candidate, data_root: str | os.PathLike
+                      ) -> tuple[Candidate, Config]:
+    """``candidate`` with its epochs known (the config's when unset) and its loaded
+    config; ``ConfigError`` for an unknown config or negative epochs."""
+    if candidate.epochs is not None and candidate.epochs < 0:
+        raise ConfigError(f"--epochs must not be negative, got {candidate.epochs}")
+    cfg = load_config(candidate.config, data_root, None, candidate.epochs or None)
+    epochs = int(cfg.train_cfg.max_epochs) if candidate.epochs is None else candidate.epochs
+    return candidate._replace(epochs=epochs), cfg
+
+
+def recipe_settings(candidate: Candidate, cfg: Config) -> dict[str, Any]:
+    """What ``settings.json`` records of a resolved candidate."""
+    return dict(config=Path(str(cfg.filename)).name, epochs=candidate.epochs,
+                pretrained=candidate.pretrained, keep_head=candidate.keep_head,
+                cfg_options=candidate.cfg_options or {})
+
+
+class Job(NamedTuple):
+    """One run to do or reuse: ``path`` is its result.json."""
+
+    fold: Fold
+    seed: int
+    path: Path
+    candidate: Candidate
+    outer: str = ""
+
+
+def run_jobs(jobs: list[Job], data_root: Path, seconds: dict[str, float], run: RunFunction,
+             callbacks: EvaluateCallbacks, launcher: str = "none", done: int = 0,
+             total: int | None = None) -> list[RunResult]:
+    """Do each job whose result.json is missing (rank 0 writes it, with the candidate's
+    name) and reuse the others. ``seconds``: length of each recording, for the hours of a
+    fold's held-out ones; ``done`` and ``total``: the runs before these and in all."""
+    total = len(jobs) if total is None else total
+    results = []
+    for job in jobs:
+        if callbacks.run_started:
+            callbacks.run_started(job.fold.name, job.seed, done + len(results), total)
+        reused = distributed.on_main_process(job.path.is_file)
+        if not reused:
+            hours = sum(seconds[sensor] for sensor in job.fold.held_out) / 3600
+            content = run(candidate=job.candidate, data_root=data_root, fold=job.fold,
+                          seed=job.seed, run_dir=job.path.parent, hours=hours,
+                          progress=callbacks.progress, launcher=launcher)
+            distributed.on_main_process(partial(
+                _write_json, job.path, {**content, "candidate": job.candidate.name}))
+        content = distributed.on_main_process(partial(_read_json, job.path))
+        result = RunResult(job.fold.name, job.seed, job.path, content, job.candidate.name,
+                           job.outer)
+        results.append(result)
+        if callbacks.run_finished:
+            callbacks.run_finished(result, reused)
+    return results
+
+
+def recording_seconds(data_root: Path) -> dict[str, float]:
+    """Length in seconds of each recording of the dataset, by sensor id."""
+    return {r["sensor_id"]: r["duration_s"] for r in recording_summary(data_root)}
+
+
 def _write_json(path: Path, content: Any) -> None:
     write_text_atomic(path, json.dumps(content, indent=2) + "\n")
 
@@ -134,9 +231,10 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def _check_settings(out: Path, settings: dict[str, Any]) -> None:
+def check_settings(out: Path, settings: dict[str, Any]) -> None:
     """Refuse to mix runs of other settings into ``out``; record the settings there."""
     path = out / SETTINGS_FILE
+    settings = json.loads(json.dumps(settings))  # compared as read back (tuples as lists)
     if path.is_file():
         before = json.loads(path.read_text())
         changed = sorted(key for key in settings.keys() | before.keys()
@@ -152,58 +250,40 @@ def evaluate(config: str | os.PathLike, data_root: str | os.PathLike, protocol: 
              pretrained: str | os.PathLike | None = None,
              cfg_options: dict[str, Any] | None = None,
              callbacks: EvaluateCallbacks | None = None,
-             keep_head: bool = False, launcher: str = "none") -> dict[str, Any]:
+             keep_head: bool = False, launcher: str = "none",
+             run: RunFunction = run_candidate) -> dict[str, Any]:
     """Run ``protocol`` for ``config`` on the dataset at ``data_root`` with seeds
     0..``seeds``-1 into ``out_dir`` and return the summary (see ``summarize``); finished
     runs in ``out_dir`` are reused, a run cut short resumes. Each run starts from
     ``pretrained`` when given (its head too with ``keep_head``, when it fits). Under
-    ``launcher='pytorch'`` each run is trained and tested by all ranks; rank 0 writes."""
+    ``launcher='pytorch'`` each run is trained and tested by all ranks; rank 0 writes.
+    ``run`` trains and tests one run (a test passes a fake)."""
     callbacks = callbacks or EvaluateCallbacks()
     distributed.start(launcher)
+    pretrained_name = None if pretrained is None else str(pretrained)
     with distributed.agreed_errors():
         if seeds < 1:
             raise ConfigError(f"--seeds must be at least 1, got {seeds}")
-        if epochs is not None and epochs < 0:
-            raise ConfigError(f"--epochs must not be negative, got {epochs}")
         if epochs == 0:
             seeds = 1  # nothing is trained: every seed would score the same checkpoint
-        cfg = load_config(config, data_root, None, epochs or None)
-    epochs = int(cfg.train_cfg.max_epochs) if epochs is None else epochs
+        candidate, cfg = resolve_candidate(
+            Candidate(Path(str(config)).stem, str(config), epochs, cfg_options,
+                      pretrained_name, keep_head), data_root)
     root, out = Path(data_root), Path(out_dir)
-    pretrained_name = None if pretrained is None else str(pretrained)
-    settings = dict(config=Path(str(cfg.filename)).name, data_root=str(root.resolve()),
-                    protocol=protocol, epochs=epochs, pretrained=pretrained_name,
-                    keep_head=keep_head, cfg_options=cfg_options or {}, seeds=seeds)
-    window = window_frames(cfg)
+    settings = dict(recipe_settings(candidate, cfg), data_root=str(root.resolve()),
+                    protocol=protocol, seeds=seeds)
 
     def prepare() -> list[Fold]:  # writes settings.json and the fold files: rank 0 only
-        _check_settings(out, settings)
-        return build_folds(root, protocol, out / "folds", window)
+        check_settings(out, settings)
+        return build_folds(root, protocol, out / "folds", window_frames(cfg))
 
     folds = distributed.on_main_process(prepare)
-    seconds = {r["sensor_id"]: r["duration_s"] for r in recording_summary(root)}
-    total = len(folds) * seeds
-    results = []
-    for fold in folds:
-        for seed in range(seeds):
-            path = out / "runs" / f"{fold.name}-seed{seed}" / "result.json"
-            if callbacks.run_started:
-                callbacks.run_started(fold.name, seed, len(results), total)
-            reused = distributed.on_main_process(path.is_file)
-            if not reused:
-                hours = sum(seconds[sensor] for sensor in fold.held_out) / 3600
-                content = run_fold(str(config), root, fold, seed, path.parent, epochs, hours,
-                                   pretrained, cfg_options, callbacks.progress, keep_head,
-                                   launcher)
-                distributed.on_main_process(partial(_write_json, path, content))
-            content = distributed.on_main_process(partial(_read_json, path))
-            result = RunResult(fold.name, seed, path, content)
-            results.append(result)
-            if callbacks.run_finished:
-                callbacks.run_finished(result, reused)
+    jobs = [Job(fold, seed, out / "runs" / f"{fold.name}-seed{seed}" / "result.json", candidate)
+            for fold in folds for seed in range(seeds)]
+    results = run_jobs(jobs, root, recording_seconds(root), run, callbacks, launcher)
     summary = summarize([r.content for r in results])
     summary.update(config=str(cfg.filename), data_root=str(root), protocol=protocol,
-                   seeds=seeds, epochs=epochs, pretrained=pretrained_name,
+                   seeds=seeds, epochs=candidate.epochs, pretrained=pretrained_name,
                    keep_head=keep_head)
     return summary
 
@@ -213,7 +293,7 @@ FALL_KEYS = ("recall", "precision", "false_alarms_per_hour", "threshold",
              "precision_at_threshold", "false_alarms_per_hour_at_threshold")
 
 
-def _stat(values: list) -> dict[str, float | int | None]:
+def stat_of(values: list) -> dict[str, float | int | None]:
     mean, std, count = mean_and_std(values)
     return dict(mean=mean, std=std, runs=count)
 
@@ -226,20 +306,20 @@ def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
     seeds = sorted({run["seed"] for run in runs})
     per_class = {
         name: dict(
-            **{key: _stat([run["per_class"][key][index] for run in runs])
+            **{key: stat_of([run["per_class"][key][index] for run in runs])
                for key in ("precision", "recall", "f1")},
             support=int(sum(run["per_class"]["support"][index] for run in runs
                             if run["seed"] == seeds[0])))
         for index, name in enumerate(CLASS_NAMES)}
     overlapping = [run["fold"] for run in runs if run["overlap"]]
     return dict(
-        runs=[{key: run.get(key) for key in ("fold", "seed", "held_out", "samples", "hours",
-                                              "overlap", "scores", "fall", "checkpoint",
-                                              "seconds")}
+        runs=[{key: run.get(key) for key in ("fold", "seed", "candidate", "held_out", "samples",
+                                              "hours", "overlap", "scores", "fall",
+                                              "checkpoint", "seconds")}
               for run in runs],
         wall_minutes=round(sum(run.get("seconds") or 0 for run in runs) / 60, 1),
-        scores={key: _stat([run["scores"][key] for run in runs]) for key in SCORE_KEYS},
-        fall={key: _stat([run["fall"][key] for run in runs]) for key in FALL_KEYS},
+        scores={key: stat_of([run["scores"][key] for run in runs]) for key in SCORE_KEYS},
+        fall={key: stat_of([run["fall"][key] for run in runs]) for key in FALL_KEYS},
         per_class=per_class,
         confusion_matrix=np.sum([run["confusion_matrix"] for run in runs], axis=0).tolist(),
         held_out=not overlapping,

@@ -14,7 +14,7 @@ from mmengine.dataset import Compose, pseudo_collate
 
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.recording import read_recording_info
-from thermal_action.data.window import WindowReader
+from thermal_action.data.window import WindowReader, check_anchor, keyframe_position
 from thermal_action.engine.config import load_config
 from thermal_action.engine.export import inference_model
 from thermal_action.engine.predictions import WindowPrediction
@@ -45,6 +45,11 @@ class ClipClassifier:
                              "LoadThermalWindow")
         self.window_frames = int(steps[0].get("clip_len", 32)) * int(
             steps[0].get("frame_interval", 2))
+        self.anchor = check_anchor(steps[0].get("anchor") or cfg.test_dataloader.dataset.get(
+            "keyframe_anchor", "centre"))
+        self.keyframe_position = keyframe_position(self.window_frames, self.anchor)
+        """Index of the frame a window's label is dated at: its centre, or its newest frame
+        for a causal model (``anchor='end'``)."""
         self.pipeline = Compose([TRANSFORMS.build(step) for step in steps])
         shared = 0
         while shared < len(steps) and steps[shared].get("type") in WINDOW_STEPS:
@@ -73,13 +78,14 @@ class ClipClassifier:
         frame_indices: Sequence[int] | None = None,
         tracks: Sequence[np.ndarray | None] | None = None,
     ) -> list[WindowPrediction]:
-        """Scores of in-memory windows, each (T, H, W) deg C centred on its keyframe
-        (frame ``T // 2``; ``window_frames`` frames is what the model samples from). A
+        """Scores of in-memory windows, each (T, H, W) deg C holding its keyframe at
+        ``keyframe_position`` (the centre, frame ``T // 2``, or the newest frame of a causal
+        model; ``window_frames`` frames is what the model samples from). A
         person-centred model needs ``people``: one person per window. A model whose crop
         follows the person takes ``tracks``: per window, where the person is at some of its
         frames ((K, 5) rows of frame index within the window, x1, y1, x2, y2 pixels; from
         the tracker), else the window's box holds still. ``frame_indices`` names each
-        window's centre in its recording (default: its position)."""
+        window's keyframe in its recording (default: its position)."""
         if self.person_centred and people is None:
             raise ValueError("this model classifies people: give one person box per window")
         if people is not None and len(people) != len(windows_c):
@@ -90,7 +96,8 @@ class ClipClassifier:
             if window.ndim != 3:
                 raise ValueError(f"window {position} must be (T, H, W) deg C, got "
                                  f"{window.shape}")
-            request = dict(frames_c=window, frame_idx=len(window) // 2)
+            key = keyframe_position(len(window), self.anchor)
+            request = dict(frames_c=window, frame_idx=key, keyframe_anchor=self.anchor)
             if people is not None:
                 object_id, box = people[position]
                 request.update(object_id=int(object_id),
@@ -98,7 +105,7 @@ class ClipClassifier:
                 track = None if tracks is None else tracks[position]
                 if self.follows_track:
                     request["person_track"] = np.asarray(
-                        [[len(window) // 2, *box]] if track is None else track,
+                        [[key, *box]] if track is None else track,
                         np.float32).reshape(-1, 5)
             requests.append(request)
         centres = list(range(len(requests))) if frame_indices is None else list(frame_indices)
@@ -145,17 +152,18 @@ class ClipClassifier:
         people: Sequence[Person] | None = None,
         tracks: Sequence[np.ndarray | None] | None = None,
     ) -> list[WindowPrediction]:
-        """Scores of the windows of a recording file centred on ``frame_indices`` (windows
-        past either end are edge-padded); see ``predict_windows`` for ``people``, but
-        ``tracks`` here number frames as the recording does."""
+        """Scores of the windows of a recording file of the keyframes ``frame_indices``
+        (windows past either end are edge-padded); see ``predict_windows`` for ``people``,
+        but ``tracks`` here number frames as the recording does."""
         # each window read once: the people of one keyframe share it, so its loading and
         # repair run once too
-        read = {index: self.reader.read(hdf5_path, index, self.window_frames).temps_c
+        read = {index: self.reader.read(hdf5_path, index, self.window_frames,
+                                        anchor=self.anchor).temps_c
                 for index in dict.fromkeys(int(index) for index in frame_indices)}
         windows = [read[int(index)] for index in frame_indices]
-        if tracks is not None:  # the window starts window_frames // 2 before its centre
+        if tracks is not None:  # the window starts keyframe_position before its keyframe
             tracks = [None if track is None else np.asarray(track, np.float32).reshape(-1, 5)
-                      - [[int(index) - self.window_frames // 2, 0, 0, 0, 0]]
+                      - [[int(index) - self.keyframe_position, 0, 0, 0, 0]]
                       for track, index in zip(tracks, frame_indices, strict=True)]
         return self.predict_windows(windows, people, batch_size, progress, frame_indices,
                                     tracks)

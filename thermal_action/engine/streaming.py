@@ -19,9 +19,10 @@ one box per recent frame per live track, and no history.
 
 Times are sensor times (ms, from the timestamps), never frame counts, so irregular frame
 rates and gaps of seconds behave the same; the model itself sees the last
-``window_frames`` frames as it was trained to. An action is dated at the centre of the
-window it was read from (what the model was trained to label), an alert at the frame
-that raised it, so the latency from the fall to its alert is visible.
+``window_frames`` frames as it was trained to. An action is dated at the frame of the
+window the model was trained to label (its centre; its newest frame for a causal model,
+``anchor='end'``), an alert at the frame that raised it, so the latency from the fall to
+its alert is visible.
 """
 
 from __future__ import annotations
@@ -287,16 +288,15 @@ class ActionStream:
 
     def _classify(self, due: list[int], timestamp_ms: int, events: list[Event]) -> None:
         window, first = self._window()
-        centre = self.window_frames // 2
-        centre_entry = self._ring[max(0, centre - (self.window_frames - len(self._ring)))]
-        centre_ms = centre_entry[1]
+        key = self.classifier.keyframe_position  # the centre, or the newest frame (causal)
+        key_ms = self._ring[max(0, key - (self.window_frames - len(self._ring)))][1]
         people, tracks = None, None
         if self.classifier.person_centred:
             people, tracks = [], []
             for track in due:
                 known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
                                  np.float32)
-                nearest = known[np.argmin(np.abs(known[:, 0] - centre))]
+                nearest = known[np.argmin(np.abs(known[:, 0] - key))]
                 people.append((track, tuple(nearest[1:])))
                 tracks.append(known)
         predictions = self.classifier.predict_windows([window] * len(due), people,
@@ -304,7 +304,7 @@ class ActionStream:
         for track, prediction in zip(due, predictions, strict=True):
             state = self._tracks[track]
             state.due_ms = self._next_grid(timestamp_ms)
-            dated_ms = max(centre_ms, state.started_ms)  # not before the person was there
+            dated_ms = max(key_ms, state.started_ms)  # not before the person was there
             scores = np.asarray(prediction.scores, np.float64)
             if self.on_classified is not None:
                 self.on_classified(Classified(track, scores, dated_ms, timestamp_ms))
@@ -314,15 +314,15 @@ class ActionStream:
             if alert is not None:
                 events.append(alert)
 
-    def _segments(self, track: int, state: _TrackState, centre_ms: int,
+    def _segments(self, track: int, state: _TrackState, dated_ms: int,
                   events: list[Event]) -> None:
         label = int(np.argmax(state.watch.scores))
         confidence = float(state.watch.scores[label])
         if label != state.label:
             if state.label is not None:
-                events.append(self._segment_end(track, state, centre_ms))
-            state.label, state.segment_ms, state.segment_confidence = label, centre_ms, []
-            events.append(Event("action_started", centre_ms, track, CLASS_NAMES[label],
+                events.append(self._segment_end(track, state, dated_ms))
+            state.label, state.segment_ms, state.segment_confidence = label, dated_ms, []
+            events.append(Event("action_started", dated_ms, track, CLASS_NAMES[label],
                                 confidence))
         state.segment_confidence.append(confidence)
 

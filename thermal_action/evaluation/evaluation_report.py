@@ -50,26 +50,16 @@ def format_stat(stat: dict[str, Any], digits: int = 3) -> str:
 def report_markdown(summary: dict[str, Any], title: str = "") -> str:
     """The summary as Markdown: scores, fall safety, per-class table, runs."""
     runs = summary["runs"]
-    folds = sorted({run["fold"] for run in runs})
+    selection = summary.get("selection")
     lines = [
         f"# {title or 'Evaluation'}",
         "",
-        f"- config: `{Path(summary['config']).name}`",
-        f"- data: `{summary['data_root']}`, protocol `{summary['protocol']}`: "
-        f"{len(folds)} folds ({', '.join(folds)}) x {summary['seeds']} seeds, "
-        + (f"{summary['epochs']} epochs, the last checkpoint of each run tested"
-           if summary["epochs"] else "zero-shot: the pretrained checkpoint tested on every "
-           "fold, no training"),
-        f"- wall time of the runs: {summary.get('wall_minutes', 0):.1f} min (runs reused from "
-        "an earlier call count their first time)",
-        f"- pretrained: `{summary['pretrained']}`"
-        + (" (its classification head kept)" if summary.get("keep_head") else "")
-        if summary.get("pretrained")
-        else "- pretrained: none (from scratch)",
+        *(_selection_header(summary) if selection else _recipe_header(summary)),
         f"- scored: {UNITS.get(summary['sample_unit'], summary['sample_unit'])}, "
         + ("every fold held out (no test window shares a frame with a training window)"
            if summary["held_out"] else "NOT HELD OUT: " + "; ".join(summary["overlap_lines"])),
         "",
+        *(_selection_section(selection) if selection else []),
         "## Scores (mean ± standard deviation over folds and seeds)",
         "",
         "| measure | value |",
@@ -107,14 +97,79 @@ def report_markdown(summary: dict[str, Any], title: str = "") -> str:
     ]
     for run in runs:
         scores, fall = run["scores"], run["fall"]
+        fold = f"{run['fold']} ({run.get('candidate')})" if selection else run["fold"]
         lines.append(
-            f"| {run['fold']} | {run['seed']} | {', '.join(run['held_out'])} | "
+            f"| {fold} | {run['seed']} | {', '.join(run['held_out'])} | "
             f"{run['samples']} | {_number(scores['top1'])} | "
             f"{_number(scores['mean_class_present'])} | {_number(scores['mean_class_mmaction'])} "
             f"| {_number(scores['macro_f1'])} | {_number(fall['recall'], 2)} | "
             f"{_number(fall['precision'], 2)} |")
     lines += ["", "![confusion matrix summed over folds and seeds](confusion_matrix.png)", ""]
     return "\n".join(lines)
+
+
+def _recipe_header(summary: dict[str, Any]) -> list[str]:
+    folds = sorted({run["fold"] for run in summary["runs"]})
+    return [
+        f"- config: `{Path(summary['config']).name}`",
+        f"- data: `{summary['data_root']}`, protocol `{summary['protocol']}`: "
+        f"{len(folds)} folds ({', '.join(folds)}) x {summary['seeds']} seeds, "
+        + (f"{summary['epochs']} epochs, the last checkpoint of each run tested"
+           if summary["epochs"] else "zero-shot: the pretrained checkpoint tested on every "
+           "fold, no training"),
+        f"- wall time of the runs: {summary.get('wall_minutes', 0):.1f} min (runs reused from "
+        "an earlier call count their first time)",
+        f"- pretrained: `{summary['pretrained']}`"
+        + (" (its classification head kept)" if summary.get("keep_head") else "")
+        if summary.get("pretrained")
+        else "- pretrained: none (from scratch)",
+    ]
+
+
+def candidate_line(candidate: dict[str, Any]) -> str:
+    """A candidate of a selection's settings in words."""
+    start = f", from {candidate['pretrained']}" + (" (head kept)" if candidate["keep_head"]
+                                                   else "") if candidate["pretrained"] else ""
+    options = "".join(f", {key}={value}" for key, value in candidate["cfg_options"].items())
+    return (f"{candidate['name']}: {candidate['config']}, {candidate['epochs']} epochs"
+            f"{start}{options}")
+
+
+def _selection_header(summary: dict[str, Any]) -> list[str]:
+    selection = summary["selection"]
+    folds = [fold["fold"] for fold in selection["folds"]]
+    return [
+        "- candidates: " + "; ".join(f"`{candidate_line(c)}`" for c in selection["candidates"]),
+        f"- data: `{summary['data_root']}`, protocol `{summary['protocol']}`: {len(folds)} "
+        f"folds ({', '.join(folds)}) x {summary['seeds']} seeds of the candidate chosen for "
+        "each fold, the last checkpoint of each run tested",
+        f"- {selection['how']} ({'higher' if selection['higher_is_better'] else 'lower'} is "
+        f"better; {selection['inner_seeds']} seeds per inner run)",
+        f"- wall time of the runs: {selection['wall_minutes']:.1f} min choosing, "
+        f"{summary.get('wall_minutes', 0):.1f} min on the held-out folds (runs reused from an "
+        "earlier call count their first time)",
+    ]
+
+
+def _selection_section(selection: dict[str, Any]) -> list[str]:
+    """Per outer fold: the inner table, the choice and its held-out scores."""
+    lines = ["## Selection per fold", ""]
+    for fold in selection["folds"]:
+        inner = fold["inner_folds"]
+        lines += [f"### {fold['fold']} (held out: {', '.join(fold['held_out'])})", "",
+                  f"`{selection['criterion']}` of each candidate on each inner held-out "
+                  "recording (mean over inner seeds):", "",
+                  f"| candidate | {' | '.join(inner)} | mean |",
+                  "|---" * (len(inner) + 2) + "|"]
+        for name, row in fold["table"].items():
+            shown = f"**{name}** (chosen)" if name == fold["chosen"] else name
+            lines.append(f"| {shown} | {' | '.join(_number(row.get(i)) for i in inner)} | "
+                         f"{_number(fold['means'][name])} |")
+        lines += ["", f"Chosen: `{fold['chosen']}`; on the held-out {fold['fold']}: "
+                  f"mean-class {format_stat(fold['scores']['mean_class_present'])}, top-1 "
+                  f"{format_stat(fold['scores']['top1'])}, fall recall "
+                  f"{format_stat(fold['fall']['recall'])}.", ""]
+    return lines
 
 
 def write_report(summary: dict[str, Any], out_dir: str | os.PathLike,

@@ -10,6 +10,9 @@ dataset class reads from the unchanged ``frames/`` of the data root.
 - ``leave-one-recording-out``: one fold per recording.
 - ``given``: the dataset's own ``train.json`` against its ``test.json`` (``val.json``
   when there is none), kept as a reference even when the two overlap.
+
+``inner_folds`` splits one fold's training keyframes again, one recording held out at a
+time, for choosing between recipes without the fold's held-out recordings.
 """
 
 from __future__ import annotations
@@ -98,12 +101,33 @@ def build_folds(data_root: str | os.PathLike, protocol: str, out_dir: str | os.P
     root, out = Path(data_root), Path(out_dir)
     if protocol == "given":
         return [_given_fold(root, window)]
-    images, annotations, categories = _pool(root)
+    return _leave_one_out(*_pool(root), protocol, out, window, root / "annotations")
+
+
+def inner_folds(outer: Fold, out_dir: str | os.PathLike, window: int = 64) -> list[Fold]:
+    """Leave-one-recording-out over the training keyframes of ``outer`` only (its
+    ``train_ann``), written under ``out_dir/<recording>/``: the folds a choice between
+    recipes is made on without reading ``outer``'s held-out recordings."""
+    content = read_coco(outer.train_ann)
+    return _leave_one_out(content["images"], content["annotations"],
+                          content.get("categories", []), "leave-one-recording-out",
+                          Path(out_dir), window, outer.train_ann)
+
+
+def fold_recordings(fold: Fold) -> tuple[set[str], set[str]]:
+    """The sensor ids of every keyframe in ``fold``'s train and test files."""
+    train, test = (read_coco(path)["images"] for path in (fold.train_ann, fold.test_ann))
+    return {str(i["sensor_id"]) for i in train}, {str(i["sensor_id"]) for i in test}
+
+
+def _leave_one_out(images: list[dict], annotations: list[dict], categories: list[dict],
+                   protocol: str, out: Path, window: int, source: Path) -> list[Fold]:
+    """One fold per session or recording of the pool, each held out in turn."""
     group_of: Callable[[str], str] = session_of if protocol == "leave-one-session-out" \
         else (lambda sensor_id: sensor_id)
     groups = sorted({group_of(str(image["sensor_id"])) for image in images})
     if len(groups) < 2:
-        raise DataError(root / "annotations", f"{protocol} needs at least two "
+        raise DataError(source, f"{protocol} needs at least two "
                         f"{'sessions' if protocol == 'leave-one-session-out' else 'recordings'}"
                         f", found {', '.join(groups) or 'none'}")
     folds = []

@@ -202,21 +202,27 @@ def crop_along(
 
 
 def dense_window_len(clip_len: int, frame_interval: int, max_shift_frames: int,
-                     max_speed: float) -> int:
-    """Frames a dense (every-frame) window around the keyframe needs so that
+                     max_speed: float, anchor: str = "centre") -> int:
+    """Frames a dense (every-frame) window centred on the keyframe needs so that
     ``temporal_indices`` never runs past it: the sparse span at the fastest speed plus the
-    largest shift on either side (even, so the keyframe sits at its middle)."""
+    largest shift on either side (even, so the keyframe sits at its middle); a clip that
+    ends at the keyframe (``anchor='end'``) needs its whole span before the middle."""
+    if anchor == "end":
+        half = int(np.ceil((clip_len - 1) * frame_interval * max_speed)) + int(max_shift_frames)
+        return 2 * (half + 1)
     span = int(np.ceil(clip_len * frame_interval * max_speed)) + 2 * int(max_shift_frames) + 2
     return span + span % 2
 
 
 def temporal_indices(dense_len: int, clip_len: int, frame_interval: int, shift_frames: float,
-                     speed: float) -> np.ndarray:
+                     speed: float, anchor: str = "centre") -> np.ndarray:
     """Indices (clip_len,) into a dense window of ``dense_len`` frames centred on the
-    keyframe: ``clip_len`` frames every ``frame_interval * speed`` frames, centred
-    ``shift_frames`` after the keyframe. Speed 1 and shift 0 pick exactly the frames that
-    ``LoadThermalWindow(clip_len, frame_interval)`` reads (the test-time clip)."""
-    offsets = speed * frame_interval * (np.arange(clip_len) - clip_len / 2)
+    keyframe: ``clip_len`` frames every ``frame_interval * speed`` frames, centred (with
+    ``anchor='end'``: ending) ``shift_frames`` after the keyframe. Speed 1 and shift 0 pick
+    exactly the frames that ``LoadThermalWindow(clip_len, frame_interval, anchor=anchor)``
+    reads (the test-time clip)."""
+    steps = np.arange(clip_len) - ((clip_len - 1) if anchor == "end" else clip_len / 2)
+    offsets = speed * frame_interval * steps
     inds = np.round(dense_len // 2 + shift_frames + offsets).astype(np.int64)
     if inds[0] < 0 or inds[-1] >= dense_len:
         raise ValueError(f"a {dense_len}-frame window is too short for {clip_len} frames every "

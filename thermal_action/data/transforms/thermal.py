@@ -12,8 +12,18 @@ from mmaction.registry import TRANSFORMS
 from mmcv.transforms import BaseTransform
 
 from thermal_action.data.transforms import functional as F
-from thermal_action.data.window import MEMORY_BUDGET_BYTES, WindowReader, window_from_arrays
+from thermal_action.data.window import (
+    MEMORY_BUDGET_BYTES,
+    WindowReader,
+    check_anchor,
+    window_from_arrays,
+)
 from thermal_action.errors import DataError
+
+
+def sample_anchor(results: dict, anchor: str | None) -> str:
+    """A transform's own ``anchor``, else the sample's ``keyframe_anchor`` (``'centre'``)."""
+    return anchor or check_anchor(results.get("keyframe_anchor") or "centre")
 
 
 @TRANSFORMS.register_module()
@@ -21,8 +31,11 @@ class LoadThermalWindow(BaseTransform):
     """Take ``clip_len`` frames every ``frame_interval`` frames around the keyframe.
 
     The window is ``[frame_idx - span/2, frame_idx + span/2)`` with span = clip_len *
-    frame_interval (64 frames by default, as the seed); frames past either end of the
-    recording repeat the edge frame and ``window_padded`` is set.
+    frame_interval (64 frames by default, as the seed); with ``anchor='end'`` the clip ends
+    at the keyframe instead (causal: the label is the newest frame's action). ``anchor``
+    None takes the sample's ``keyframe_anchor`` (``ThermalActionDataset``; default
+    ``'centre'``). Frames past either end of the recording repeat the edge frame and
+    ``window_padded`` is set.
     The frames come from ``frames_c`` (N, H, W) deg C when ``results`` holds them in memory
     (with optional ``frame_timestamps_ms`` (N,)), else from the file ``hdf5_path`` through a
     ``WindowReader`` that decodes up to ``memory_budget_mb`` of recordings per process.
@@ -31,21 +44,25 @@ class LoadThermalWindow(BaseTransform):
     """
 
     def __init__(self, clip_len: int = 32, frame_interval: int = 2,
-                 memory_budget_mb: float = MEMORY_BUDGET_BYTES / 2**20) -> None:
+                 memory_budget_mb: float = MEMORY_BUDGET_BYTES / 2**20,
+                 anchor: str | None = None) -> None:
         if clip_len < 1 or frame_interval < 1:
             raise ValueError("clip_len and frame_interval must be positive")
         self.clip_len = clip_len
         self.frame_interval = frame_interval
+        self.anchor = None if anchor is None else check_anchor(anchor)
         self.memory_budget_mb = memory_budget_mb
         self.reader = WindowReader(int(memory_budget_mb * 2**20))
 
     def transform(self, results: dict) -> dict:
+        anchor = sample_anchor(results, self.anchor)
         if results.get("frames_c") is not None:
             window = window_from_arrays(results["frames_c"], results.get("frame_timestamps_ms"),
-                                        results["frame_idx"], self.clip_len, self.frame_interval)
+                                        results["frame_idx"], self.clip_len, self.frame_interval,
+                                        anchor)
         else:
             window = self.reader.read(results["hdf5_path"], results["frame_idx"], self.clip_len,
-                                      self.frame_interval)
+                                      self.frame_interval, anchor)
         results.update(
             imgs=window.temps_c,
             frame_inds=window.frame_inds,
@@ -62,7 +79,7 @@ class LoadThermalWindow(BaseTransform):
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(clip_len={self.clip_len}, "
                 f"frame_interval={self.frame_interval}, "
-                f"memory_budget_mb={self.memory_budget_mb:g})")
+                f"memory_budget_mb={self.memory_budget_mb:g}, anchor={self.anchor!r})")
 
 
 @TRANSFORMS.register_module()
@@ -210,11 +227,14 @@ class RandomTemporalCrop(BaseTransform):
     with ``frame_interval=1`` and ``dense_window_len`` frames, cached before this step),
     take ``clip_len`` frames every ``frame_interval * speed`` frames, speed drawn from
     ``speed_range`` (the sensor's irregular 6-10 fps makes actions look faster or slower),
-    centred up to ``max_shift_frames`` before or after the keyframe. Without augmentation
-    (probability ``1 - prob``) the clip is the test-time one: speed 1, no shift."""
+    centred (or with ``anchor='end'`` ending) up to ``max_shift_frames`` before or after the
+    keyframe (``anchor`` None: the sample's ``keyframe_anchor``). Without augmentation
+    (probability ``1 - prob``) the clip is the test-time one: speed 1, no shift. The dense
+    window is centred on the keyframe either way (``LoadThermalWindow(anchor='centre')``)."""
 
     def __init__(self, clip_len: int = 32, frame_interval: int = 2, max_shift_frames: int = 8,
-                 speed_range: tuple[float, float] = (0.8, 1.25), prob: float = 1.0) -> None:
+                 speed_range: tuple[float, float] = (0.8, 1.25), prob: float = 1.0,
+                 anchor: str | None = None) -> None:
         if clip_len < 1 or frame_interval < 1 or max_shift_frames < 0:
             raise ValueError("clip_len and frame_interval must be positive, the shift >= 0")
         if not 0 < speed_range[0] <= speed_range[1]:
@@ -222,19 +242,26 @@ class RandomTemporalCrop(BaseTransform):
         self.clip_len, self.frame_interval = clip_len, frame_interval
         self.max_shift_frames, self.prob = max_shift_frames, prob
         self.speed_range = tuple(speed_range)
-        self.dense_len = F.dense_window_len(clip_len, frame_interval, max_shift_frames,
-                                            self.speed_range[1])
+        self.anchor = None if anchor is None else check_anchor(anchor)
+
+    def dense_len(self, anchor: str = "centre") -> int:
+        """Frames of the dense window this crop needs for clips anchored by ``anchor``."""
+        return F.dense_window_len(self.clip_len, self.frame_interval, self.max_shift_frames,
+                                  self.speed_range[1], anchor)
 
     def transform(self, results: dict) -> dict:
-        dense_len = len(results["imgs"])
-        if dense_len < self.dense_len:
-            raise ValueError(f"RandomTemporalCrop needs a dense window of {self.dense_len} frames "
-                             f"(LoadThermalWindow frame_interval=1), got {dense_len}")
+        anchor = sample_anchor(results, self.anchor)
+        dense_len, needed = len(results["imgs"]), self.dense_len(anchor)
+        if dense_len < needed:
+            raise ValueError(f"RandomTemporalCrop needs a dense window of {needed} frames "
+                             f"(LoadThermalWindow frame_interval=1, anchor='centre'), got "
+                             f"{dense_len}")
         speed, shift = 1.0, 0.0
         if np.random.rand() < self.prob:
             speed = float(np.exp(np.random.uniform(*np.log(self.speed_range))))
             shift = float(np.random.randint(-self.max_shift_frames, self.max_shift_frames + 1))
-        inds = F.temporal_indices(dense_len, self.clip_len, self.frame_interval, shift, speed)
+        inds = F.temporal_indices(dense_len, self.clip_len, self.frame_interval, shift, speed,
+                                  anchor)
         results["imgs"] = results["imgs"][inds]
         for key in ("frame_inds", "timestamps_ms"):
             if results.get(key) is not None:
