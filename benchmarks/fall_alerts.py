@@ -1,26 +1,25 @@
-"""Choose the fall-alert rule where no real recording is looked at, then score it on the
-held-out real recordings.
+"""Fall alerts, the persistence rule (the baseline) and the learned fall stage side by
+side: fall-episode recall, false alerts per hour, median and 90th-percentile delay from
+the fall to its alert, and near-falls (lying down on a bed, sitting on the floor,
+kneeling, bending, crouching) alerted, on a fresh simulator seed (at least 2 hours, 40
+falls, 20 near-falls: a seed neither the action model nor the stage saw) and on the
+held-out real recordings (``--split-root``'s val.json); plus the stream's real-time
+factor with the stage on, 3 people at 10 fps.
 
-The rule (``smoothing_s``, ``fall_share``, ``alert_after_s`` of ``StreamSettings``) is
-chosen on simulated recordings with falls, beds and chairs (about 85 minutes by default,
-a new simulator seed): the stream classifies them once and ``replay_alerts`` applies every
-setting of the grid to the same classifications. The choice is the best fall-alert
-recall among the settings with at most ``--max-false-per-hour`` false alerts per hour
-(then fewer false alerts, then the shortest median delay from the fall to its alert);
-when none keeps to it, none is chosen and the defaults stay.
-The held-out real recordings of ``--split-root`` (its val.json) are streamed once and
-scored under every setting, the chosen one and the stream's defaults marked: they are
-read there, never chosen there.
+The stream runs once per recording with the stage live (so its cost is measured),
+recording every classification; the baseline is replayed over the same classifications.
+Zones come from each recording's furniture annotations, as a user's zones file would
+(``data zones``); the stage is also scored without them.
 
     python benchmarks/fall_alerts.py --model CONFIG CHECKPOINT --detector CONFIG CHECKPOINT
-        --split-root BUILT_DATASET [--real ../shared/data/thermal_action_dataset]
-        [--sim-recordings 30] [--sim-frames 1500]
+        --stage FALL_STAGE.json --split-root BUILT_DATASET
+        [--real ../shared/data/thermal_action_dataset] [--sim-recordings 80]
+        [--sim-frames 1200] [--sim-seed 4242]
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import tempfile
 import time
 from dataclasses import replace
@@ -30,129 +29,134 @@ import numpy as np
 import torch
 
 from thermal_action.data.annotations import load_keyframes
-from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.classes import CLASS_NAMES, ON_BED, ActionClass
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
+from thermal_action.data.zones import furniture_zones
+from thermal_action.engine.alert_rules import FallEventRule, PersistenceRule, replay_alerts
+from thermal_action.engine.fall_stage import STAGE_CLASS_WEIGHTS, stream_recording
 from thermal_action.engine.infer import file_frames, run_stream
 from thermal_action.engine.inference import ClipClassifier
-from thermal_action.engine.streaming import (
-    ActionStream,
-    Classified,
-    StreamSettings,
-    replay_alerts,
-)
-from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
+from thermal_action.engine.streaming import ActionStream, StreamSettings, alert_event
+from thermal_action.evaluation.end_to_end import end_to_end_scores, near_fall_episodes
 from thermal_action.tracking.learned import LearnedDetector
 from thermal_action.tracking.truth import annotated_frames
 
-GRID = dict(smoothing_s=(1.0, 2.0, 4.0), fall_share=(0.4, 0.5, 0.6, 0.7),
-            alert_after_s=(1.0, 2.0, 3.0, 5.0, 8.0))
+NEAR_FALL_NAMES = frozenset(CLASS_NAMES[c] for c in (
+    *ON_BED, ActionClass.LOW_OTHER, ActionClass.KNEELING, ActionClass.BENDING,
+    ActionClass.CROUCHING))
 
 
-def stream_once(make_stream, paths: list[Path]) -> dict[str, tuple[StreamRun, list]]:
-    """Per recording: what the stream did (views, events, timestamps) and its
-    classifications, recorded for the replay."""
+def stream_all(stream: ActionStream, root: Path, sensors: list[str], zones: bool) -> dict:
+    """Per sensor: (stream run, observations); zones from the furniture annotations."""
     out = {}
-    for path in paths:
-        stream, classified = make_stream(), []
-        stream.on_classified = classified.append
-        result = run_stream(stream, file_frames(path, SENSOR_SHAPE)[1], path.stem,
-                            keep_frames=None)
-        out[path.stem] = (StreamRun(result.views, [e for e in result.events
-                                                    if e.kind != "fall_alert"],
-                                    result.timestamps_ms), classified)
+    for sensor in sensors:
+        found = furniture_zones(root, sensor, SENSOR_SHAPE) if zones else None
+        stream.zones = found if found is not None and len(found) else None
+        out[sensor] = stream_recording(stream, root / "frames" / f"{sensor}.h5", SENSOR_SHAPE)
+    stream.zones = None
     return out
 
 
-def score(streamed: dict[str, tuple[StreamRun, list[Classified]]], truth: list,
-          settings: StreamSettings):
-    runs = {sensor: run._replace(events=list(run.events) + replay_alerts(classified, settings))
-            for sensor, (run, classified) in streamed.items()}
-    return end_to_end_scores(runs, truth)
+def scores_of(streamed: dict, frames: list, rule) -> tuple:
+    runs = {sensor: run._replace(events=list(run.events) + [
+        alert_event(a) for a in replay_alerts(observations, rule)])
+        for sensor, (run, observations) in streamed.items()}
+    return end_to_end_scores(runs, frames), near_fall_episodes(runs, frames, NEAR_FALL_NAMES)
 
 
-def delay(scores) -> float:
-    """Median seconds from a fall episode's start to its alert (inf: none alerted)."""
-    return float(np.median(scores.alert_delays_s)) if scores.alert_delays_s else float("inf")
+def line(name: str, scores, near) -> str:
+    delays = scores.alert_delays_s
+    median = f"{np.median(delays):5.1f}" if delays else "    -"
+    p90 = f"{np.percentile(delays, 90):5.1f}" if delays else "    -"
+    return (f"  {name:28s} {scores.falls_alerted:>3}/{scores.falls:<3} "
+            f"({scores.fall_recall:4.2f})  {scores.false_alerts:>3} false "
+            f"({scores.false_alerts_per_hour:4.2f}/h)  delay median {median} s, p90 {p90} s"
+            f"  near-falls alerted {near[1]}/{near[0]}")
+
+
+def speed_with_stage(classifier, detector, stage: Path, folder: Path) -> float:
+    """Real-time factor with the stage on: 3 people at 10 fps, 60 s recordings."""
+    config = replace(SynthConfig(), num_recordings=4, frames_per_recording=600,
+                     recordings_per_session=1, people_weights=(0.0, 0.0, 1.0), seed=77,
+                     median_interval_ms=((100.0, 100.0),), val_fraction=0.5)
+    root = generate_dataset(folder / "three", config).root
+    stream = ActionStream(classifier, detector, alert_rule=FallEventRule(stage))
+    sensor_s = wall_s = 0.0
+    for path in sorted((root / "frames").glob("*.h5")):
+        result = run_stream(stream, file_frames(path, SENSOR_SHAPE)[1], path.stem)
+        sensor_s, wall_s = sensor_s + result.duration_s, wall_s + result.seconds
+    return sensor_s / wall_s
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs=2, required=True, metavar=("CONFIG", "CHECKPOINT"))
     parser.add_argument("--detector", nargs=2, required=True, metavar=("CONFIG", "CHECKPOINT"))
+    parser.add_argument("--stage", required=True, help="a fall-stage file (fall-stage)")
     parser.add_argument("--split-root", required=True,
                         help="built dataset whose val.json recordings are held out")
     parser.add_argument("--real", default="../shared/data/thermal_action_dataset")
-    parser.add_argument("--sim-recordings", type=int, default=30)
-    parser.add_argument("--sim-frames", type=int, default=1500,
-                        help="frames per simulated recording: long enough that a fall near "
-                             "its end still has time to be alerted")
-    parser.add_argument("--sim-seed", type=int, default=1234)
-    parser.add_argument("--max-false-per-hour", type=float, default=1.0)
+    parser.add_argument("--sim-recordings", type=int, default=80)
+    parser.add_argument("--sim-frames", type=int, default=1200)
+    parser.add_argument("--sim-seed", type=int, default=4242)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     classifier = ClipClassifier(*args.model)
     detector = LearnedDetector(*args.detector)
-    base = StreamSettings()
-
-    def make_stream() -> ActionStream:
-        return ActionStream(classifier, detector, settings=base)
-
-    settings = [replace(base, **dict(zip(GRID, values, strict=True)))
-                for values in itertools.product(*GRID.values())]
+    stage = FallEventRule(args.stage)
+    baseline = StreamSettings().persistence_rule()
+    rules = [("persistence (baseline)", baseline), ("fall stage", stage)]
+    stream = ActionStream(classifier, detector, alert_rule=stage)
+    print(f"fall stage {args.stage}: threshold {stage.threshold:g}, {stage.confirm} in a row;"
+          f" baseline {PersistenceRule().settings()}")
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
+        weights = tuple(float(STAGE_CLASS_WEIGHTS.get(ActionClass(i), 1.0))
+                        for i in range(len(CLASS_NAMES)))
         config = replace(SynthConfig(), num_recordings=args.sim_recordings,
-                         frames_per_recording=args.sim_frames, seed=args.sim_seed)
+                         frames_per_recording=args.sim_frames, seed=args.sim_seed,
+                         class_weights=weights, people_weights=(0.7, 0.3))
         sim_root = generate_dataset(Path(folder) / "sim", config).root
-        sim = stream_once(make_stream, sorted((sim_root / "frames").glob("*.h5")))
-        sim_truth = annotated_frames(sim_root)
-        sim_scores = [score(sim, sim_truth, s) for s in settings]
-        print(f"simulated: {args.sim_recordings} recordings, "
-              f"{sim_scores[0].hours * 60:.0f} min, {sim_scores[0].falls} fall episodes "
-              f"({time.perf_counter() - start:.0f} s)")
+        sensors = sorted(p.stem for p in (sim_root / "frames").glob("*.h5"))
+        frames = annotated_frames(sim_root)
+        for zones in (True, False):
+            streamed = stream_all(stream, sim_root, sensors, zones)
+            results = [(name, *scores_of(streamed, frames, rule)) for name, rule in rules]
+            if zones:
+                hours = results[0][1].hours
+                print(f"simulated (seed {args.sim_seed}): {len(sensors)} recordings, "
+                      f"{hours:.2f} h, {results[0][1].falls} fall episodes, "
+                      f"{results[0][2][0]} near-falls ({time.perf_counter() - start:.0f} s)")
+            print(" with zones from the furniture annotations:" if zones else
+                  " without zones:")
+            for name, scores, near in results:
+                print(line(name, scores, near))
+        speed = speed_with_stage(classifier, detector, Path(args.stage), Path(folder))
     real = Path(args.real)
     keyframes, _ = load_keyframes(Path(args.split_root) / "annotations" / "val.json",
                                   CLASS_NAMES)
     sensors = sorted({k.sensor_id for k in keyframes})
-    held_out = stream_once(make_stream, [real / "frames" / f"{s}.h5" for s in sensors])
-    real_truth = annotated_frames(real, sensors)
-    real_scores = [score(held_out, real_truth, s) for s in settings]
-    print(f"held-out real: {', '.join(sensors)}, {real_scores[0].hours * 60:.1f} min, "
-          f"{real_scores[0].falls} fall episodes")
-
-    allowed = [i for i, s in enumerate(sim_scores)
-               if s.false_alerts_per_hour <= args.max_false_per_hour]
-    chosen = min(allowed, key=lambda i: (-sim_scores[i].fall_recall,
-                                         sim_scores[i].false_alerts_per_hour,
-                                         delay(sim_scores[i])), default=None)
-    default = next(i for i, s in enumerate(settings) if s == base)
-    print(f"{'smoothing_s':>11} {'fall_share':>10} {'alert_after_s':>13} | "
-          f"{'sim recall':>10} {'sim false/h':>11} {'sim delay s':>11} | "
-          f"{'real falls':>10} {'real false':>12} {'real delay s':>12}")
-    for index, (setting, sim_s, real_s) in enumerate(zip(settings, sim_scores, real_scores,
-                                                         strict=True)):
-        mark = " <- chosen on simulated" if index == chosen else ""
-        mark += " <- the defaults" if index == default else ""
-        print(f"{setting.smoothing_s:11g} {setting.fall_share:10g} {setting.alert_after_s:13g} | "
-              f"{sim_s.fall_recall:10.2f} {sim_s.false_alerts_per_hour:11.1f} "
-              f"{delay(sim_s):11.1f} | {real_s.falls_alerted:>5}/{real_s.falls:<4} "
-              f"{real_s.false_alerts:>3} ({real_s.false_alerts_per_hour:3.0f}/h) "
-              f"{delay(real_s):12.1f}{mark}")
-    if chosen is None:
-        print(f"no setting keeps to {args.max_false_per_hour:g} false alerts per hour on the "
-              "simulated recordings, so none is chosen: the defaults stay")
-        return
-    pick = settings[chosen]
-    print(f"chosen: smoothing_s={pick.smoothing_s:g} fall_share={pick.fall_share:g} "
-          f"alert_after_s={pick.alert_after_s:g}; held-out real: "
-          f"{real_scores[chosen].falls_alerted} of {real_scores[chosen].falls} falls alerted, "
-          f"{real_scores[chosen].false_alerts} false alerts "
-          f"({real_scores[chosen].false_alerts_per_hour:.1f} per hour; targets recall 0.95, "
-          f"at most 1 per hour)")
+    frames = annotated_frames(real, sensors)
+    streamed = stream_all(stream, real, sensors, True)
+    results = [(name, *scores_of(streamed, frames, rule)) for name, rule in rules]
+    print(f"held-out real: {', '.join(sensors)}, {results[0][1].hours * 60:.1f} min, "
+          f"{results[0][1].falls} fall episodes, {results[0][2][0]} near-falls")
+    for name, scores, near in results:
+        print(line(name, scores, near))
+    for sensor in sensors:  # by recording
+        one = {sensor: streamed[sensor]}
+        mine = [f for f in frames if f.sensor_id == sensor]
+        cells = []
+        for name, rule in rules:
+            scores, _ = scores_of(one, mine, rule)
+            cells.append(f"{name}: {scores.falls_alerted}/{scores.falls} falls, "
+                         f"{scores.false_alerts} false")
+        print(f"  {sensor}: " + "; ".join(cells))
+    print(f"stream with the fall stage on, 3 people at 10 fps: {speed:.0f}x real time "
+          "(target >= 100x)")
 
 
 if __name__ == "__main__":
-    np.set_printoptions(precision=3)
     main()

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_action.cli import data_build, data_replay, data_stats, data_synth, data_validate
+from thermal_action.cli import (
+    data_build,
+    data_replay,
+    data_stats,
+    data_synth,
+    data_validate,
+    data_zones,
+)
 
 VERBS = {
     "synth": data_synth,
@@ -12,6 +19,7 @@ VERBS = {
     "validate": data_validate,
     "stats": data_stats,
     "replay": data_replay,
+    "zones": data_zones,
 }
 
 

@@ -33,6 +33,14 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="time constant of the score smoothing, s (default 2)")
     parser.add_argument("--alert-after-s", type=float, default=3.0,
                         help="fall-related for this long raises a fall alert (default 3)")
+    parser.add_argument("--alert-rule", default="persistence", metavar="RULE",
+                        help="when a person's history is a fall alert: 'persistence' (the "
+                             "fall-related classes held --alert-after-s; the default) or a "
+                             "fall-stage file made by 'thermal-action fall-stage'")
+    parser.add_argument("--zones", metavar="FILE",
+                        help="the sensor's beds, couches, chairs and doors (YAML or JSON "
+                             "polygons in pixels; see 'data zones'): lying in a bed or on a "
+                             "couch is not a fall")
     parser.add_argument("--out", metavar="TIMELINE",
                         help="write the timeline to this .json or .csv file")
     parser.add_argument("--render", metavar="VIDEO",
@@ -67,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     if args.sources.count("-") > 1:
         raise ConfigError("standard input (-) can be read once")
     stream = build_stream(args.config, args.checkpoint, args.detector,
-                          stride_s=args.stride_s, smoothing_s=args.smoothing_s,
+                          alert_rule=args.alert_rule, zones=args.zones,
+                          frame_shape=args.frame_shape, stride_s=args.stride_s,
+                          smoothing_s=args.smoothing_s,
                           alert_after_s=args.alert_after_s,
                           detect_every_s=args.detect_every_s)
     for source in args.sources:
@@ -128,12 +138,13 @@ def _write_outputs(stream, result, name: str, source: str, args: argparse.Namesp
         )
     if render:
         written = render_actions_video(result.frames_c, result.timestamps_ms, result.views,
-                                       render, source=name)
+                                       render, source=name, zones=stream.zones)
         shown = len(result.frames_c)
         print(f"render: {written}" + ("" if shown == result.frames else
                                       f"  (the first {shown} of {result.frames} frames)"))
     if png:
-        written = plot_timeline(people, result.first_ms, result.last_ms, png, title=name)
+        written = plot_timeline(people, result.first_ms, result.last_ms, png, title=name,
+                                zones=stream.zones)
         print(f"timeline PNG: {written}")
 
 

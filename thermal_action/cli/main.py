@@ -16,14 +16,15 @@ from thermal_action.cli import (
     doctor,
     evaluate,
     export,
+    fall_stage,
     infer,
     test,
     train,
 )
 
 COMMANDS = {"demo": demo, "train": train, "test": test, "evaluate": evaluate, "detect": detect,
-            "infer": infer, "export": export, "data": data, "configs": configs,
-            "doctor": doctor}
+            "infer": infer, "fall-stage": fall_stage, "export": export, "data": data,
+            "configs": configs, "doctor": doctor}
 
 
 def clean_error(exc: BaseException) -> str:

@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -50,14 +51,15 @@ def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], s
                keep_frames: int | None = 0, realtime: bool = False,
                on_events: Callable[[list[Event]], None] | None = None,
                on_frame: Callable[[int], None] | None = None,
-               skipped: SkippedLines | None = None) -> InferResult:
+               skipped: SkippedLines | None = None, keep_pixels: bool = True) -> InferResult:
     """Push every (frame, timestamp ms) of ``frames`` through ``stream`` from a fresh
     state, then flush it. ``keep_frames`` keeps the first that many frames (all with None)
     with their time and live tracks, for drawing or scoring: a video shows at most
     ``VIDEO_MAX_FRAMES``, so a long or live source need not hold the rest. ``realtime``
     waits until each frame's time has come, as a replayed sensor; ``on_events`` gets each
     frame's events as they happen; ``on_frame(count)`` after each frame; ``skipped``
-    counts a live source's bad lines."""
+    counts a live source's bad lines; ``keep_pixels=False`` keeps the times and tracks of
+    the kept frames but not the frames themselves (for scoring, not drawing)."""
     result = InferResult(source, skipped=skipped or SkippedLines())
     stream.reset()
     wall_start = time.monotonic()
@@ -74,7 +76,8 @@ def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], s
         result.last_ms = stamp
         result.events += events
         if keep_frames is None or result.frames <= keep_frames:
-            result.frames_c.append(np.asarray(frame, np.float32))
+            if keep_pixels:
+                result.frames_c.append(np.asarray(frame, np.float32))
             result.timestamps_ms.append(int(stamp))
             result.views.append(stream.live_tracks())
         if events and on_events is not None:
@@ -94,7 +97,8 @@ def stream_settings_document(stream: ActionStream) -> dict:
     return dict(config=stream.classifier.config, checkpoint=stream.classifier.checkpoint,
                 detector=None if detector is None else type(detector).__name__,
                 detector_config=getattr(detector, "config", None),
-                **stream.settings.__dict__)
+                **stream.settings.__dict__, alert_rule=stream.alert_rule.settings(),
+                zones=None if stream.zones is None else len(stream.zones))
 
 
 def file_frames(path: str | os.PathLike, frame_shape: tuple[int, int]):
@@ -108,22 +112,37 @@ def file_frames(path: str | os.PathLike, frame_shape: tuple[int, int]):
 
 
 def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
-                 detector: tuple[str, str] | None = None, **settings: float) -> ActionStream:
+                 detector: tuple[str, str] | None = None, alert_rule: Any = None,
+                 zones: str | os.PathLike | None = None,
+                 frame_shape: tuple[int, int] | None = None,
+                 **settings: float) -> ActionStream:
     """An ``ActionStream`` for the action model ``config`` + ``checkpoint`` (.pth or
     .onnx) with the person detector ``detector`` (config, checkpoint) or the warm-blob
-    one; ``settings`` are ``StreamSettings`` fields (stride_s, detect_every_s, ...). Bad
-    settings are a ``ConfigError``."""
+    one; ``alert_rule``: ``'persistence'`` (the default, with ``settings``), a fall-stage
+    file or a rule (``alert_rules.build_alert_rule``); ``zones``: a zones file for
+    frames of ``frame_shape``; ``settings`` are ``StreamSettings`` fields (stride_s,
+    detect_every_s, ...). Bad settings are a ``ConfigError``, a bad zones file a
+    ``DataError``."""
+    from thermal_action.data.sensor import SENSOR_SHAPE
+    from thermal_action.engine.alert_rules import build_alert_rule
     from thermal_action.engine.inference import ClipClassifier
     from thermal_action.engine.streaming import StreamSettings
     from thermal_action.errors import ConfigError
     from thermal_action.tracking.blob import BlobDetector
     from thermal_action.tracking.learned import LearnedDetector
 
+    loaded = None
+    if zones is not None:
+        from thermal_action.data.zones import load_zones
+
+        loaded = load_zones(zones, frame_shape or SENSOR_SHAPE)
     try:
         chosen = StreamSettings(**settings)
+        rule = (chosen.persistence_rule() if alert_rule in (None, "persistence")
+                else build_alert_rule(alert_rule))
         classifier = ClipClassifier(config, checkpoint)
         person = classifier.person_centred
         found = (LearnedDetector(*detector) if detector else BlobDetector()) if person else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    return ActionStream(classifier, found, settings=chosen)
+    return ActionStream(classifier, found, settings=chosen, alert_rule=rule, zones=loaded)

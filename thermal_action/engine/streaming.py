@@ -10,12 +10,14 @@ track awaits confirmation, it runs on every frame); a ring of the last ``window_
 frames (shared by every track) and each track's recent boxes make the clip a
 person-centred model classifies, every ``stride_s`` seconds of sensor time per track;
 the per-track class probabilities are averaged over time (exponentially,
-``smoothing_s``); the arg-max class makes action segments; a fall alert is raised when
-the fall-related classes hold ``fall_share`` of the smoothed probability for
-``alert_after_s`` (``TrackScores``; ``replay_alerts`` applies other settings to recorded
-classifications). A whole-frame model classifies the frame as one pseudo-track (id 0)
-and needs no detector. Memory is bounded whatever the length of the stream: the ring,
-one box per recent frame per live track, and no history.
+``smoothing_s``); the arg-max class makes action segments; each classification, with the
+track's box and heat (``Observation``), goes to the alert rule (``engine.alert_rules``:
+by default the fall-related classes holding ``fall_share`` of the smoothed probability
+for ``alert_after_s``; or the learned fall stage), which raises fall alerts
+(``replay_alerts`` applies other rules to recorded observations). A whole-frame model
+classifies the frame as one pseudo-track (id 0) and needs no detector. Memory is
+bounded whatever the length of the stream: the ring, one box per recent frame per live
+track, and the alert rule's recent observations.
 
 Times are sensor times (ms, from the timestamps), never frame counts, so irregular frame
 rates and gaps of seconds behave the same; the model itself sees the last
@@ -28,18 +30,32 @@ its alert is visible.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED
+from thermal_action.data.classes import CLASS_NAMES
+from thermal_action.data.sensor import invalid_mask
+from thermal_action.engine.alert_rules import (
+    Alert,
+    AlertRule,
+    Observation,
+    PersistenceRule,
+    TrackWatch,
+    smooth,
+)
+from thermal_action.engine.alert_rules import replay_alerts as replay
 from thermal_action.engine.inference import ClipClassifier
 from thermal_action.tracking.detections import Detector
 from thermal_action.tracking.tracker import Tracker, TrackPoint
 
+if TYPE_CHECKING:
+    from thermal_action.data.zones import Zones
+
 FRAME_TRACK = 0
+
 """The pseudo-track of a whole-frame model."""
 
 
@@ -72,8 +88,8 @@ class TrackView(NamedTuple):
 
 @dataclass(frozen=True)
 class StreamSettings:
-    """How often and how smoothly people are classified, and when a fall is an alert.
-    Times in seconds of sensor time."""
+    """How often and how smoothly people are classified, and the settings of the
+    default alert rule (``PersistenceRule``). Times in seconds of sensor time."""
 
     stride_s: float = 1.0
     smoothing_s: float = 2.0
@@ -89,70 +105,28 @@ class StreamSettings:
         if not 0 < self.fall_share <= 1:
             raise ValueError(f"fall_share must lie in (0, 1], got {self.fall_share}")
 
-
-class Classified(NamedTuple):
-    """One classification of one track: the model's class probabilities (not smoothed),
-    the time its window is dated at (ms) and the frame time it was made at (ms)."""
-
-    track_id: int
-    scores: np.ndarray
-    dated_ms: int
-    timestamp_ms: int
+    def persistence_rule(self) -> PersistenceRule:
+        """The baseline alert rule with these settings."""
+        return PersistenceRule(self.smoothing_s, self.fall_share, self.alert_after_s)
 
 
-@dataclass
-class TrackScores:
-    """A track's smoothed class probabilities and its fall-alert state: all that the
-    alert rule sees, so the rule can be replayed over recorded classifications with
-    other settings (``replay_alerts``)."""
-
-    settings: StreamSettings
-    scores: np.ndarray | None = None  # smoothed class probabilities
-    scored_ms: int | None = None  # when the last classified window is dated
-    fall_since_ms: int | None = None
-    alerted: bool = False
-
-    def update(self, scores: np.ndarray, dated_ms: int) -> None:
-        """Fold in a classification (time-based exponential smoothing)."""
-        if self.scores is None or self.settings.smoothing_s == 0:
-            self.scores = scores
-        else:
-            elapsed_s = max(dated_ms - (self.scored_ms or dated_ms), 0) / 1000.0
-            keep = np.exp(-elapsed_s / self.settings.smoothing_s)
-            self.scores = keep * self.scores + (1 - keep) * scores
-        self.scored_ms = dated_ms
-
-    def fall_alert(self, track_id: int, dated_ms: int, timestamp_ms: int) -> Event | None:
-        """The fall alert this classification raises, if any: the fall-related classes
-        have held ``fall_share`` of the smoothed probability for ``alert_after_s``."""
-        share = float(self.scores[list(FALL_RELATED)].sum())
-        if share < self.settings.fall_share:
-            self.fall_since_ms, self.alerted = None, False
-            return None
-        if self.fall_since_ms is None:
-            self.fall_since_ms = dated_ms
-        held_s = (dated_ms - self.fall_since_ms) / 1000.0
-        if self.alerted or held_s < self.settings.alert_after_s:
-            return None
-        self.alerted = True
-        return Event("fall_alert", timestamp_ms, track_id, "fall-related", share,
-                     self.fall_since_ms)
+Classified = Observation
+"""What the stream records of each classification (``ActionStream.on_classified``)."""
 
 
-def replay_alerts(classified: list[Classified], settings: StreamSettings) -> list[Event]:
-    """The fall alerts a stream with ``settings`` raises from the same classifications
-    (recorded with ``ActionStream.on_classified``): a sweep over the alert rule needs
-    the model once. Only ``smoothing_s``, ``fall_share`` and ``alert_after_s`` matter
-    here."""
-    tracks: dict[int, TrackScores] = {}
-    alerts = []
-    for item in classified:
-        watch = tracks.setdefault(item.track_id, TrackScores(settings))
-        watch.update(np.asarray(item.scores, np.float64), item.dated_ms)
-        alert = watch.fall_alert(item.track_id, item.dated_ms, item.timestamp_ms)
-        if alert is not None:
-            alerts.append(alert)
-    return alerts
+def replay_alerts(classified: Iterable[Observation],
+                  rule: AlertRule | StreamSettings) -> list[Event]:
+    """The fall-alert events a stream with ``rule`` (or the persistence rule of
+    ``settings``) raises from the same classifications (recorded with
+    ``ActionStream.on_classified``): a sweep over the alert rule needs the model once."""
+    if isinstance(rule, StreamSettings):
+        rule = rule.persistence_rule()
+    return [alert_event(alert) for alert in replay(classified, rule)]
+
+
+def alert_event(alert: Alert) -> Event:
+    return Event("fall_alert", alert.time_ms, alert.track_id, "fall-related",
+                 alert.confidence, alert.start_ms)
 
 
 @dataclass
@@ -163,7 +137,9 @@ class _TrackState:
     boxes: deque  # (frame number, box xyxy) of its recent frames
     due_ms: int
     seen_ms: int  # when the detector last saw it
-    watch: TrackScores
+    watch: TrackWatch  # the alert rule's state
+    scores: np.ndarray | None = None  # smoothed class probabilities (for the segments)
+    scored_ms: int | None = None
     label: int | None = None  # the current segment's class
     segment_ms: int = 0
     segment_confidence: list[float] = field(default_factory=list)
@@ -171,16 +147,22 @@ class _TrackState:
 
 class ActionStream:
     """See the module docstring. ``classifier``: a ``ClipClassifier`` (PyTorch or ONNX);
-    ``detector`` and ``tracker``: needed by a person-centred model only."""
+    ``detector`` and ``tracker``: needed by a person-centred model only; ``alert_rule``:
+    when a track's classifications are a fall alert (default the persistence rule of
+    ``settings``); ``zones``: the sensor's beds, couches, ... (``data.zones``), whose
+    share of each box the alert rule sees."""
 
     def __init__(self, classifier: ClipClassifier, detector: Detector | None = None,
                  tracker: Tracker | None = None,
-                 settings: StreamSettings = StreamSettings()) -> None:
+                 settings: StreamSettings = StreamSettings(),
+                 alert_rule: AlertRule | None = None, zones: Zones | None = None) -> None:
         if classifier.person_centred and detector is None:
             raise ValueError("this model classifies people: give a person detector")
         self.classifier = classifier
         self.detector = detector if classifier.person_centred else None
         self.settings = settings
+        self.alert_rule = alert_rule or settings.persistence_rule()
+        self.zones = zones
         self.tracker = tracker or Tracker(keep_points=False)
         self.window_frames = classifier.window_frames
         self.on_classified: Callable[[Classified], None] | None = None  # e.g. to record
@@ -224,7 +206,7 @@ class ActionStream:
         """Every live track after the last ``push`` (for drawing)."""
         views = []
         for track, state in self._tracks.items():
-            scores = state.watch.scores
+            scores = state.scores
             label = None if state.label is None else CLASS_NAMES[state.label]
             confidence = None if scores is None else float(scores[state.label])
             views.append(TrackView(track, tuple(state.boxes[-1][1]), label, confidence,
@@ -261,7 +243,7 @@ class ActionStream:
                 state = self._tracks[point.track_id] = _TrackState(
                     timestamp_ms, deque(maxlen=self.window_frames),
                     self._next_grid(timestamp_ms + self.settings.stride_s * 1000 - 1),
-                    timestamp_ms, TrackScores(self.settings))
+                    timestamp_ms, self.alert_rule.watch())
                 events.append(Event("track_started", timestamp_ms, point.track_id))
             state.boxes.append((number, point.box_xyxy))
             if point.detected:
@@ -289,35 +271,44 @@ class ActionStream:
     def _classify(self, due: list[int], timestamp_ms: int, events: list[Event]) -> None:
         window, first = self._window()
         key = self.classifier.keyframe_position  # the centre, or the newest frame (causal)
-        key_ms = self._ring[max(0, key - (self.window_frames - len(self._ring)))][1]
+        key_entry = self._ring[max(0, key - (self.window_frames - len(self._ring)))]
+        key_ms, key_frame = key_entry[1], key_entry[2]
+        boxes = {}
         people, tracks = None, None
-        if self.classifier.person_centred:
-            people, tracks = [], []
-            for track in due:
-                known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
-                                 np.float32)
-                nearest = known[np.argmin(np.abs(known[:, 0] - key))]
-                people.append((track, tuple(nearest[1:])))
-                tracks.append(known)
+        for track in due:
+            known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
+                             np.float32)
+            boxes[track] = tuple(float(v) for v in known[np.argmin(np.abs(known[:, 0] - key)),
+                                                         1:])
+            if self.classifier.person_centred:
+                people = (people or []) + [(track, boxes[track])]
+                tracks = (tracks or []) + [known]
         predictions = self.classifier.predict_windows([window] * len(due), people,
                                                       tracks=tracks)
+        background = room_background_c(key_frame)
         for track, prediction in zip(due, predictions, strict=True):
             state = self._tracks[track]
             state.due_ms = self._next_grid(timestamp_ms)
             dated_ms = max(key_ms, state.started_ms)  # not before the person was there
             scores = np.asarray(prediction.scores, np.float64)
+            peak, mean = box_excess_c(key_frame, boxes[track], background)
+            rest = 0.0 if self.zones is None else self.zones.share_in(boxes[track])
+            observation = Observation(track, scores, dated_ms, timestamp_ms, boxes[track],
+                                      background, peak, mean, rest)
             if self.on_classified is not None:
-                self.on_classified(Classified(track, scores, dated_ms, timestamp_ms))
-            state.watch.update(scores, dated_ms)
+                self.on_classified(observation)
+            elapsed_s = (dated_ms - (state.scored_ms or dated_ms)) / 1000.0
+            state.scores = smooth(state.scores, scores, elapsed_s, self.settings.smoothing_s)
+            state.scored_ms = dated_ms
             self._segments(track, state, dated_ms, events)
-            alert = state.watch.fall_alert(track, dated_ms, timestamp_ms)
+            alert = state.watch.update(observation)
             if alert is not None:
-                events.append(alert)
+                events.append(alert_event(alert))
 
     def _segments(self, track: int, state: _TrackState, dated_ms: int,
                   events: list[Event]) -> None:
-        label = int(np.argmax(state.watch.scores))
-        confidence = float(state.watch.scores[label])
+        label = int(np.argmax(state.scores))
+        confidence = float(state.scores[label])
         if label != state.label:
             if state.label is not None:
                 events.append(self._segment_end(track, state, dated_ms))
@@ -337,3 +328,25 @@ class ActionStream:
         if state.label is not None:
             events.append(self._segment_end(track, state, time_ms))
         events.append(Event("track_ended", time_ms, track))
+
+
+def room_background_c(frame_c: np.ndarray) -> float:
+    """The room's temperature in a frame (deg C): the median of its valid pixels (people
+    cover a small part of a ceiling sensor's view); 0 when none is valid."""
+    valid = frame_c[~invalid_mask(frame_c)]
+    return float(np.median(valid)) if valid.size else 0.0
+
+
+def box_excess_c(frame_c: np.ndarray, box_xyxy: tuple[float, float, float, float],
+                 background_c: float) -> tuple[float, float]:
+    """The hottest and the mean valid pixel of a box (pixels, xyxy) above
+    ``background_c`` (deg C); (0, 0) for a box without valid pixels."""
+    height, width = frame_c.shape
+    x1, y1 = max(int(np.floor(box_xyxy[0])), 0), max(int(np.floor(box_xyxy[1])), 0)
+    x2 = min(max(int(np.ceil(box_xyxy[2])), x1 + 1), width)
+    y2 = min(max(int(np.ceil(box_xyxy[3])), y1 + 1), height)
+    inside = frame_c[y1:y2, x1:x2]
+    valid = inside[~invalid_mask(inside)]
+    if not valid.size:
+        return 0.0, 0.0
+    return float(valid.max() - background_c), float(valid.mean() - background_c)

@@ -136,3 +136,37 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     return EndToEndScores(people, followed, correct, falls, alerted,
                           len(all_alerts - used_alerts), hours, tuple(delays))
 
+
+
+def near_fall_episodes(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedFrame],
+                       names: frozenset[str]) -> tuple[int, int]:
+    """Episodes (a person's run of consecutive annotated frames in one of ``names``, e.g.
+    lying down on a bed or sitting on the floor) and how many of them a track matched to
+    that person alerted during (an alert there is a false one)."""
+    episodes: dict[tuple[str, int], list[_Episode]] = {}
+    previous: AnnotatedFrame | None = None
+    for frame in sorted(frames, key=lambda f: (f.sensor_id, f.frame_idx)):
+        known = previous is not None and previous.sensor_id == frame.sensor_id
+        before = previous.frame_idx if known else None
+        previous = frame
+        matched = _matches(frame, runs[frame.sensor_id].views[frame.frame_idx])
+        for row, (label, object_id) in enumerate(zip(frame.truth.classes,
+                                                     frame.truth.object_ids, strict=True)):
+            if label not in names:
+                continue
+            person = episodes.setdefault((frame.sensor_id, int(object_id)), [])
+            if not person or person[-1].last_frame != before:
+                person.append(_Episode(frame.timestamp_ms, frame.timestamp_ms,
+                                       frame.timestamp_ms, frame.frame_idx))
+            episode = person[-1]
+            episode.end_ms, episode.last_frame = frame.timestamp_ms, frame.frame_idx
+            if row in matched:
+                episode.tracks.add(matched[row].track_id)
+    total = alerted = 0
+    for (sensor, _), person in episodes.items():
+        alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
+        for episode in person:
+            total += 1
+            alerted += any(a.track_id in episode.tracks
+                           and episode.start_ms <= a.time_ms <= episode.end_ms for a in alerts)
+    return total, alerted

@@ -19,6 +19,7 @@ from matplotlib.patches import Patch
 
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.sensor import invalid_mask
+from thermal_action.data.zones import Zones, draw_zones
 from thermal_action.engine.streaming import TrackView
 from thermal_action.engine.timeline import PersonTimeline
 from thermal_action.evaluation.report import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
@@ -64,9 +65,10 @@ VIDEO_MAX_FRAMES = 600
 def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence[int],
                          views_per_frame: Sequence[Sequence[TrackView]],
                          out: str | os.PathLike, source: str = "", frame_step: int = 1,
-                         max_frames: int = VIDEO_MAX_FRAMES, fps: float = 8.0) -> Path:
+                         max_frames: int = VIDEO_MAX_FRAMES, fps: float = 8.0,
+                         zones: Zones | None = None) -> Path:
     """The frames (H, W) deg C with ``action_overlay`` as ``.gif`` or ``.mp4``: every
-    ``frame_step``-th frame, at most ``max_frames``."""
+    ``frame_step``-th frame, at most ``max_frames``; the sensor's ``zones`` outlined."""
     out = Path(out)
     if out.suffix.lower() not in VIDEO_SUFFIXES:
         raise ValueError(f"{out}: a video is written as .gif or .mp4")
@@ -75,6 +77,8 @@ def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence
                          "there must be frames")
     height, width = np.asarray(frames_c[0]).shape
     drawer = FrameDrawer(height, width)
+    if zones is not None:
+        draw_zones(drawer.ax, zones)  # drawn once: the figure is reused for every frame
     first = int(timestamps_ms[0])
     rendered = [drawer.draw(np.asarray(frames_c[i]), action_overlay(
         source, (int(timestamps_ms[i]) - first) / 1000.0,
@@ -88,15 +92,22 @@ def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence
 
 
 def plot_timeline(people: Sequence[PersonTimeline], first_ms: int, last_ms: int,
-                  out: str | os.PathLike, title: str = "") -> Path:
+                  out: str | os.PathLike, title: str = "", zones: Zones | None = None) -> Path:
     """One row per person: coloured bands for their action segments, a thin line for
     when they were tracked, red triangles at fall alerts (and a dashed line back to the
-    fall). Seconds since the first frame."""
+    fall). Seconds since the first frame. With ``zones``, a map of the sensor's zones
+    beside it (what the alert rule knew of beds and couches)."""
     out = Path(out)
     rows = max(len(people), 1)
-    fig = Figure(figsize=(10, 1.2 + 0.55 * rows), dpi=100)
+    fig = Figure(figsize=(10 + 2.6 * (zones is not None), max(1.2 + 0.55 * rows,
+                                                              2.4 if zones else 0)), dpi=100)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
+    if zones is not None:
+        grid = fig.add_gridspec(1, 2, width_ratios=(1, 4.5))
+        _zone_map(fig.add_subplot(grid[0]), zones)
+        ax = fig.add_subplot(grid[1])
+    else:
+        ax = fig.add_subplot()
     seen_labels: list[str] = []
     for row, person in enumerate(people):
         start = (person.start_ms - first_ms) / 1000.0
@@ -120,7 +131,8 @@ def plot_timeline(people: Sequence[PersonTimeline], first_ms: int, last_ms: int,
     ax.set_xlabel("time since the first frame (s)")
     ax.set_title(title or "actions per person", fontsize=10)
     handles = [Patch(color=class_colour(label), label=label) for label in seen_labels]
-    handles.append(Line2D([], [], color=ALERT_COLOUR, marker="v", linestyle="--",
+    if any(person.alerts for person in people):
+        handles.append(Line2D([], [], color=ALERT_COLOUR, marker="v", linestyle="--",
                               label="fall alert (dashed: since the fall)"))
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0),
               frameon=False)
@@ -128,3 +140,16 @@ def plot_timeline(people: Sequence[PersonTimeline], first_ms: int, last_ms: int,
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out)
     return out
+
+
+def _zone_map(ax, zones: Zones) -> None:
+    """The sensor's frame as an empty grid with its zones outlined and named."""
+    rows, cols = zones.frame_shape
+    ax.set_facecolor("#202020")
+    ax.set_xlim(0, cols)
+    ax.set_ylim(rows, 0)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    draw_zones(ax, zones)
+    ax.set_title(f"zones ({len(zones)})", fontsize=8)

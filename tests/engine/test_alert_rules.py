@@ -1,0 +1,210 @@
+"""Alert rules: the persistence baseline, the learned fall stage, its fit and replay."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from thermal_action.data.classes import CLASS_NAMES, ActionClass
+from thermal_action.engine.alert_rules import (
+    ALERT_RULES,
+    FEATURES,
+    HISTORY_S,
+    FallEventRule,
+    FallStageModel,
+    Observation,
+    PersistenceRule,
+    build_alert_rule,
+    history_features,
+    replay_alerts,
+    replay_decisions,
+    track_features,
+)
+from thermal_action.engine.fall_stage import (
+    TruthFrames,
+    fit_network,
+    label_observations,
+)
+from thermal_action.errors import ConfigError
+
+
+def _scores(label: int, share: float = 0.85) -> np.ndarray:
+    scores = np.full(len(CLASS_NAMES), (1 - share) / (len(CLASS_NAMES) - 1))
+    scores[label] = share
+    return scores
+
+
+def scripted_track(track_id: int, kind: str, start_ms: int, rng: np.random.Generator,
+                   noise: float = 0.1) -> tuple[list[Observation], list[int]]:
+    """One person, one classification a second: 12 s walking, a 2 s transition, then 20 s
+    down. ``kind``: 'fall' (fast, onto the floor), 'bed' (slow, onto a bed zone; the model
+    half-confuses it with a fall) or 'floor-sit' (sits down on the floor, still)."""
+    observations, labels = [], []
+    x, y = 10.0 + rng.uniform(-3, 3), 20.0
+    for step in range(34):
+        t = start_ms + 1000 * step
+        if step < 12:
+            x += 1.5
+            label, box, rest = ActionClass.WALKING, (x - 2, y - 2, x + 2, y + 2), 0.0
+            scores, excess, target = _scores(label), 7.0, 0
+        elif step < 14:
+            x += 4.0 if kind == "fall" else 0.5
+            label = {"fall": ActionClass.TRANSITION_RISK, "bed": ActionClass.TRANSITION_BED,
+                     "floor-sit": ActionClass.TRANSITION_NORMAL}[kind]
+            box, rest = (x - 3, y - 2, x + 3, y + 2), float(kind == "bed")
+            scores, excess, target = _scores(label, 0.6), 6.0, int(kind == "fall")
+        else:
+            long_side = 4.0 if kind == "floor-sit" else 7.0
+            box = (x - long_side / 2, y - 1.5, x + long_side / 2, y + 1.5)
+            rest = float(kind == "bed")
+            if kind == "fall":
+                scores, target = _scores(ActionClass.LYING_RISK, 0.75), 1
+            elif kind == "bed":
+                scores = 0.7 * _scores(ActionClass.LYING_RISK) + 0.3 * _scores(
+                    ActionClass.LYING_BED)
+                target = 0
+            else:
+                scores = 0.6 * _scores(ActionClass.LOW_OTHER) + 0.4 * _scores(
+                    ActionClass.LYING_RISK)
+                target = 0
+            excess = 5.0
+        scores = np.clip(scores + rng.normal(0, noise * 0.1, len(scores)), 1e-4, None)
+        scores /= scores.sum()
+        jitter = rng.normal(0, 0.2, 4)
+        observations.append(Observation(track_id, scores, t, t + 200,
+                                        tuple(float(v) for v in np.add(box, jitter)), 20.0,
+                                        excess + rng.normal(0, 0.3), excess / 2, rest))
+        labels.append(target)
+    return observations, labels
+
+
+def scripted_day(seed: int, people: int = 30) -> tuple[list[Observation], np.ndarray, list]:
+    rng = np.random.default_rng(seed)
+    observations, labels, kinds = [], [], []
+    for person in range(people):
+        kind = ("fall", "bed", "floor-sit")[person % 3]
+        track, target = scripted_track(person, kind, person * 60_000, rng)
+        observations += track
+        labels += target
+        kinds.append(kind)
+    return observations, np.asarray(labels, np.float32), kinds
+
+
+def test_features_follow_the_history_and_replay_equals_live():
+    observations, _, _ = scripted_day(0, people=3)
+    features = history_features(observations)
+    assert features.shape == (len(observations), len(FEATURES))
+    first = observations[:20]
+    np.testing.assert_allclose(features[19], track_features(first), rtol=1e-6)
+    fall_now, held = FEATURES.index("fall_now"), FEATURES.index("fall_held_s")
+    assert features[5, fall_now] < 0.2 and features[30, fall_now] > 0.6
+    assert features[30, held] >= 15  # fall-related since the transition (step 12)
+    assert features[30, FEATURES.index("upright_before")] > 0.8
+    assert features[13, FEATURES.index("speed_now")] > 3  # the fast transition
+    # only the last HISTORY_S seconds count
+    gap = [observations[0], observations[1]._replace(dated_ms=int(HISTORY_S * 1000) + 5_000)]
+    assert history_features(gap)[1, FEATURES.index("track_age_s")] == 0
+
+
+def test_the_stage_learns_falls_apart_from_beds_and_sitting_on_the_floor(tmp_path: Path):
+    observations, labels, kinds = scripted_day(1)
+    model = fit_network(history_features(observations), labels, seed=0)
+    model.threshold, model.confirm = 0.5, 2
+    path = model.save(tmp_path / "stage.json")
+    loaded = FallStageModel.load(path)
+    np.testing.assert_allclose(loaded.probability(history_features(observations)),
+                               model.probability(history_features(observations)))
+    test_observations, _, test_kinds = scripted_day(2)
+    rule = FallEventRule(path)
+    alerts = replay_alerts(test_observations, rule)
+    alerted = {a.track_id for a in alerts}
+    falls = {i for i, k in enumerate(test_kinds) if k == "fall"}
+    assert falls <= alerted and not alerted - falls
+    assert len(alerts) == len(falls)  # once per fall
+    for alert in alerts:  # within 4 s of the transition (step 12 of each track)
+        assert 0 <= alert.time_ms - (alert.track_id * 60_000 + 12_000) <= 4_200
+        assert alert.start_ms <= alert.time_ms
+    baseline = {a.track_id for a in replay_alerts(test_observations, PersistenceRule())}
+    assert baseline - falls  # the persistence rule alerts on some beds: what the stage fixes
+    probabilities = loaded.probability(history_features(test_observations))
+    decided = replay_decisions(test_observations, probabilities, rule)
+    assert [(a.track_id, a.time_ms) for a in decided] == [(a.track_id, a.time_ms)
+                                                          for a in alerts]
+
+
+def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
+    assert isinstance(build_alert_rule("persistence"), PersistenceRule)
+    rule = ALERT_RULES.build(dict(type="PersistenceRule", alert_after_s=1.0))
+    assert rule.settings()["alert_after_s"] == 1.0
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"type": "something"}))
+    for path, message in ((broken, "invalid JSON"), (other, "not a fall-stage file"),
+                          (tmp_path / "missing.json", "cannot read")):
+        with pytest.raises(ConfigError, match=message) as error:
+            build_alert_rule(path)
+        assert str(path) in str(error.value) and "\n" not in str(error.value)
+    observations, labels, _ = scripted_day(3, people=6)
+    model = fit_network(history_features(observations), labels)
+    document = model.document()
+    document["features"] = document["features"][:-1]
+    stale = tmp_path / "stale.json"
+    stale.write_text(json.dumps(document))
+    with pytest.raises(ConfigError, match="fit it again"):
+        build_alert_rule(stale)
+    with pytest.raises(ConfigError, match="threshold"):
+        build_alert_rule(dict(type="FallEventRule", model=model, threshold=1.5))
+    with pytest.raises(ConfigError, match="only one kind"):
+        fit_network(history_features(observations), np.zeros(len(observations)))
+
+
+def test_observations_are_labelled_from_the_annotated_person_they_follow():
+    truth = TruthFrames(np.array([1_000, 2_000, 5_000]),
+                        [np.array([[0, 0, 4, 4], [10, 10, 14, 14]], np.float32),
+                         np.array([[10, 10, 14, 14]], np.float32),
+                         np.zeros((0, 4), np.float32)],
+                        [["standing", "lying down-lying with risk"],
+                         ["lying down-lying with risk"], []])
+    scores = np.full(14, 1 / 14)
+    observations = [Observation(1, scores, 1_100, 1_100, (0.2, 0, 4, 4)),
+                    Observation(2, scores, 1_900, 1_900, (10, 10.5, 14, 14)),
+                    Observation(3, scores, 2_000, 2_000, (30, 30, 34, 34)),
+                    Observation(4, scores, 3_500, 3_500, (10, 10, 14, 14)),
+                    Observation(5, scores, 5_000, 5_000, (10, 10, 14, 14))]
+    labels = label_observations(observations, truth)
+    np.testing.assert_array_equal(labels[[0, 1, 2, 4]], [0, 1, 0, 0])
+    assert np.isnan(labels[3])  # 1.5 s from any annotated frame
+
+
+def test_out_of_fold_probabilities_never_come_from_a_network_fitted_on_that_recording():
+    """The decision (threshold, run length) is chosen on probabilities of networks that
+    never saw the recording: relabelling one recording leaves its own probabilities
+    unchanged (and changes the others')."""
+    from thermal_action.engine.fall_stage import StageData, Streamed, out_of_fold
+
+    items = []
+    for number in range(4):
+        observations, labels, _ = scripted_day(10 + number, people=6)
+        items.append(Streamed(f"R{number}", None, observations, labels))
+    data = StageData(items, [], [False] * 4)
+    before = out_of_fold(data, folds=4)
+    flipped = items[0]._replace(labels=1 - items[0].labels)
+    after = out_of_fold(StageData([flipped, *items[1:]], [], [False] * 4), folds=4)
+    np.testing.assert_allclose(after[0], before[0])
+    assert not np.allclose(after[1], before[1])
+    with pytest.raises(ConfigError, match="at least two recordings"):
+        out_of_fold(StageData(items[:1], [], [False]))
+
+
+def test_the_decision_is_the_best_recall_within_the_false_alert_limit():
+    from thermal_action.engine.fall_stage import DecisionScore, choose_decision
+
+    scores = [DecisionScore(0.5, 1, 1.0, 10, 3.0, 2.0), DecisionScore(0.7, 2, 0.9, 10, 0.4, 3.0),
+              DecisionScore(0.9, 2, 0.9, 10, 0.2, 4.0), DecisionScore(0.9, 3, 0.5, 10, 0.0, 5.0)]
+    assert choose_decision(scores, 0.5) == scores[2]  # same recall, fewer false alerts
+    assert choose_decision(scores, 5.0) == scores[0]
+    assert choose_decision(scores[:1], 0.5) == scores[0]  # none keeps to it: the fewest

@@ -1,0 +1,35 @@
+"""The timeline pictures show the sensor's zones."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+
+from thermal_action.data.zones import Zone, Zones, rectangle
+from thermal_action.engine.streaming import Event, TrackView
+from thermal_action.engine.timeline import build_timeline
+from thermal_action.evaluation.timeline_figures import plot_timeline, render_actions_video
+
+
+def _zones() -> Zones:
+    return Zones([Zone("bed", "bed", rectangle((2, 2, 20, 11)))], (40, 60))
+
+
+def test_the_render_outlines_the_zones(tmp_path):
+    frames = [np.full((40, 60), 20.0, np.float32)] * 3
+    views = [[TrackView(1, (30, 20, 34, 26), "standing", 0.9, False)]] * 3
+    plain = iio.imread(render_actions_video(frames, [0, 100, 200], views, tmp_path / "a.gif"))
+    zoned = iio.imread(render_actions_video(frames, [0, 100, 200], views, tmp_path / "b.gif",
+                                            zones=_zones()))
+    assert plain.shape == zoned.shape
+    assert np.abs(plain.astype(int) - zoned.astype(int)).sum() > 0  # the outline is drawn
+
+
+def test_the_timeline_png_has_a_zone_map_beside_it(tmp_path):
+    events = [Event("track_started", 0, 1), Event("action_started", 0, 1, "standing", 0.9),
+              Event("action_ended", 5_000, 1, "standing", 0.9, 0),
+              Event("track_ended", 5_000, 1)]
+    people = build_timeline(events)
+    plain = iio.imread(plot_timeline(people, 0, 5_000, tmp_path / "a.png"))
+    zoned = iio.imread(plot_timeline(people, 0, 5_000, tmp_path / "b.png", zones=_zones()))
+    assert zoned.shape[1] > plain.shape[1]  # the zone map beside the timeline

@@ -1,0 +1,406 @@
+"""When a tracked person's classifications become a fall alert: the rules a stream can use,
+built by name from the ``ALERT_RULES`` registry (``type=`` dicts, as MMEngine builds
+everything else).
+
+- ``PersistenceRule`` (the baseline): the fall-related classes hold ``fall_share`` of
+  the smoothed class probability for ``alert_after_s``.
+- ``FallEventRule`` (the learned fall stage): a fall is an event over time (upright, a
+  fast transition, then down and still, outside a bed or couch), not one window's
+  posture. Each classification adds an ``Observation`` (the model's class probabilities
+  plus the track's box and heat); ``track_features`` turns the last ``HISTORY_S`` seconds
+  of them into one feature vector, a small network (``FallStageModel``, fitted by
+  ``engine.fall_stage``) gives the probability that the person is down after a fall, and
+  ``confirm`` classifications in a row above its threshold raise the alert.
+
+A rule is replayable: ``replay_alerts`` applies any rule to recorded observations, so
+settings can be swept with the model run once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from abc import ABC, abstractmethod
+from collections import deque
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from mmengine.registry import Registry
+
+from thermal_action.data.classes import FALL_RELATED, ON_BED, ActionClass
+from thermal_action.errors import ConfigError
+
+ALERT_RULES = Registry("alert rule", scope="thermal_action")
+"""Alert rules by name: ``ALERT_RULES.build(dict(type='PersistenceRule', ...))``."""
+
+
+class Observation(NamedTuple):
+    """One classification of one track, all an alert rule sees: the model's class
+    probabilities (not smoothed), the time its window is dated at and the frame time it
+    was made at (ms), the track's box then (pixels, xyxy), the room background (deg C,
+    the median of the frame), the hottest and the mean pixel of the box above it (deg C),
+    and the share of the box inside a bed or couch zone (0..1; 0 without zones)."""
+
+    track_id: int
+    scores: np.ndarray
+    dated_ms: int
+    timestamp_ms: int
+    box_xyxy: tuple[float, float, float, float] = (0.0, 0.0, 1.0, 1.0)
+    background_c: float = 0.0
+    peak_excess_c: float = 0.0
+    mean_excess_c: float = 0.0
+    rest_share: float = 0.0
+
+
+class Alert(NamedTuple):
+    """A fall alert of one track: raised at ``time_ms`` (frame time), for a fall that
+    began about ``start_ms``, with the rule's ``confidence`` (0..1)."""
+
+    track_id: int
+    time_ms: int
+    start_ms: int
+    confidence: float
+
+
+class TrackWatch(ABC):
+    """One track's alert state under a rule."""
+
+    alerted: bool = False
+
+    @abstractmethod
+    def update(self, observation: Observation) -> Alert | None:
+        """Fold in the next classification; the alert it raises, if any."""
+
+
+class AlertRule(ABC):
+    """Makes one ``TrackWatch`` per track; ``settings()`` says what the rule is (for a
+    timeline's JSON)."""
+
+    @abstractmethod
+    def watch(self) -> TrackWatch: ...
+
+    @abstractmethod
+    def settings(self) -> dict[str, Any]: ...
+
+
+def smooth(previous: np.ndarray | None, scores: np.ndarray, elapsed_s: float,
+           smoothing_s: float) -> np.ndarray:
+    """Time-based exponential smoothing of class probabilities (time constant
+    ``smoothing_s``; 0 keeps the newest)."""
+    if previous is None or smoothing_s == 0:
+        return scores
+    keep = np.exp(-max(elapsed_s, 0.0) / smoothing_s)
+    return keep * previous + (1 - keep) * scores
+
+
+FALL_INDICES = sorted(int(c) for c in FALL_RELATED)
+
+
+@ALERT_RULES.register_module()
+class PersistenceRule(AlertRule):
+    """The baseline: alert once the fall-related classes have held ``fall_share`` of the
+    smoothed probability (time constant ``smoothing_s``) for ``alert_after_s`` seconds
+    of the windows' dates; re-armed when the share drops below it."""
+
+    def __init__(self, smoothing_s: float = 2.0, fall_share: float = 0.5,
+                 alert_after_s: float = 3.0) -> None:
+        if smoothing_s < 0 or alert_after_s < 0:
+            raise ValueError("smoothing_s and alert_after_s must not be negative")
+        if not 0 < fall_share <= 1:
+            raise ValueError(f"fall_share must lie in (0, 1], got {fall_share}")
+        self.smoothing_s, self.fall_share, self.alert_after_s = (
+            float(smoothing_s), float(fall_share), float(alert_after_s))
+
+    def watch(self) -> TrackWatch:
+        return _PersistenceWatch(self)
+
+    def settings(self) -> dict[str, Any]:
+        return dict(type="PersistenceRule", smoothing_s=self.smoothing_s,
+                    fall_share=self.fall_share, alert_after_s=self.alert_after_s)
+
+
+class _PersistenceWatch(TrackWatch):
+    def __init__(self, rule: PersistenceRule) -> None:
+        self.rule = rule
+        self.scores: np.ndarray | None = None
+        self.scored_ms: int | None = None
+        self.fall_since_ms: int | None = None
+        self.alerted = False
+
+    def update(self, observation: Observation) -> Alert | None:
+        scores = np.asarray(observation.scores, np.float64)
+        elapsed_s = (observation.dated_ms - (self.scored_ms or observation.dated_ms)) / 1000
+        self.scores = smooth(self.scores, scores, elapsed_s, self.rule.smoothing_s)
+        self.scored_ms = observation.dated_ms
+        share = float(self.scores[FALL_INDICES].sum())
+        if share < self.rule.fall_share:
+            self.fall_since_ms, self.alerted = None, False
+            return None
+        if self.fall_since_ms is None:
+            self.fall_since_ms = observation.dated_ms
+        held_s = (observation.dated_ms - self.fall_since_ms) / 1000.0
+        if self.alerted or held_s < self.rule.alert_after_s:
+            return None
+        self.alerted = True
+        return Alert(observation.track_id, observation.timestamp_ms, self.fall_since_ms, share)
+
+
+HISTORY_S = 30.0
+"""How far back the fall stage looks (s of the windows' dates)."""
+_UPRIGHT = [int(ActionClass.STANDING), int(ActionClass.WALKING), int(ActionClass.LEANING)]
+_LOW = [int(c) for c in (ActionClass.LOW_OTHER, ActionClass.KNEELING, ActionClass.BENDING,
+                         ActionClass.CROUCHING, ActionClass.SITTING)]
+_BED = sorted(int(c) for c in ON_BED)
+
+FEATURES = (
+    "fall_now", "fall_mean_3s", "fall_min_3s", "fall_mean_10s", "fall_held_s",
+    "upright_before", "upright_now", "bed_now", "low_now",
+    "log_area_change", "aspect_now", "aspect_change", "speed_now", "speed_max_10s",
+    "still_3s", "peak_excess_now", "mean_excess_now", "peak_excess_change", "rest_share",
+    "track_age_s",
+)
+"""What ``track_features`` measures, in its order: shares of the class probability
+(fall-related, upright, on a bed, low postures) now and over the last seconds; how the
+box changed since 4-25 s ago (log area ratio, long/short side, its change); centre speed
+(pixels/s) now, its peak over 10 s, and the mean over 3 s; heat above the background
+(deg C) now and its change; the bed/couch share of the box; and how long the track has
+been seen (s, at most ``HISTORY_S``)."""
+
+
+def track_features(history: Sequence[Observation]) -> np.ndarray:
+    """The ``FEATURES`` of the newest observation of ``history`` (one track's
+    observations in time order, the last ``HISTORY_S`` seconds), float32."""
+    now = history[-1]
+    times = np.array([h.dated_ms for h in history], np.float64)
+    age_s = (now.dated_ms - times) / 1000.0
+    scores = np.stack([np.asarray(h.scores, np.float64) for h in history])
+    fall = scores[:, FALL_INDICES].sum(axis=1)
+    upright = scores[:, _UPRIGHT].sum(axis=1)
+    bed = scores[:, _BED].sum(axis=1)
+    low = scores[:, _LOW].sum(axis=1)
+    boxes = np.array([h.box_xyxy for h in history], np.float64)
+    sides = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
+    sides = np.maximum(sides, 0.5)
+    area = sides.prod(axis=1)
+    aspect = sides.max(axis=1) / sides.min(axis=1)
+    centres = (boxes[:, :2] + boxes[:, 2:]) / 2
+    steps = np.linalg.norm(np.diff(centres, axis=0), axis=1)
+    gaps = np.maximum(np.diff(times) / 1000.0, 0.05)
+    speed = np.concatenate([[0.0], steps / gaps])
+    peak = np.array([h.peak_excess_c for h in history], np.float64)
+    recent, mid = age_s <= 3.0, age_s <= 10.0
+    before = (age_s >= 4.0) & (age_s <= 25.0)
+    if not before.any():
+        before = age_s == age_s.max()  # a young track: its first observation
+    held = int(np.argmax(np.concatenate([fall[::-1] < 0.5, [True]])))  # trailing >= 0.5
+    held_s = 0.0 if held == 0 else float(age_s[len(fall) - held])
+    values = (
+        fall[-1], fall[recent].mean(), fall[recent].min(), fall[mid].mean(), held_s,
+        upright[before].max(), upright[recent].mean(), bed[recent].mean(), low[recent].mean(),
+        np.log(area[-1] / np.median(area[before])), aspect[-1],
+        aspect[-1] - np.median(aspect[before]), speed[-1], speed[mid].max(),
+        speed[recent].mean(), now.peak_excess_c, now.mean_excess_c,
+        now.peak_excess_c - np.median(peak[before]), now.rest_share,
+        min(age_s.max(), HISTORY_S),
+    )
+    return np.asarray(values, np.float32)
+
+
+class FallStageModel:
+    """The fall stage's network: standardized ``FEATURES`` -> ReLU layers -> the
+    probability that the person is down after a fall. Stored as JSON (weights, feature
+    names, threshold, what it was trained on) and run with numpy: no training library at
+    inference."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: Sequence[np.ndarray],
+                 biases: Sequence[np.ndarray], threshold: float = 0.5, confirm: int = 2,
+                 features: Sequence[str] = FEATURES, info: dict | None = None) -> None:
+        if tuple(features) != FEATURES:
+            raise ConfigError(f"fall stage trained on features {list(features)}; this "
+                              f"version measures {list(FEATURES)}: fit it again")
+        self.mean, self.scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
+        self.weights = [np.asarray(w, np.float64) for w in weights]
+        self.biases = [np.asarray(b, np.float64) for b in biases]
+        self.threshold, self.confirm = float(threshold), int(confirm)
+        self.info = dict(info or {})
+
+    def probability(self, features: np.ndarray) -> np.ndarray:
+        """P(down after a fall) of (N, F) or (F,) feature rows."""
+        x = (np.atleast_2d(np.asarray(features, np.float64)) - self.mean) / self.scale
+        for weight, bias in zip(self.weights[:-1], self.biases[:-1], strict=True):
+            x = np.maximum(x @ weight + bias, 0.0)
+        logit = (x @ self.weights[-1] + self.biases[-1])[:, 0]
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+
+    def document(self) -> dict[str, Any]:
+        return dict(type="FallStageModel", features=list(FEATURES),
+                    mean=self.mean.tolist(), scale=self.scale.tolist(),
+                    weights=[w.tolist() for w in self.weights],
+                    biases=[b.tolist() for b in self.biases],
+                    threshold=self.threshold, confirm=self.confirm, info=self.info)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from thermal_action.compat import write_text_atomic
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_text_atomic(path, json.dumps(self.document(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> FallStageModel:
+        """Read a fall-stage file; ``ConfigError`` naming it when it is not one."""
+        path = Path(path)
+        try:
+            content = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read the fall stage ({exc.strerror or exc})") \
+                from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path}: not a fall-stage file (invalid JSON, line "
+                              f"{exc.lineno})") from None
+        if not isinstance(content, dict) or content.get("type") != "FallStageModel":
+            raise ConfigError(f"{path}: not a fall-stage file (made by thermal-action "
+                              "fall-stage)")
+        try:
+            return cls(content["mean"], content["scale"], content["weights"],
+                       content["biases"], content.get("threshold", 0.5),
+                       content.get("confirm", 2), content["features"], content.get("info"))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{path}: a damaged fall-stage file ({exc})") from None
+
+
+@ALERT_RULES.register_module()
+class FallEventRule(AlertRule):
+    """The learned fall stage (see the module docstring): ``model`` is a fall-stage file
+    or a ``FallStageModel``; ``threshold`` and ``confirm`` default to the model's (chosen
+    when it was fitted). Re-armed after ``rearm_s`` seconds below the threshold."""
+
+    def __init__(self, model: str | os.PathLike | FallStageModel,
+                 threshold: float | None = None, confirm: int | None = None,
+                 rearm_s: float = 2.0) -> None:
+        self.model = model if isinstance(model, FallStageModel) else FallStageModel.load(model)
+        self.path = None if isinstance(model, FallStageModel) else str(model)
+        self.threshold = self.model.threshold if threshold is None else float(threshold)
+        self.confirm = self.model.confirm if confirm is None else int(confirm)
+        if not 0 < self.threshold < 1 or self.confirm < 1 or rearm_s < 0:
+            raise ValueError("threshold must lie in (0, 1), confirm be at least 1 and "
+                             "rearm_s not negative")
+        self.rearm_s = float(rearm_s)
+
+    def watch(self) -> TrackWatch:
+        return _FallEventWatch(self)
+
+    def settings(self) -> dict[str, Any]:
+        return dict(type="FallEventRule", model=self.path, threshold=self.threshold,
+                    confirm=self.confirm, rearm_s=self.rearm_s)
+
+
+class _FallEventWatch(TrackWatch):
+    def __init__(self, rule: FallEventRule) -> None:
+        self.rule = rule
+        self.history: deque[Observation] = deque()
+        self.above = 0  # classifications in a row above the threshold
+        self.below_since_ms: int | None = None
+        self.alerted = False
+
+    def update(self, observation: Observation) -> Alert | None:
+        self.history.append(observation)
+        while observation.dated_ms - self.history[0].dated_ms > HISTORY_S * 1000:
+            self.history.popleft()
+        probability = float(self.rule.model.probability(track_features(self.history))[0])
+        return self.step(observation, probability)
+
+    def step(self, observation: Observation, probability: float) -> Alert | None:
+        """The decision on the stage's ``probability`` for ``observation`` (the newest
+        of ``history``): ``confirm`` in a row at or above the threshold alert once."""
+        if probability < self.rule.threshold:
+            self.above = 0
+            if self.below_since_ms is None:
+                self.below_since_ms = observation.dated_ms
+            if (observation.dated_ms - self.below_since_ms) / 1000 >= self.rule.rearm_s:
+                self.alerted = False
+            return None
+        self.above += 1
+        self.below_since_ms = None
+        if self.alerted or self.above < self.rule.confirm:
+            return None
+        self.alerted = True
+        return Alert(observation.track_id, observation.timestamp_ms,
+                     _fall_start(self.history), probability)
+
+
+def _fall_start(history: Sequence[Observation]) -> int:
+    """When the fall began: the first of the trailing observations whose fall-related
+    share is at least a half (the newest one's date when none is)."""
+    start = history[-1].dated_ms
+    for observation in reversed(history):
+        if float(np.asarray(observation.scores)[FALL_INDICES].sum()) < 0.5:
+            break
+        start = observation.dated_ms
+    return start
+
+
+def build_alert_rule(spec: str | os.PathLike | dict | AlertRule | None) -> AlertRule:
+    """An alert rule from ``'persistence'`` (the defaults), a fall-stage file, a
+    ``type=`` dict, or a rule; ``ConfigError`` for anything else."""
+    if isinstance(spec, AlertRule):
+        return spec
+    if spec is None or str(spec) == "persistence":
+        return PersistenceRule()
+    try:
+        if isinstance(spec, dict):
+            return ALERT_RULES.build(dict(spec))
+        return FallEventRule(spec)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ConfigError(f"alert rule {spec}: {exc}") from None
+
+
+def history_features(observations: Iterable[Observation]) -> np.ndarray:
+    """(N, F) ``track_features`` of each observation (any tracks, in time order) over its
+    track's last ``HISTORY_S`` seconds: exactly what ``FallEventRule`` computes live."""
+    histories: dict[int, deque[Observation]] = {}
+    rows = []
+    for observation in observations:
+        history = histories.setdefault(observation.track_id, deque())
+        history.append(observation)
+        while observation.dated_ms - history[0].dated_ms > HISTORY_S * 1000:
+            history.popleft()
+        rows.append(track_features(history))
+    return np.asarray(rows, np.float32).reshape(-1, len(FEATURES))
+
+
+def replay_decisions(observations: Sequence[Observation], probabilities: np.ndarray,
+                     rule: FallEventRule) -> list[Alert]:
+    """The alerts of ``rule``'s decision over given stage probabilities (one per
+    observation): how a threshold is chosen without running the network again."""
+    watches: dict[int, _FallEventWatch] = {}
+    alerts = []
+    for observation, probability in zip(observations, probabilities, strict=True):
+        watch = watches.get(observation.track_id)
+        if watch is None:
+            watch = watches[observation.track_id] = _FallEventWatch(rule)
+        watch.history.append(observation)
+        while observation.dated_ms - watch.history[0].dated_ms > HISTORY_S * 1000:
+            watch.history.popleft()
+        alert = watch.step(observation, float(probability))
+        if alert is not None:
+            alerts.append(alert)
+    return alerts
+
+
+def replay_alerts(observations: Iterable[Observation], rule: AlertRule) -> list[Alert]:
+    """The alerts ``rule`` raises from recorded observations (in time order, any tracks):
+    a sweep over a rule's settings needs the model once."""
+    watches: dict[int, TrackWatch] = {}
+    alerts = []
+    for observation in observations:
+        watch = watches.get(observation.track_id)
+        if watch is None:
+            watch = watches[observation.track_id] = rule.watch()
+        alert = watch.update(observation)
+        if alert is not None:
+            alerts.append(alert)
+    return alerts
