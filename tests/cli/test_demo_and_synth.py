@@ -35,9 +35,22 @@ def test_synth_cli_writes_dataset_and_realism_report(tmp_path, real_data_root):
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(list((out / "frames").glob("*.h5"))) == 3
     assert (out / "realism" / "frames.png").is_file()
-    table = (out / "realism" / "statistics.md").read_text()
+    assert (out / "realism" / "person_crops.png").is_file()
+    report = out / "realism" / "statistics.md"
+    table = report.read_text()
     assert "| background p50 |" in table and "person max p50" in table
-    assert "statistics within the real range" in result.stdout
+    assert "| person peak excess (all classes) |" in table and "| person flatness (all" in table
+    rows = [line for line in table.splitlines() if line.startswith("| ")][1:]
+    assert len(rows) > 40
+    # Issue 24 item 9: stdout says how many agree and the few furthest off, not the table
+    compare_lines = result.stdout.splitlines()[1:]
+    assert len(compare_lines) <= 10, result.stdout
+    assert compare_lines[0].startswith("realism: ")
+    assert f"/{len(rows)} statistics within the real range" in compare_lines[0]
+    assert compare_lines[-1].startswith(f"realism report: {report} (all {len(rows)} rows")
+    assert "| background p50 |" not in result.stdout
+    assert json.loads((out / "realism" / "statistics.json").read_text())["real"][
+        "person_shape"]["standing"]["count"] > 100  # 148 real standing boxes
     info = json.loads((out / "dataset_info.json").read_text())
     assert info["simulation"]["class_weights"][1] == 2.0
     assert info["simulation"]["class_weights"][13] == 0.0

@@ -71,8 +71,9 @@ def run(args: argparse.Namespace) -> int:
     if args.compare:
         from thermal_action.data.tools.realism import (
             compare_statistics,
+            comparison_summary,
             dataset_statistics,
-            format_comparison_table,
+            format_comparison_report,
             render_comparison_sheet,
             render_person_crops,
         )
@@ -81,16 +82,12 @@ def run(args: argparse.Namespace) -> int:
         report_dir.mkdir(parents=True, exist_ok=True)
         real, synthetic = dataset_statistics(args.compare), dataset_statistics(args.out)
         rows = compare_statistics(real, synthetic)
-        table = format_comparison_table(rows)
-        (report_dir / "statistics.md").write_text(table + "\n")
+        table = report_dir / "statistics.md"
+        table.write_text(format_comparison_report(rows, args.compare, args.out))
         write_json(report_dir / "statistics.json", dict(real=real, synthetic=synthetic))
-        sheet = render_comparison_sheet(args.compare, args.out, report_dir / "frames.png")
-        crops = render_person_crops(args.compare, args.out, report_dir / "person_crops.png")
-        print(table)
-        off = [row.name for row in rows if not row.within]
-        print(f"{len(rows) - len(off)}/{len(rows)} statistics within the real range"
-              + (f"; off: {', '.join(off)}" if off else ""))
-        print(f"realism sheet: {sheet}")
-        print(f"person crops:  {crops}")
-        print(f"statistics:    {report_dir / 'statistics.md'}, {report_dir / 'statistics.json'}")
+        render_comparison_sheet(args.compare, args.out, report_dir / "frames.png")
+        render_person_crops(args.compare, args.out, report_dir / "person_crops.png")
+        print("realism: " + "\n".join(comparison_summary(rows)))
+        print(f"realism report: {table} (all {len(rows)} rows; beside it statistics.json, "
+              "frames.png, person_crops.png)")
     return 0

@@ -8,11 +8,14 @@ from matplotlib.image import imread
 
 from tests.conftest import LYING_RISK, STANDING, WALKING, coco, write_recording
 from thermal_action.data.tools.realism import (
+    SHAPE_TOLERANCE,
     ComparisonRow,
     compare_statistics,
+    comparison_summary,
     dataset_statistics,
     format_comparison_table,
     person_crops,
+    person_shape,
     render_comparison_sheet,
     render_person_crops,
 )
@@ -119,9 +122,13 @@ def test_compare_same_stats_is_within(tiny_stats):
     assert {"person max p50", "person mean p50", "frame interval median",
             "frame interval p95", "frame intervals > 1 s", "frames with invalid pixels",
             "invalid pixels", "box width standing", "box height walking"} <= set(names)
-    assert {"person contrast standing", "person mean above room walking"} <= set(names)
-    # scalars + contrast, mean above the room, width and height of the 3 classes present
-    assert len(rows) == 10 + 4 * 3
+    assert {"person peak excess (all classes)", "person flatness (all classes)",
+            "person peak excess standing", "person mean excess lying down-lying with risk",
+            "person warm area lying down-lying with risk", "person box aspect standing",
+            "person warm fill standing", "person flatness standing"} <= set(names)
+    # scalars + 6 person rows over all classes and per class with a warm region (2: the
+    # walking boxes sit beside the blob), width and height of the 3 classes present
+    assert len(rows) == 10 + 6 + 2 * 6 + 3 * 2
     off = [row for row in rows if not row.within]
     assert not off, off
 
@@ -241,3 +248,105 @@ def test_person_statistics_and_mean_crops_per_class(tiny_root, tiny_stats, tmp_p
     assert abs(float(np.median(crop))) < 2.0
     png = render_person_crops(tiny_root, tiny_root, tmp_path / "crops.png")
     assert imread(png).shape[2] in (3, 4)
+
+
+def _plateau_and_peak(size: int = 14) -> tuple[np.ndarray, np.ndarray]:
+    """Two people in deg C above the room, 5 deg C at their warmest: a broad flat region
+    with a sharp edge, and a round Gaussian blob."""
+    yy, xx = np.mgrid[0:size, 0:size] - (size - 1) / 2
+    r2 = (xx / 5.0) ** 2 + (yy / 3.5) ** 2
+    return 5.0 * np.exp(-0.5 * r2 ** 3), 5.0 * np.exp(-(xx ** 2 + yy ** 2) / (2 * 1.8 ** 2))
+
+
+def test_person_shape_tells_a_broad_flat_region_from_a_round_peak():
+    plateau, blob = _plateau_and_peak()
+    valid = np.ones(plateau.shape, bool)
+    flat = person_shape(plateau, valid, (14.0, 14.0))
+    round_ = person_shape(blob, valid, (14.0, 14.0))
+    assert flat.peak_excess_c == pytest.approx(5.0, abs=0.1)
+    assert round_.peak_excess_c > 3.0
+    assert flat.warm_area_px > 2 * round_.warm_area_px  # broad
+    assert flat.warm_fill > 2 * round_.warm_fill
+    assert flat.flatness < 0.7 * round_.flatness  # flat: even warmth over the region
+    assert flat.mean_excess_c > round_.mean_excess_c
+    assert person_shape(plateau, valid, (12.0, 4.0)).box_aspect == pytest.approx(3.0)
+    assert person_shape(plateau, valid, (0.5, 4.0)).box_aspect == pytest.approx(4.0)
+
+
+def test_person_shape_ignores_invalid_pixels_and_noise():
+    plateau, _ = _plateau_and_peak()
+    valid = np.ones(plateau.shape, bool)
+    corrupted = plateau.copy()
+    corrupted[:7] = -273.2 - 18.0  # an invalid packet, as excess over an 18 deg C room
+    valid[:7] = False
+    half = person_shape(corrupted, valid, (14.0, 14.0))
+    whole = person_shape(plateau, valid | True, (14.0, 14.0))
+    assert half.warm_area_px == pytest.approx(whole.warm_area_px / 2, abs=3)
+    assert half.peak_excess_c == pytest.approx(whole.peak_excess_c, abs=0.1)
+    assert person_shape(plateau, np.zeros(plateau.shape, bool), (14.0, 14.0)) is None
+    room_noise = np.random.default_rng(0).normal(0.0, 0.2, plateau.shape)
+    assert person_shape(room_noise, valid | True, (14.0, 14.0)) is None  # nothing warm
+
+
+def test_person_shape_statistics_per_class_on_tiny_root(tiny_stats):
+    shapes = tiny_stats["person_shape"]
+    # the walking boxes sit in the room beside the warm blob: no warm region, not measured
+    assert set(shapes) == {"standing", "lying down-lying with risk"}
+    assert sum(row["count"] for row in shapes.values()) == tiny_stats["person_shape_overall"][
+        "count"] <= tiny_stats["num_boxes"] - 3
+    for row in [*shapes.values(), tiny_stats["person_shape_overall"]]:
+        assert set(row) == {"count", "median_peak_excess_c", "median_mean_excess_c",
+                            "median_warm_area_px", "median_box_aspect", "median_warm_fill",
+                            "median_flatness"}
+        assert row["median_box_aspect"] >= 1.0 and 0.0 < row["median_warm_fill"] <= 1.0
+    # standing boxes are 6 x 6 px (aspect 1), lying ones 18 x 4 px (aspect 4.5)
+    assert shapes["standing"]["median_box_aspect"] == pytest.approx(1.0, abs=1e-3)
+    assert shapes["lying down-lying with risk"]["median_box_aspect"] == pytest.approx(4.5, abs=1e-3)
+    assert json.loads(json.dumps(tiny_stats)) == tiny_stats
+
+
+def test_shape_rows_flag_a_too_warm_round_person(tiny_stats):
+    synthetic = copy.deepcopy(tiny_stats)
+    standing = synthetic["person_shape"]["standing"]
+    standing["median_peak_excess_c"] = tiny_stats["person_shape"]["standing"][
+        "median_peak_excess_c"] + 6.0  # 10-14 deg C where the real people are 5-9
+    standing["median_flatness"] *= 1.5
+    rows = {row.name: row for row in compare_statistics(tiny_stats, synthetic)}
+    assert not rows["person peak excess standing"].within
+    assert rows["person peak excess standing"].note.startswith("too high")
+    assert not rows["person flatness standing"].within
+    assert rows["person warm area standing"].within
+    assert rows["person peak excess lying down-lying with risk"].within
+    relative, absolute = SHAPE_TOLERANCE["peak_excess_c"]
+    real = tiny_stats["person_shape"]["standing"]["median_peak_excess_c"]
+    tolerance = max(relative * real, absolute)
+    assert rows["person peak excess standing"].off_by == pytest.approx(
+        (6.0 - tolerance) / tolerance, rel=1e-3)
+
+
+def test_summary_names_the_furthest_off_rows_in_a_few_lines(tiny_stats):
+    synthetic = copy.deepcopy(tiny_stats)
+    synthetic["background_c"]["p50"] = 35.0  # far off
+    synthetic["frame_interval_ms"]["median"] *= 3  # off, less far
+    synthetic["invalid"]["pixel_fraction"] = None  # not measured: first
+    rows = compare_statistics(tiny_stats, synthetic)
+    lines = comparison_summary(rows, worst=2)
+    assert lines[0] == f"{len(rows) - 3}/{len(rows)} statistics within the real range; " \
+        "the 2 furthest off:"
+    assert lines[1].startswith("  invalid pixels: real ") and "not measured" in lines[1]
+    assert lines[2].startswith("  background p50: real 20.0 °C, synthetic 35.0 °C (too high")
+    assert lines[3] == "  ... and 1 more off (see the table)"
+    assert comparison_summary(compare_statistics(tiny_stats, tiny_stats)) == [
+        f"{len(rows)}/{len(rows)} statistics within the real range"]
+
+
+def test_real_people_are_broad_flat_regions_5_to_9_degrees_above_the_room(real_data_root):
+    stats = dataset_statistics(real_data_root)
+    overall, shapes = stats["person_shape_overall"], stats["person_shape"]
+    assert overall["count"] >= 490
+    for name in ("standing", "sitting", "walking", "lying down-lying with risk"):
+        row = shapes[name]
+        assert 5.0 <= row["median_peak_excess_c"] <= 9.0, name
+        assert row["median_flatness"] < 0.25 and row["median_warm_area_px"] > 30, name
+    assert shapes["standing"]["median_warm_fill"] > shapes["lying down-lying with risk"][
+        "median_warm_fill"]

@@ -44,10 +44,11 @@ SYNTH_OUTPUT = OutputKind(
                TRACKS_FOLDER}))
 """The stamp of a simulated dataset and every top-level name it holds (``realism/`` from
 ``data synth --compare``); ``overwrite`` replaces only such folders."""
-SIMULATOR_VERSION = 3
+SIMULATOR_VERSION = 4
 """Bumped whenever the simulator draws the same settings differently (2: heat residue and
-lost packets; 3: a rounder, flatter standing body), so a cached simulated dataset of an
-older simulator is made again."""
+lost packets; 3: a rounder, flatter standing body; 4: flat-topped bodies 5-6 deg C above
+the room that cover the floor, a cold stretch of floor, people along the room's axes), so
+a cached simulated dataset of an older simulator is made again."""
 PERSON_THRESHOLD_C = 1.0  # heat above the room that counts as part of a person's box
 
 
@@ -264,7 +265,6 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
     residue = HeatResidue((HEIGHT, WIDTH), rng)
     residue.seed_earlier_visits(scene, rng)
     for index, t_s in enumerate(times_s):
-        frame = scene.background_c.copy()
         boxes: list[PersonBox] = []
         people_heat = np.zeros((HEIGHT, WIDTH), np.float32)
         resting: list[np.ndarray] = []
@@ -286,8 +286,10 @@ def _render(scene: Scene, persons: Sequence[P.Person], sensor: _SensorState,
             tracks.append((index, int(timestamps[index]), object_id, int(label), *box))
             if index in wanted:
                 boxes.append(PersonBox(object_id, label, box))
-        residue.step(float(t_s - times_s[index - 1]) if index else 0.0, resting)
-        frame += np.maximum(people_heat, residue.field_c)  # a person hides what lies under
+        surface = scene.background_c + residue.field_c
+        residue.step(float(t_s - times_s[index - 1]) if index else 0.0,
+                     [P.contact_warming(surface, heat, scene.room_c) for heat in resting])
+        frame = P.cover(scene.background_c + residue.field_c, people_heat, scene.room_c)
         offset_c = 0.95 * offset_c + rng.normal(0, 0.03)
         frame = apply_optics_and_noise(frame, sensor.fixed_pattern, sensor.noise_c, offset_c,
                                        rng)

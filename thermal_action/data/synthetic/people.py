@@ -1,9 +1,11 @@
 """People seen from above: posture footprints, scripted stories per action class, and
 rendering to deg C heat on the pixel grid.
 
-A posture is a few anisotropic Gaussian blobs in body coordinates (u along the body axis /
-facing direction, v across it, pixels) with an amplitude in deg C above the room: the head
-is the warmest, clothing-covered body parts are cooler. Transitions blend two postures.
+A posture is a few body parts in body coordinates (u along the body axis / facing
+direction, v across it, pixels), each a flat-topped ellipse with sharp edges and a warmth
+in deg C above the room; where parts overlap the warmer one shows, so a body is a broad
+plateau of near-even warmth (as the real sensor shows people, 5-9 deg C above the room)
+with the head a little warmer, not a round peak. Transitions blend two postures.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ from thermal_action.data.synthetic.scene import Scene
 
 # (u, v, sigma_u, sigma_v, amplitude deg C) per blob; 6 blobs so postures blend.
 _B = 6
+EDGE_POWER = 3
+"""Profile of a body part, ``exp(-0.5 * r ** (2 * EDGE_POWER))`` at ``r`` sigmas from its
+centre: flat on top, falling off within about a pixel (1 would be a Gaussian blob)."""
 
 
 def _posture(*blobs: tuple[float, float, float, float, float]) -> np.ndarray:
@@ -32,42 +37,48 @@ def _posture(*blobs: tuple[float, float, float, float, float]) -> np.ndarray:
 # across the shoulders, crouching a round ball (the curved back), sitting shows two thighs
 # in front of the head, kneeling two shins behind an upright (hot) torso and hands working
 # in front of it, bending a long back ending in the head, leaning two arms reaching forward
-# to a surface, sitting on the floor two long legs, lying the whole body with arms along it.
+# to a surface, sitting on the floor two long legs, lying the whole body with limbs spread.
+# Sizes and warmth match the real people's warm regions per class (``data synth
+# --compare``: about 35-60 px at half their peak, 5-6 deg C peak over the room).
 POSTURES: dict[str, np.ndarray] = {
-    # Head and shoulders as one rounder, flatter body: the real standing boxes measure
-    # about 6x8 px with a peak 6 deg C above the room (realism report, per class).
-    "standing": _posture((0, 0, 1.0, 1.0, 1.6), (0, 0, 1.3, 1.8, 3.2)),
+    "standing": _posture((0, 0, 1.0, 1.0, 4.8), (0, 0, 2.0, 3.4, 4.2)),
     "sitting": _posture(
-        (-1.4, 0, 1.0, 1.0, 4.0),
-        (-0.8, 0, 1.4, 2.4, 2.8),
-        (2.0, 1.1, 1.9, 0.8, 2.6),
-        (2.0, -1.1, 1.9, 0.8, 2.6),
+        (-1.4, 0, 1.0, 1.0, 5.0),
+        (-0.8, 0, 2.2, 3.0, 4.4),
+        (2.8, 1.6, 2.2, 0.8, 4.0),
+        (2.8, -1.6, 2.2, 0.8, 4.0),
     ),
     "lying": _posture(
-        (-4.8, 0, 1.1, 1.1, 3.6),
-        (-2.0, 0, 2.2, 2.1, 3.0),
-        (0.9, 0, 1.6, 1.8, 2.5),
-        (3.7, 0, 2.1, 1.4, 2.0),
-        (-1.3, 2.4, 1.9, 0.7, 1.4),
-        (-1.3, -2.4, 1.9, 0.7, 1.4),
+        (-5.0, 0, 1.1, 1.1, 5.5),
+        (-1.6, 0, 2.8, 2.0, 4.4),
+        (3.9, 1.6, 2.6, 0.7, 3.8),
+        (3.9, -1.6, 2.6, 0.7, 3.8),
+        (-3.0, 3.4, 1.4, 0.7, 3.4),
+        (-3.0, -3.4, 1.4, 0.7, 3.4),
     ),
     "leaning": _posture(
-        (1.4, 0, 1.0, 1.0, 4.0), (0, 0, 1.4, 2.4, 3.0), (4.4, 1.8, 0.8, 0.6, 2.2),
-        (4.4, -1.8, 0.8, 0.6, 2.2), (2.8, 1.2, 1.2, 0.5, 1.6), (2.8, -1.2, 1.2, 0.5, 1.6),
+        (1.4, 0, 1.0, 1.0, 4.8), (0, 0, 2.2, 3.0, 4.2), (4.6, 1.8, 0.9, 0.7, 3.6),
+        (4.6, -1.8, 0.9, 0.7, 3.6), (3.0, 1.2, 1.3, 0.6, 3.4), (3.0, -1.2, 1.3, 0.6, 3.4),
     ),
     "kneeling": _posture(
-        (0, 0, 0.9, 0.9, 4.8), (0, 0, 1.2, 2.0, 3.4), (-3.6, 0.9, 2.0, 0.6, 2.3),
-        (-3.6, -0.9, 2.0, 0.6, 2.3),
+        (0, 0, 1.0, 1.0, 5.6), (0, 0, 1.9, 2.4, 5.0), (-4.4, 1.0, 2.8, 0.8, 3.8),
+        (-4.4, -1.0, 2.8, 0.8, 3.8),
     ),
-    "bending": _posture((4.2, 0, 1.0, 1.0, 3.8), (1.6, 0, 2.4, 1.7, 2.6), (-0.8, 0, 1.1, 1.8, 2.8)),
-    "crouching": _posture((0, 0, 1.8, 1.8, 3.8), (0.8, 0, 0.9, 0.9, 3.0)),
+    "bending": _posture(
+        (4.4, 0, 1.3, 1.3, 4.8), (1.8, 0, 2.6, 2.0, 4.2), (-1.0, 0, 1.6, 2.4, 4.0),
+        (4.6, 1.9, 1.0, 0.6, 3.6), (4.6, -1.9, 1.0, 0.6, 3.6),
+    ),
+    "crouching": _posture(
+        (0.8, 0, 1.0, 1.0, 4.6), (0, 0, 2.6, 2.6, 4.4), (2.6, 1.8, 1.1, 0.7, 3.8),
+        (2.6, -1.8, 1.1, 0.7, 3.8),
+    ),
     "floor_sitting": _posture(
-        (-2.2, 0, 1.0, 1.0, 4.0), (-1.6, 0, 1.4, 2.3, 3.0), (2.8, 1.1, 3.2, 0.8, 2.3),
-        (2.8, -1.1, 3.2, 0.8, 2.3),
+        (-2.2, 0, 1.0, 1.0, 5.0), (-1.6, 0, 2.2, 3.0, 4.4), (2.8, 1.1, 3.2, 0.9, 3.8),
+        (2.8, -1.1, 3.2, 0.9, 3.8),
     ),
 }
-POSTURES["lying_bed"] = POSTURES["lying"] * np.array([1, 1, 1, 1, 0.5], np.float32)
-POSTURES["lying_bed"][0, 4] = 3.6  # the head stays out of the blanket
+POSTURES["lying_bed"] = POSTURES["lying"] * np.array([1, 1, 1, 1, 0.95], np.float32)
+POSTURES["lying_bed"][0, 4] = 5.5  # the head stays out of the blanket
 
 # Class -> posture held by its static episodes.
 STATIC_POSTURE = {
@@ -106,6 +117,12 @@ class Person(NamedTuple):
     speed_px_s: float
     fall_shift_px: float  # how far the body centre moves along the axis in a fall
 
+
+AXIS_ALIGNED_P = 0.6
+"""Share of people placed off the bed whose body axis lies along the room's axes."""
+FALL_ON_COLD_FLOOR_P = 0.7
+"""Share of people who fall that do so on the room's cold stretch of open floor, as most
+real falls (staged on the open floor, 2-3 deg C below the room) show."""
 
 LOW_POSTURE_LABEL = {"sitting": C.SITTING, "crouching": C.CROUCHING, "kneeling": C.KNEELING}
 
@@ -181,19 +198,25 @@ def make_person(
     """Place a person whose story focuses on ``targets`` away from the others."""
     episodes = make_story(targets, duration_s, rng)
     # Body size and skin/clothing warmth, calibrated on the real boxes and peak temperatures.
-    scale, warmth = float(rng.uniform(1.1, 1.4)), float(rng.uniform(1.05, 1.45))
+    scale, warmth = float(rng.uniform(1.1, 1.4)), float(rng.uniform(1.1, 1.5))
     if any(target in ON_BED for target in targets):
         x1, y1, x2, y2 = scene.bed_xyxy
         start = np.array([(x1 + x2) / 2 + rng.uniform(-1, 1), (y1 + y2) / 2 + rng.uniform(-1, 1)])
         angle = float(rng.choice([0.0, np.pi]) + rng.normal(0, 0.1))  # along the bed
     else:
-        free = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)  # (x, y)
+        floor = scene.floor_mask
+        if (any(target in FALL_RELATED for target in targets) and scene.cold_floor_mask.any()
+                and rng.random() < FALL_ON_COLD_FLOOR_P):
+            floor = scene.cold_floor_mask
+        free = np.argwhere(floor)[:, ::-1].astype(np.float64)  # (x, y)
         for other in taken_xy:
             free = free[np.hypot(*(free - other).T) > 14]
         if not len(free):
             free = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)
         start = free[rng.integers(len(free))] + rng.uniform(-0.5, 0.5, 2)
-        angle = float(rng.uniform(0, 2 * np.pi))
+        # Rooms are rectangular: most people face along a wall or a piece of furniture.
+        angle = float(rng.integers(4) * np.pi / 2 + rng.normal(0, 0.25)
+                      if rng.random() < AXIS_ALIGNED_P else rng.uniform(0, 2 * np.pi))
     waypoints = [start]
     if any(ep.label == C.WALKING for ep in episodes):
         floor = np.argwhere(scene.floor_mask)[:, ::-1].astype(np.float64)
@@ -225,6 +248,19 @@ def resting_posture_at(person: Person, t_s: float) -> str | None:
             still = episode.posture_from == episode.posture_to and episode.label != C.WALKING
             return episode.posture_from if still else None
     return None
+
+
+def blend_postures(start: np.ndarray, end: np.ndarray, progress: float) -> np.ndarray:
+    """Posture ``progress`` (0..1) of the way from ``start`` to ``end`` (both (B, 5)). A
+    blob present on one side only keeps its place and size and only fades in or out, so
+    a limb does not grow out of the body's centre."""
+    start_geometry, end_geometry = start[:, :4].copy(), end[:, :4].copy()
+    start_geometry[start[:, 4] <= 0] = end[start[:, 4] <= 0, :4]
+    end_geometry[end[:, 4] <= 0] = start[end[:, 4] <= 0, :4]
+    blended = np.empty_like(start)
+    blended[:, :4] = (1 - progress) * start_geometry + progress * end_geometry
+    blended[:, 4] = (1 - progress) * start[:, 4] + progress * end[:, 4]
+    return blended
 
 
 def _smoothstep(x: float) -> float:
@@ -270,22 +306,24 @@ def body_state(person: Person, t_s: float) -> tuple[np.ndarray, np.ndarray, floa
                     progress = _smoothstep((t_s - episode.start_s) / min(0.8, span))
                 else:
                     progress = _smoothstep((t_s - episode.start_s) / span)
-                blobs = (1 - progress) * blobs + progress * POSTURES[episode.posture_to]
+                blobs = blend_postures(blobs, POSTURES[episode.posture_to], progress)
                 if episode.label == C.TRANSITION_RISK:
                     shift = progress * person.fall_shift_px
                     centre = centre + shift * np.array([np.cos(angle), np.sin(angle)])
-            elif episode.label == C.WALKING:  # gait: legs swing at ~1.8 Hz, body sways
+            elif episode.label == C.WALKING:  # gait: arms, legs swing at ~1.8 Hz, body sways
                 phase = 2 * np.pi * 1.8 * t_s
-                blobs[2] = (1.8 * np.sin(phase), 0.8, 1.0, 1.0, 1.8)
-                blobs[3] = (-1.8 * np.sin(phase), -0.8, 1.0, 1.0, 1.8)
+                blobs[2] = (3.2 * np.sin(phase), 1.1, 1.5, 0.9, 3.8)
+                blobs[3] = (-3.2 * np.sin(phase), -1.1, 1.5, 0.9, 3.8)
+                blobs[4] = (-2.4 * np.sin(phase), 3.4, 1.4, 0.8, 3.6)
+                blobs[5] = (2.4 * np.sin(phase), -3.4, 1.4, 0.8, 3.6)
                 blobs[:, 1] += 0.3 * np.sin(phase / 2)
             elif episode.label == C.OTHER:  # arm exercise, arms out and in at ~1 Hz
                 reach = 1.5 + 4.0 * abs(np.sin(2 * np.pi * 0.8 * t_s))
-                blobs[2] = (0.0, reach, 0.9, 1.8, 2.4)
-                blobs[3] = (0.0, -reach, 0.9, 1.8, 2.4)
+                blobs[2] = (0.0, reach, 0.9, 1.8, 3.6)
+                blobs[3] = (0.0, -reach, 0.9, 1.8, 3.6)
             elif episode.label == C.KNEELING:  # working with the hands in front, ~0.6 Hz
-                reach = 2.2 + 1.4 * np.sin(2 * np.pi * 0.6 * t_s)
-                blobs[4] = (reach, 0.6, 0.8, 0.7, 2.2)
+                reach = 3.0 + 1.4 * np.sin(2 * np.pi * 0.6 * t_s)
+                blobs[4] = (reach, 0.6, 0.8, 0.7, 3.6)
             elif episode.label == C.BENDING:  # slow bob of the head
                 blobs[0, 0] += 0.6 * np.sin(2 * np.pi * 0.4 * t_s)
             return blobs, centre, angle
@@ -304,8 +342,8 @@ def render_person(
     width: int,
     breathing: float = 0.0,
 ) -> np.ndarray:
-    """Heat (deg C above the room) of one person on the (H, W) grid; all blobs are
-    evaluated in one broadcast (K, H, W) array."""
+    """Heat (deg C above the room) of one person on the (H, W) grid: each pixel shows the
+    warmest body part over it; all blobs are evaluated in one broadcast (K, H, W) array."""
     active = np.asarray(blobs, np.float32)
     active = active[active[:, 4] > 0]
     if not len(active):
@@ -319,4 +357,27 @@ def render_person(
     dy = yy - np.float32(centre_xy[1]) - scale * (u * sin + v * cos)  # (K, H, 1)
     du = (dx * cos + dy * sin) / (su * scale)
     dv = (dy * cos - dx * sin) / (sv * scale)
-    return (amplitude * gain * np.exp(-0.5 * (du * du + dv * dv))).sum(axis=0)
+    profile = np.exp(-0.5 * (du * du + dv * dv) ** EDGE_POWER)
+    return (amplitude * gain * profile).max(axis=0)
+
+
+COVER_C = 1.0
+"""Heat above the room (deg C) from which a body hides the surface under it completely."""
+
+
+def cover(surface_c: np.ndarray, heat_c: np.ndarray, room_c: float) -> np.ndarray:
+    """What the sensor sees where people's heat ``heat_c`` (H, W, deg C above the room
+    ``room_c``) lies over the room's surfaces ``surface_c`` (H, W, deg C): a body is
+    ``room_c + heat_c`` warm whatever it stands or lies on (as warm on a cold floor as
+    anywhere), its soft edge (heat under ``COVER_C``) blends into the surface, and a
+    surface warmer than the body shows through."""
+    coverage = np.clip(heat_c / COVER_C, 0.0, 1.0)
+    return surface_c + coverage * np.maximum(room_c + heat_c - surface_c, 0.0)
+
+
+def contact_warming(surface_c: np.ndarray, heat_c: np.ndarray, room_c: float) -> np.ndarray:
+    """How much warmer (H, W, deg C) a person makes the surface they rest on look, where
+    their body covers it whole (heat from ``COVER_C``); 0 under their soft edge, which
+    does not touch the surface."""
+    warming = cover(surface_c, heat_c, room_c) - surface_c
+    return np.where(heat_c >= COVER_C, warming, 0.0).astype(np.float32)

@@ -19,7 +19,8 @@ RESTING_POSTURES = frozenset({"sitting", "lying", "lying_bed", "floor_sitting", 
                               "crouching"})
 """Postures whose body touches a surface long enough to warm it."""
 VISIBLE_C = 0.8
-"""Residue warmer than this above the room is annotated (as the annotators marked it)."""
+"""Residue warmer than this above the surface under it and above the room is annotated (as
+the annotators marked it)."""
 
 
 class HeatResidue:
@@ -59,19 +60,23 @@ class HeatResidue:
             patch = soft_ellipse(height, width, cx, cy, rx, ry, soft=1.5)
             self.field_c = np.maximum(self.field_c, rng.uniform(0.8, 3.5) * patch)
 
-    def step(self, dt_s: float, resting_heat_c: list[np.ndarray]) -> None:
-        """Advance ``dt_s`` seconds: every patch fades; the surface under each resting
-        person's heat (H, W) deg C warms towards ``share`` of it."""
+    def step(self, dt_s: float, resting_warming_c: list[np.ndarray]) -> None:
+        """Advance ``dt_s`` seconds: every patch fades; the surface each resting person
+        touches warms towards ``share`` of how much warmer (H, W, deg C) the person makes
+        it look there (``people.contact_warming``), so no halo shows round them."""
         self.field_c *= np.float32(np.exp(-dt_s / self.fade_s))
         warm = np.float32(1.0 - np.exp(-dt_s / self.warm_s))
-        for heat in resting_heat_c:
-            target = self.share * ndimage.gaussian_filter(heat, 0.8)
+        for warming in resting_warming_c:
+            target = self.share * warming
             self.field_c += warm * np.maximum(target - self.field_c, 0.0)
 
     def patches(self, scene: Scene, people_xyxy: list[np.ndarray]) -> list[SceneObject]:
-        """The visible patches (warmer than ``VISIBLE_C``, not under a person) as annotated
-        objects, named after where they lie (bed, chair or floor)."""
-        labels, count = ndimage.label(self.field_c > VISIBLE_C)
+        """The visible patches (``VISIBLE_C`` warmer than the surface under them and than
+        the room, not under a person) as annotated objects, named after where they lie
+        (bed, chair or floor)."""
+        visible = (self.field_c > VISIBLE_C) & (
+            scene.background_c + self.field_c > scene.room_c + VISIBLE_C)
+        labels, count = ndimage.label(visible)
         found = []
         for index, region in enumerate(ndimage.find_objects(labels), start=1):
             if region is None or (labels[region] == index).sum() < 4:

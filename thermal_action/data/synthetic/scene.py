@@ -24,6 +24,8 @@ class Scene(NamedTuple):
     objects: list[SceneObject]
     bed_xyxy: tuple[float, float, float, float]  # where 'on the bed/couch' postures happen
     floor_mask: np.ndarray  # (H, W) bool, free floor where people can stand or fall
+    room_c: float  # median of background_c: the room people are warmer than
+    cold_floor_mask: np.ndarray  # (H, W) bool, the free floor of the room's cold stretch
 
 
 def soft_ellipse(
@@ -56,14 +58,27 @@ def vignette_c(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
     return (rim + outside + falloff).astype(np.float32)
 
 
+def cold_floor_c(height: int, width: int, rng: np.random.Generator) -> np.ndarray:
+    """How much colder than the rest of the room a stretch of floor is (deg C, >= 0): one
+    side of the room, 30-50 % of the view, 1.5-3.5 deg C colder behind a soft edge, as
+    the real rooms' floors far from the heating are (people lie and sit there too)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    direction = rng.uniform(0, 2 * np.pi)
+    along = (xx - width / 2) * np.cos(direction) + (yy - height / 2) * np.sin(direction)
+    edge = np.quantile(along, 1 - rng.uniform(0.3, 0.5))
+    depth = rng.uniform(1.5, 3.5)
+    return (depth / (1 + np.exp(-(along - edge) / 2.0))).astype(np.float32)
+
+
 def make_scene(rng: np.random.Generator, height: int = 40, width: int = 60) -> Scene:
-    """Random room: 16-20 deg C with smooth gradients, a bed/couch, a table, chairs and a
-    hot appliance (40-45 deg C)."""
-    room_c = rng.uniform(16.0, 20.0)
+    """Random room: 17-21 deg C with smooth gradients and a colder stretch of floor, a
+    bed/couch, a table, chairs and a hot appliance (40-45 deg C)."""
+    room_c = rng.uniform(17.0, 21.0)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     gradient = rng.normal(0, 0.015) * (xx - width / 2) + rng.normal(0, 0.02) * (yy - height / 2)
     smooth = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), 6) * 8.0
-    background = room_c + gradient + 0.5 * smooth + vignette_c(height, width, rng)
+    cold = cold_floor_c(height, width, rng)
+    background = room_c + gradient + 0.5 * smooth + vignette_c(height, width, rng) - cold
 
     objects: list[SceneObject] = []
     occupied = np.zeros((height, width), bool)
@@ -104,4 +119,5 @@ def make_scene(rng: np.random.Generator, height: int = 40, width: int = 60) -> S
     floor = ~occupied
     floor[:4, :] = floor[-4:, :] = False
     floor[:, :5] = floor[:, -5:] = False
-    return Scene(background.astype(np.float32), objects, bed, floor)
+    return Scene(background.astype(np.float32), objects, bed, floor,
+                 float(np.median(background)), floor & (cold > cold.max() / 2))

@@ -4,8 +4,11 @@ A dataset root holds ``frames/<sensor_id>.h5`` (``frames`` (N, 40, 60) float32 d
 ``timestamps`` (N,) int64 ms) and ``annotations/train.json`` / ``val.json`` (COCO keyframes
 with YOLO boxes). ``dataset_statistics`` turns a root into a JSON-ready dict,
 ``compare_statistics`` checks the synthetic numbers against the real ones,
-``format_comparison_table`` writes the verdict as Markdown and ``render_comparison_sheet``
-draws real and synthetic keyframes side by side on one temperature scale.
+``format_comparison_table`` / ``format_comparison_report`` write the verdict as Markdown,
+``comparison_summary`` says it in a few lines, and ``render_comparison_sheet`` draws real
+and synthetic keyframes side by side on one temperature scale. ``person_shape`` measures
+how warm one person is above the room and how their warm region looks (broad and flat, or
+a round peak).
 """
 
 from __future__ import annotations
@@ -41,16 +44,46 @@ RELATIVE_TOLERANCE = 0.5
 ABSOLUTE_TOLERANCE = {"ms": 10.0, "fraction": 0.01, "px": 1.0, "C": 1.0}
 CROP_PX = 24
 """Side of the person crops averaged per class (``person_crops``), as the person model's."""
+WARM_SHARE = 0.5
+"""A person's warm region: box pixels at least this share of the peak excess above the room."""
+WARM_MIN_C = 1.0
+"""...and never less than this many deg C above the room (noise is not a warm region)."""
+SHAPE_TOLERANCE: dict[str, tuple[float, float]] = {
+    "peak_excess_c": (0.2, 1.0),
+    "mean_excess_c": (0.35, 1.0),
+    "warm_area_px": (0.35, 5.0),
+    "box_aspect": (0.25, 0.2),
+    "warm_fill": (0.25, 0.08),
+    "flatness": (0.1, 0.03),
+}
+"""(relative, absolute) tolerance of each person statistic in ``compare_statistics``: about
+the spread between the real SL14 and SL18 sessions' medians."""
 
 
 class ComparisonRow(NamedTuple):
-    """One compared statistic: the formatted values and whether the synthetic one passes."""
+    """One compared statistic: the formatted values and whether the synthetic one passes.
+    ``off_by``: how far the synthetic value lies outside the allowed range, in half widths
+    of that range (0 inside it, ``inf`` where a side was not measured)."""
 
     name: str
     real: str
     synthetic: str
     within: bool
     note: str
+    off_by: float = 0.0
+
+
+class PersonShape(NamedTuple):
+    """One person box as the sensor shows it, relative to the room (the median valid pixel
+    outside every box). The warm region: valid box pixels at least ``WARM_SHARE`` of the
+    peak excess (and ``WARM_MIN_C``) above the room."""
+
+    peak_excess_c: float  # 95th percentile of the box's valid pixels minus the room, deg C
+    mean_excess_c: float  # mean of the box's valid pixels minus the room, deg C
+    warm_area_px: int  # pixels in the warm region
+    box_aspect: float  # long side over short side of the box (a side under 1 px counts as 1)
+    warm_fill: float  # warm pixels over the box's valid pixels, 0..1
+    flatness: float  # std / mean of the warm pixels' excess: low = broad and flat
 
 
 # ---------------------------------------------------------------------------------------
@@ -89,6 +122,34 @@ def _box_slices(box_xyxy: np.ndarray) -> tuple[slice, slice]:
     )
 
 
+def person_shape(excess_c: np.ndarray, valid: np.ndarray,
+                 box_wh_px: tuple[float, float]) -> PersonShape | None:
+    """Measure one person box: ``excess_c`` (h, w) deg C above the room of the pixels the
+    box touches, ``valid`` (h, w) the pixels with a reading, ``box_wh_px`` the box's width
+    and height in pixels. None when the box has no valid pixel or no warm region."""
+    inside = np.asarray(excess_c, np.float64)[valid]
+    if not inside.size:
+        return None
+    peak = float(np.percentile(inside, 95))
+    warm = inside[inside >= max(WARM_SHARE * peak, WARM_MIN_C)]
+    if not warm.size:
+        return None
+    return PersonShape(
+        peak_excess_c=peak,
+        mean_excess_c=float(inside.mean()),
+        warm_area_px=int(warm.size),
+        box_aspect=float(max(box_wh_px) / max(min(box_wh_px), 1.0)),
+        warm_fill=warm.size / inside.size,
+        flatness=float(warm.std() / warm.mean()),
+    )
+
+
+def _shape_medians(shapes: Sequence[PersonShape]) -> dict[str, float | int]:
+    return {"count": len(shapes),
+            **{f"median_{key}": round(float(np.median([getattr(s, key) for s in shapes])), 4)
+               for key in PersonShape._fields}}
+
+
 def _percentiles(values: np.ndarray) -> dict[str, float | None]:
     if values.size == 0:
         return {f"p{q}": None for q in PERCENTILES}
@@ -111,6 +172,7 @@ class _Measured:
         self.heights: dict[int, list[float]] = defaultdict(list)
         self.contrast: dict[int, list[float]] = defaultdict(list)
         self.mean_above: dict[int, list[float]] = defaultdict(list)
+        self.shapes: dict[int, list[PersonShape]] = defaultdict(list)
         self.intervals: list[np.ndarray] = []
         self.per_recording_median: dict[str, float | None] = {}
         self.frames = self.frames_with_invalid = self.invalid_pixels = self.pixels = 0
@@ -141,6 +203,10 @@ class _Measured:
                 if room_c is not None:
                     self.contrast[int(label)].append(float(inside.max()) - room_c)
                     self.mean_above[int(label)].append(float(inside.mean()) - room_c)
+                    shape = person_shape(temps_c[rows, cols] - room_c, valid[rows, cols],
+                                         (float(box[2] - box[0]), float(box[3] - box[1])))
+                    if shape is not None:
+                        self.shapes[int(label)].append(shape)
             self.widths[int(label)].append(float(box[2] - box[0]))
             self.heights[int(label)].append(float(box[3] - box[1]))
             self.boxes += 1
@@ -151,6 +217,7 @@ class _Measured:
         intervals = np.concatenate(self.intervals) if self.intervals else np.zeros(0, np.int64)
         background = (np.concatenate(self.background) if self.background
                       else np.zeros(0, np.float32))
+        all_shapes = [shape for label in sorted(self.shapes) for shape in self.shapes[label]]
         return {
             "num_recordings": num_recordings,
             "num_keyframes": self.keyframes,
@@ -174,6 +241,11 @@ class _Measured:
                 }
                 for label in sorted(self.contrast) if self.contrast[label]
             },
+            "person_shape": {
+                CLASS_NAMES[label]: _shape_medians(self.shapes[label])
+                for label in sorted(self.shapes) if self.shapes[label]
+            },
+            "person_shape_overall": (_shape_medians(all_shapes) if all_shapes else None),
             "frame_interval_ms": {
                 "median": _stat(intervals, np.median),
                 "p95": _stat(intervals, lambda v: np.percentile(v, 95)),
@@ -204,6 +276,11 @@ def dataset_statistics(root: str | os.PathLike) -> dict:
       ``contrast_c`` (hottest valid pixel of the box minus the keyframe's room temperature,
       the median valid pixel outside every box) and ``mean_above_c`` (the box's mean minus
       the room): how a posture shows on the sensor, not only how big its box is.
+    - ``person_shape``: per class name, ``count`` of measured boxes and the medians of the
+      ``PersonShape`` fields (``median_peak_excess_c``, ``median_mean_excess_c`` in deg C
+      above the room, ``median_warm_area_px``, ``median_box_aspect``, ``median_warm_fill``,
+      ``median_flatness``); ``person_shape_overall`` the same over all boxes (``None``
+      without any).
     - ``frame_interval_ms``: ``median``, ``p95``, ``max`` over the consecutive timestamp
       differences of all recordings, ``fraction_over_1s`` (intervals > 1000 ms) and
       ``per_recording_median`` (sensor id -> median ms).
@@ -263,11 +340,26 @@ def person_crops(root: str | os.PathLike,
 # Comparison
 
 
+SHAPE_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("peak_excess_c", "peak excess", "C"),
+    ("mean_excess_c", "mean excess", "C"),
+    ("warm_area_px", "warm area", "px"),
+    ("box_aspect", "box aspect", "ratio"),
+    ("warm_fill", "warm fill", "fraction"),
+    ("flatness", "flatness", "ratio"),
+)
+"""(``PersonShape`` field, row label, unit) of the person rows of ``compare_statistics``."""
+OVERALL = "(all classes)"
+"""The class part of the names of the person rows over every box."""
+
+
 def _format(value: float | None, unit: str) -> str:
     if value is None:
         return "n/a"
     if unit == "fraction":
         return f"{value:.3f}"
+    if unit == "ratio":
+        return f"{value:.2f}"
     if unit == "ms":
         return f"{value:.0f} ms"
     if unit == "C":
@@ -279,26 +371,42 @@ def _row(name: str, real: float | None, synthetic: float | None, low: float | No
          high: float | None, unit: str) -> ComparisonRow:
     real_text, synthetic_text = _format(real, unit), _format(synthetic, unit)
     if real is None or low is None or high is None:
-        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in real data")
+        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in real data",
+                             float("inf"))
     if synthetic is None:
-        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in synthetic")
+        return ComparisonRow(name, real_text, synthetic_text, False, "not measured in synthetic",
+                             float("inf"))
     allowed = f"allowed {_format(low, unit)} .. {_format(high, unit)}"
+    half_width = max((high - low) / 2, 1e-9)
     if synthetic < low:
-        return ComparisonRow(name, real_text, synthetic_text, False, f"too low; {allowed}")
+        return ComparisonRow(name, real_text, synthetic_text, False, f"too low; {allowed}",
+                             (low - synthetic) / half_width)
     if synthetic > high:
-        return ComparisonRow(name, real_text, synthetic_text, False, f"too high; {allowed}")
+        return ComparisonRow(name, real_text, synthetic_text, False, f"too high; {allowed}",
+                             (synthetic - high) / half_width)
     return ComparisonRow(name, real_text, synthetic_text, True, allowed)
 
 
-def _relative(name: str, real: float | None, synthetic: float | None, unit: str) -> ComparisonRow:
+def _relative(name: str, real: float | None, synthetic: float | None, unit: str,
+              relative: float = RELATIVE_TOLERANCE,
+              absolute: float | None = None) -> ComparisonRow:
+    """Row whose allowed range is ``real +- max(relative * |real|, absolute)`` (absolute
+    defaults to ``ABSOLUTE_TOLERANCE[unit]``)."""
     if real is None:
         return _row(name, real, synthetic, None, None, unit)
-    tolerance = max(RELATIVE_TOLERANCE * abs(real), ABSOLUTE_TOLERANCE[unit])
+    floor = ABSOLUTE_TOLERANCE[unit] if absolute is None else absolute
+    tolerance = max(relative * abs(real), floor)
     return _row(name, real, synthetic, real - tolerance, real + tolerance, unit)
 
 
 def _get(stats: dict, group: str, key: str) -> float | None:
     return (stats.get(group) or {}).get(key)
+
+
+def _shape_rows(label: str, real: dict, synthetic: dict) -> list[ComparisonRow]:
+    return [_relative(f"person {name} {label}", real[f"median_{key}"],
+                      synthetic[f"median_{key}"], unit, *SHAPE_TOLERANCE[key])
+            for key, name, unit in SHAPE_ROWS]
 
 
 def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
@@ -309,11 +417,14 @@ def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
     - medians of a distribution (background p50, person max p50, person mean p50): the
       synthetic p50 lies inside the real p5 .. p95 of the same distribution;
     - background p5 and p95 (the tails): within +-3 deg C of the real value;
+    - the person rows, the ``person_shape`` medians (peak and mean excess over the room,
+      warm area, box aspect, warm fill, flatness) over all boxes (``OVERALL``) and per
+      class with boxes in both: ``|synthetic - real| <= max(relative * |real|, absolute)``
+      with the statistic's ``SHAPE_TOLERANCE``;
     - every other scalar (frame interval median / p95 / fraction > 1 s, invalid frame and
-      pixel fractions, per-class median person contrast and mean above the room, per-class
-      median box width and height, for classes with boxes in both):
-      ``|synthetic - real| <= max(0.5 * |real|, absolute)``, i.e. +-50 % of the real value
-      but never tighter than 10 ms, 0.01 (fractions), 1 px or 1 deg C.
+      pixel fractions, per-class median box width and height, for classes with boxes in
+      both): ``|synthetic - real| <= max(0.5 * |real|, absolute)``, i.e. +-50 % of the real
+      value but never tighter than 10 ms, 0.01 (fractions), 1 px or 1 deg C.
 
     A value missing on either side is never within. ``note`` gives the allowed range, with
     "too low" / "too high" in front of a miss.
@@ -342,14 +453,14 @@ def compare_statistics(real: dict, synthetic: dict) -> list[ComparisonRow]:
                        ("pixel_fraction", "invalid pixels")):
         rows.append(_relative(label, _get(real, "invalid", key),
                               _get(synthetic, "invalid", key), "fraction"))
-    real_people = real.get("person_by_class") or {}
-    synthetic_people = synthetic.get("person_by_class") or {}
+    if real.get("person_shape_overall") and synthetic.get("person_shape_overall"):
+        rows += _shape_rows(OVERALL, real["person_shape_overall"],
+                            synthetic["person_shape_overall"])
+    real_people = real.get("person_shape") or {}
+    synthetic_people = synthetic.get("person_shape") or {}
     for name in CLASS_NAMES:
         if real_people.get(name, {}).get("count") and synthetic_people.get(name, {}).get("count"):
-            for key, label in (("median_contrast_c", "contrast"),
-                               ("median_mean_above_c", "mean above room")):
-                rows.append(_relative(f"person {label} {name}", real_people[name][key],
-                                      synthetic_people[name][key], "C"))
+            rows += _shape_rows(name, real_people[name], synthetic_people[name])
     real_boxes, synthetic_boxes = real.get("box_size_px") or {}, synthetic.get("box_size_px") or {}
     for name in CLASS_NAMES:
         if real_boxes.get(name, {}).get("count") and synthetic_boxes.get(name, {}).get("count"):
@@ -371,6 +482,33 @@ def format_comparison_table(rows: Iterable[ComparisonRow]) -> str:
         lines.append(f"| {cell(row.name)} | {cell(row.real)} | {cell(row.synthetic)} | "
                      f"{cell(row.note)} | {verdict} |")
     return "\n".join(lines)
+
+
+def format_comparison_report(rows: Sequence[ComparisonRow], real_root: str | os.PathLike,
+                             synthetic_root: str | os.PathLike) -> str:
+    """The Markdown document ``data synth --compare`` writes: what was compared, how many
+    rows lie within the real range and the full ``format_comparison_table``."""
+    within = sum(row.within for row in rows)
+    return (f"# Realism: `{synthetic_root}` against `{real_root}`\n\n"
+            "Statistics of both datasets (`dataset_statistics`), the simulated value checked "
+            "against a tolerance band around the real one (`compare_statistics`). Person "
+            "rows: excess over the room (the median valid pixel outside every box) and the "
+            "shape of the warm region (pixels at least half the peak excess above it).\n\n"
+            f"{within}/{len(rows)} statistics within the real range.\n\n"
+            f"{format_comparison_table(rows)}\n")
+
+
+def comparison_summary(rows: Sequence[ComparisonRow], worst: int = 5) -> list[str]:
+    """A few lines for a console: how many rows lie within the real range, then the
+    ``worst`` rows furthest outside it (largest ``off_by``), one line each."""
+    off = sorted((row for row in rows if not row.within), key=lambda row: -row.off_by)
+    lines = [f"{len(rows) - len(off)}/{len(rows)} statistics within the real range"
+             + (f"; the {min(len(off), worst)} furthest off:" if off else "")]
+    lines += [f"  {row.name}: real {row.real}, synthetic {row.synthetic} ({row.note})"
+              for row in off[:worst]]
+    if len(off) > worst:
+        lines.append(f"  ... and {len(off) - worst} more off (see the table)")
+    return lines
 
 
 # ---------------------------------------------------------------------------------------
