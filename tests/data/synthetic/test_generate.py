@@ -98,7 +98,7 @@ def test_posture_footprints_differ_as_seen_from_above():
     heat = {label: f[0].max() for label, f in footprints.items()}
     area = {label: f[1] for label, f in footprints.items()}
     elongation = {label: f[2] for label, f in footprints.items()}
-    assert elongation[3] > 1.4 and area[3] > 2 * area[1]  # lying: long and large (limbs spread)
+    assert elongation[3] > 1.4 and area[3] > 1.5 * area[1]  # lying: long and larger than standing
     assert area[1] < min(area[0], area[3], area[10])  # standing: compact
     assert elongation[12] < 1.2 < elongation[1]  # crouching round, standing wide-shouldered
     assert area[0] > area[1] and elongation[10] > 1.3  # sitting: thighs; kneeling: shins
