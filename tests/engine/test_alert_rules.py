@@ -25,8 +25,9 @@ from thermal_action.engine.alert_rules import (
 )
 from thermal_action.engine.fall_stage import (
     TruthFrames,
-    fit_network,
+    fit_stage_model,
     label_observations,
+    trees_of,
 )
 from thermal_action.errors import ConfigError
 
@@ -111,7 +112,7 @@ def test_features_follow_the_history_and_replay_equals_live():
 
 def test_the_stage_learns_falls_apart_from_beds_and_sitting_on_the_floor(tmp_path: Path):
     observations, labels, kinds = scripted_day(1)
-    model = fit_network(history_features(observations), labels, seed=0)
+    model = fit_stage_model(history_features(observations), labels, seed=0)
     model.threshold, model.confirm = 0.5, 2
     path = model.save(tmp_path / "stage.json")
     loaded = FallStageModel.load(path)
@@ -135,6 +136,23 @@ def test_the_stage_learns_falls_apart_from_beds_and_sitting_on_the_floor(tmp_pat
                                                           for a in alerts]
 
 
+def test_thetrees_of_predict_as_scikit_learn_does():
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from thermal_action.engine.fall_stage import STAGE_TREES
+
+    observations, labels, _ = scripted_day(4, people=8)
+    features = history_features(observations)
+    features[::7, 3] = np.nan  # a missing value takes the side the trees learned
+    boosted = HistGradientBoostingClassifier(random_state=0, **STAGE_TREES).fit(
+        features.astype(np.float64), labels.astype(np.int64))
+    model = FallStageModel(trees_of(boosted), boosted._baseline_prediction.item())
+    np.testing.assert_allclose(model.probability(features),
+                               boosted.predict_proba(features.astype(np.float64))[:, 1],
+                               atol=1e-9)
+    assert 0.0 < model.probability(features).min() < 0.5 < model.probability(features).max()
+
+
 def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
     assert isinstance(build_alert_rule("persistence"), PersistenceRule)
     rule = ALERT_RULES.build(dict(type="PersistenceRule", alert_after_s=1.0))
@@ -149,17 +167,22 @@ def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
             build_alert_rule(path)
         assert str(path) in str(error.value) and "\n" not in str(error.value)
     observations, labels, _ = scripted_day(3, people=6)
-    model = fit_network(history_features(observations), labels)
+    model = fit_stage_model(history_features(observations), labels)
     document = model.document()
     document["features"] = document["features"][:-1]
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps(document))
     with pytest.raises(ConfigError, match="fit it again"):
         build_alert_rule(stale)
+    older = tmp_path / "older.json"  # a stage of the neural-network version
+    older.write_text(json.dumps(dict(type="FallStageModel", features=list(FEATURES),
+                                     weights=[], biases=[], mean=[], scale=[])))
+    with pytest.raises(ConfigError, match="older thermal-action"):
+        build_alert_rule(older)
     with pytest.raises(ConfigError, match="threshold"):
         build_alert_rule(dict(type="FallEventRule", model=model, threshold=1.5))
     with pytest.raises(ConfigError, match="only one kind"):
-        fit_network(history_features(observations), np.zeros(len(observations)))
+        fit_stage_model(history_features(observations), np.zeros(len(observations)))
 
 
 def test_observations_are_labelled_from_the_annotated_person_they_follow():

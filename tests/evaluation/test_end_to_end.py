@@ -65,3 +65,27 @@ def test_an_alert_before_the_annotations_begin_counts_for_a_person_already_down(
     scores = end_to_end_scores({"REC": on_time}, frames, late_s=5.0)
     assert (scores.falls_alerted, scores.false_alerts) == (2, 0)
     assert scores.alert_delays_s == (-5.0,)  # raised between 20 s and its first frame, 30 s
+
+
+def test_an_alert_on_a_person_down_after_a_fall_is_a_repeat_not_a_false_alert():
+    """After an identity switch the fallen person's new track was never matched at an
+    annotated frame of the episode; its alert covers the fallen person (a repeat alert),
+    while an alert on a person sitting is false."""
+    a, b = (10, 10, 20, 20), (40, 10, 50, 20)
+    frames = [_frame(0, [(a, "standing", 0), (b, "sitting", 1)]),
+              _frame(2, [(a, LYING, 0), (b, "sitting", 1)]),
+              _frame(4, [(a, LYING, 0), (b, "sitting", 1)])]
+    views = [[TrackView(1, a, "standing", 0.9, False), TrackView(2, b, "sitting", 0.9, False)]
+             for _ in range(2)]
+    views += [[TrackView(1, a, LYING, 0.9, True), TrackView(2, b, "sitting", 0.9, False)]]
+    views += [[TrackView(5, a, LYING, 0.9, False), TrackView(2, b, "sitting", 0.9, False)]]
+    views += [[TrackView(1, a, LYING, 0.9, True), TrackView(2, b, "sitting", 0.9, False)]]
+    events = [Event("fall_alert", 2_000, 1, "fall-related", 0.9, 1_000),
+              Event("fall_alert", 3_000, 5, "fall-related", 0.9, 1_000),  # the switch
+              Event("fall_alert", 3_000, 2, "fall-related", 0.9, 1_000)]  # sitting: false
+    run = StreamRun(views, events, [0, 1_000, 2_000, 3_000, 4_000])
+    scores = end_to_end_scores({"REC": run}, frames)
+    assert (scores.falls, scores.falls_alerted) == (1, 1)
+    assert (scores.repeat_alerts, scores.false_alerts) == (1, 1)
+    far = end_to_end_scores({"REC": run}, frames, repeat_gap_s=0.5)  # 1 s from a frame
+    assert (far.repeat_alerts, far.false_alerts) == (0, 2)

@@ -8,8 +8,8 @@ everything else).
   fast transition, then down and still, outside a bed or couch), not one window's
   posture. Each classification adds an ``Observation`` (the model's class probabilities
   plus the track's box and heat); ``track_features`` turns the last ``HISTORY_S`` seconds
-  of them into one feature vector, a small network (``FallStageModel``, fitted by
-  ``engine.fall_stage``) gives the probability that the person is down after a fall, and
+  of them into one feature vector, gradient-boosted trees (``FallStageModel``, fitted by
+  ``engine.fall_stage``) give the probability that the person is down after a fall, and
   ``confirm`` classifications in a row above its threshold raise the alert.
 
 A rule is replayable: ``replay_alerts`` applies any rule to recorded observations, so
@@ -22,7 +22,7 @@ import json
 import os
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -159,14 +159,17 @@ FEATURES = (
     "upright_before", "upright_now", "bed_now", "low_now",
     "log_area_change", "aspect_now", "aspect_change", "speed_now", "speed_max_10s",
     "still_3s", "peak_excess_now", "mean_excess_now", "peak_excess_change", "rest_share",
-    "track_age_s",
+    "track_age_s", "fall_max_30s", "since_upright_s", "low_mean_10s",
 )
 """What ``track_features`` measures, in its order: shares of the class probability
 (fall-related, upright, on a bed, low postures) now and over the last seconds; how the
 box changed since 4-25 s ago (log area ratio, long/short side, its change); centre speed
 (pixels/s) now, its peak over 10 s, and the mean over 3 s; heat above the background
-(deg C) now and its change; the bed/couch share of the box; and how long the track has
-been seen (s, at most ``HISTORY_S``)."""
+(deg C) now and its change; the bed/couch share of the box; how long the track has been
+seen (s, at most ``HISTORY_S``); the highest fall-related share of the history, the
+seconds since the person was last upright (share >= 0.5; ``HISTORY_S`` when not seen
+upright), and the low-posture share over 10 s (kneeling and bending look low too, but
+come slowly)."""
 
 
 def track_features(history: Sequence[Observation]) -> np.ndarray:
@@ -203,42 +206,85 @@ def track_features(history: Sequence[Observation]) -> np.ndarray:
         aspect[-1] - np.median(aspect[before]), speed[-1], speed[mid].max(),
         speed[recent].mean(), now.peak_excess_c, now.mean_excess_c,
         now.peak_excess_c - np.median(peak[before]), now.rest_share,
-        min(age_s.max(), HISTORY_S),
+        min(age_s.max(), HISTORY_S), fall.max(),
+        float(age_s[upright >= 0.5].min()) if (upright >= 0.5).any() else HISTORY_S,
+        low[mid].mean(),
     )
     return np.asarray(values, np.float32)
 
 
-class FallStageModel:
-    """The fall stage's network: standardized ``FEATURES`` -> ReLU layers -> the
-    probability that the person is down after a fall. Stored as JSON (weights, feature
-    names, threshold, what it was trained on) and run with numpy: no training library at
-    inference."""
+_TREE_KEYS = ("feature", "split", "left", "right", "value", "leaf", "missing_left")
 
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, weights: Sequence[np.ndarray],
-                 biases: Sequence[np.ndarray], threshold: float = 0.5, confirm: int = 2,
+
+def _tree_depth(trees: Sequence[Mapping[str, Sequence[float]]]) -> int:
+    """The most splits from a root to a leaf in any of ``trees``."""
+    deepest = 0
+    for tree in trees:
+        stack = [(0, 0)]
+        while stack:
+            node, depth = stack.pop()
+            if tree["leaf"][node]:
+                deepest = max(deepest, depth)
+            else:
+                stack += [(int(tree["left"][node]), depth + 1),
+                          (int(tree["right"][node]), depth + 1)]
+    return deepest
+
+
+class FallStageModel:
+    """The fall stage's model: gradient-boosted decision trees over ``FEATURES`` giving the
+    probability that the person is down after a fall. Stored as JSON (each tree's nodes,
+    the feature names, the decision, what it was trained on) and run with numpy: no
+    training library at inference. ``trees``: per tree, its nodes as equal-length lists
+    ``feature``, ``split``, ``left``, ``right``, ``value``, ``leaf``, ``missing_left`` (a
+    sample goes left when its feature is at most ``split``, or NaN and ``missing_left``;
+    ``value``: a leaf's addition to the log-odds); ``baseline``: the log-odds before any
+    tree."""
+
+    def __init__(self, trees: Sequence[Mapping[str, Sequence[float]]], baseline: float,
+                 threshold: float = 0.5, confirm: int = 2,
                  features: Sequence[str] = FEATURES, info: dict | None = None) -> None:
         if tuple(features) != FEATURES:
             raise ConfigError(f"fall stage trained on features {list(features)}; this "
                               f"version measures {list(FEATURES)}: fit it again")
-        self.mean, self.scale = np.asarray(mean, np.float64), np.asarray(scale, np.float64)
-        self.weights = [np.asarray(w, np.float64) for w in weights]
-        self.biases = [np.asarray(b, np.float64) for b in biases]
+        self.trees = [{key: list(tree[key]) for key in _TREE_KEYS} for tree in trees]
+        self.baseline = float(baseline)
         self.threshold, self.confirm = float(threshold), int(confirm)
         self.info = dict(info or {})
+        size = max([len(tree["value"]) for tree in self.trees] or [1])
+
+        def padded(key: str, dtype: type, fill: float) -> np.ndarray:
+            table = np.full((len(self.trees), size), fill, dtype)
+            for row, tree in enumerate(self.trees):
+                table[row, :len(tree[key])] = tree[key]
+            return table
+
+        self._feature, self._split = padded("feature", np.int64, 0), padded("split", np.float64, 0)
+        self._left, self._right = padded("left", np.int64, 0), padded("right", np.int64, 0)
+        self._value, self._leaf = padded("value", np.float64, 0), padded("leaf", bool, True)
+        self._missing_left = padded("missing_left", bool, True)
+        self._depth = _tree_depth(self.trees)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
         """P(down after a fall) of (N, F) or (F,) feature rows."""
-        x = (np.atleast_2d(np.asarray(features, np.float64)) - self.mean) / self.scale
-        for weight, bias in zip(self.weights[:-1], self.biases[:-1], strict=True):
-            x = np.maximum(x @ weight + bias, 0.0)
-        logit = (x @ self.weights[-1] + self.biases[-1])[:, 0]
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -50, 50)))
+        x = np.atleast_2d(np.asarray(features, np.float64))
+        raw = np.full(len(x), self.baseline)
+        if self.trees:
+            rows = np.arange(len(x))[:, None]
+            columns = np.arange(len(self.trees))[None, :]
+            node = np.zeros((len(x), len(self.trees)), np.int64)
+            for _ in range(self._depth):
+                value = x[rows, self._feature[columns, node]]
+                left = np.where(np.isnan(value), self._missing_left[columns, node],
+                                value <= self._split[columns, node])
+                step = np.where(left, self._left[columns, node], self._right[columns, node])
+                node = np.where(self._leaf[columns, node], node, step)
+            raw = raw + self._value[columns, node].sum(axis=1)
+        return 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
 
     def document(self) -> dict[str, Any]:
-        return dict(type="FallStageModel", features=list(FEATURES),
-                    mean=self.mean.tolist(), scale=self.scale.tolist(),
-                    weights=[w.tolist() for w in self.weights],
-                    biases=[b.tolist() for b in self.biases],
+        return dict(type="FallStageModel", model="gradient-boosted trees",
+                    features=list(FEATURES), baseline=self.baseline, trees=self.trees,
                     threshold=self.threshold, confirm=self.confirm, info=self.info)
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -264,9 +310,11 @@ class FallStageModel:
         if not isinstance(content, dict) or content.get("type") != "FallStageModel":
             raise ConfigError(f"{path}: not a fall-stage file (made by thermal-action "
                               "fall-stage)")
+        if "trees" not in content and "weights" in content:
+            raise ConfigError(f"{path}: a fall stage of an older thermal-action (a neural "
+                              "network, not trees): fit it again with thermal-action fall-stage")
         try:
-            return cls(content["mean"], content["scale"], content["weights"],
-                       content["biases"], content.get("threshold", 0.5),
+            return cls(content["trees"], content["baseline"], content.get("threshold", 0.5),
                        content.get("confirm", 2), content["features"], content.get("info"))
         except (KeyError, TypeError, ValueError) as exc:
             raise ConfigError(f"{path}: a damaged fall-stage file ({exc})") from None
@@ -375,7 +423,7 @@ def history_features(observations: Iterable[Observation]) -> np.ndarray:
 def replay_decisions(observations: Sequence[Observation], probabilities: np.ndarray,
                      rule: FallEventRule) -> list[Alert]:
     """The alerts of ``rule``'s decision over given stage probabilities (one per
-    observation): how a threshold is chosen without running the network again."""
+    observation): how a threshold is chosen without running the model again."""
     watches: dict[int, _FallEventWatch] = {}
     alerts = []
     for observation, probability in zip(observations, probabilities, strict=True):

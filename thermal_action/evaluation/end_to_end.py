@@ -40,6 +40,7 @@ class EndToEndScores(NamedTuple):
     false_alerts: int
     hours: float  # of recording
     alert_delays_s: tuple[float, ...] = ()  # per alerted episode: its start to its alert
+    repeat_alerts: int = 0  # alerts on a person down after a fall outside an episode's hits
 
     @property
     def accuracy(self) -> float:
@@ -81,15 +82,37 @@ def _matches(frame: AnnotatedFrame, views: Sequence[TrackView]) -> dict[int, Tra
     return {int(r): views[c] for r, c in zip(rows, cols, strict=True) if ious[r, c] >= MATCH_IOU}
 
 
+def _on_fallen_person(alert: Event, run: StreamRun, frames: Sequence[AnnotatedFrame],
+                      max_gap_ms: float) -> bool:
+    """Whether the alerting track's box at the alert matches (IoU >= 0.3) a person in a
+    fall-related class at the annotated frame nearest the alert (within ``max_gap_ms``)."""
+    if not frames:
+        return False
+    at = int(np.clip(np.searchsorted(run.timestamps_ms, alert.time_ms), 0,
+                     len(run.timestamps_ms) - 1))
+    box = next((v.box_xyxy for v in run.views[at] if v.track_id == alert.track_id), None)
+    nearest = min(frames, key=lambda f: abs(f.timestamp_ms - alert.time_ms))
+    if box is None or abs(nearest.timestamp_ms - alert.time_ms) > max_gap_ms:
+        return False
+    fallen = [row for row, label in enumerate(nearest.truth.classes) if label in FALL_NAMES]
+    if not fallen:
+        return False
+    ious = box_iou(np.asarray([box], np.float32), nearest.truth.boxes_xyxy[fallen])[0]
+    return bool(ious.max() >= MATCH_IOU)
+
+
 def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedFrame],
-                      late_s: float = 15.0) -> EndToEndScores:
+                      late_s: float = 15.0, repeat_gap_s: float = 2.0) -> EndToEndScores:
     """Score the stream's ``runs`` (by sensor id) at the annotated ``frames``. A fall
     episode counts as alerted when a track matched to that person during the episode
     raised a fall alert after the recording's annotated frame before the episode (the
     fall happened since; from the recording's start when the episode opens its
     annotations) until ``late_s`` after its end. Its delay runs from the episode's first
     annotated frame to the first such alert (only where an annotated frame precedes the
-    episode). Every other alert is false."""
+    episode). Any other alert whose track, when it alerted, covers a person annotated in a
+    fall-related class (at the annotated frame nearest it, within ``repeat_gap_s``) is a
+    repeat alert: the person is down after a fall, on another track after an identity
+    switch or alerted again; every other alert is false."""
     people = followed = correct = 0
     episodes: dict[tuple[str, int], list[_Episode]] = {}  # by (sensor, person)
     previous: AnnotatedFrame | None = None
@@ -130,11 +153,22 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
             if hits and episode.opens_ms is not None:  # a start known to the keyframe spacing
                 delays.append((min(a.time_ms for a in hits) - episode.start_ms) / 1000.0)
             used_alerts.update((sensor, a.track_id, a.time_ms) for a in hits)
-    all_alerts = {(sensor, e.track_id, e.time_ms) for sensor, run in runs.items()
-                  for e in run.events if e.kind == "fall_alert"}
+    by_sensor: dict[str, list[AnnotatedFrame]] = {}
+    for frame in frames:
+        by_sensor.setdefault(frame.sensor_id, []).append(frame)
+    false = repeats = 0
+    for sensor, run in runs.items():
+        for event in {(e.track_id, e.time_ms): e for e in run.events
+                      if e.kind == "fall_alert"}.values():
+            if (sensor, event.track_id, event.time_ms) in used_alerts:
+                continue
+            if _on_fallen_person(event, run, by_sensor.get(sensor, []), repeat_gap_s * 1000):
+                repeats += 1
+            else:
+                false += 1
     hours = sum((run.timestamps_ms[-1] - run.timestamps_ms[0]) / 3.6e6 for run in runs.values())
-    return EndToEndScores(people, followed, correct, falls, alerted,
-                          len(all_alerts - used_alerts), hours, tuple(delays))
+    return EndToEndScores(people, followed, correct, falls, alerted, false, hours,
+                          tuple(delays), repeats)
 
 
 
