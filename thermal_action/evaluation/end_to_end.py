@@ -84,7 +84,7 @@ def _matches(frame: AnnotatedFrame, views: Sequence[TrackView]) -> dict[int, Tra
 
 def _on_fallen_person(alert: Event, run: StreamRun, frames: Sequence[AnnotatedFrame],
                       max_gap_ms: float) -> bool:
-    """Whether the alerting track's box at the alert matches (IoU >= 0.3) a person in a
+    """Whether the alerting track's box at the alert matches (``MATCH_IOU``) a person in a
     fall-related class at the annotated frame nearest the alert (within ``max_gap_ms``)."""
     if not frames:
         return False
