@@ -28,6 +28,7 @@ import torch
 from thermal_action.data.person_tracks import read_person_tracks
 from thermal_action.data.recording import open_recording
 from thermal_action.data.synthetic import generate_dataset
+from thermal_action.data.truth import annotated_frames
 from thermal_action.engine.demo import DEMO_SYNTH
 from thermal_action.evaluation.detection import (
     box_iou,
@@ -38,7 +39,6 @@ from thermal_action.evaluation.detection import (
 from thermal_action.evaluation.tracking import accumulate, tracking_scores
 from thermal_action.tracking import BlobDetector, detect_frames
 from thermal_action.tracking.tracker import Tracker, track_detections
-from thermal_action.tracking.truth import annotated_frames
 
 LYING = ("lying down-lying with risk", "lying down-lying on the bed/couch")
 

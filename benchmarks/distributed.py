@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--cores", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", default="work_dirs/bench_dist")
     args = parser.parse_args()
-    from thermal_action.engine.config import load_config
+    from thermal_action.config import load_config
 
     batch = int(load_config(args.config).train_dataloader.batch_size)
     rates = {}

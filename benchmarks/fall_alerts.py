@@ -34,15 +34,15 @@ from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES, ON_BED, ActionClass
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
+from thermal_action.data.truth import annotated_frames
 from thermal_action.data.zones import furniture_zones
-from thermal_action.engine.alert_rules import FallEventRule, PersistenceRule, replay_alerts
 from thermal_action.engine.fall_stage import STAGE_CLASS_WEIGHTS, stream_recording
-from thermal_action.engine.infer import file_frames, run_stream
-from thermal_action.engine.inference import ClipClassifier
-from thermal_action.engine.streaming import ActionStream, StreamSettings, alert_event
 from thermal_action.evaluation.end_to_end import end_to_end_scores, near_fall_episodes
+from thermal_action.inference.classifier import ClipClassifier
+from thermal_action.runtime.alert_rules import FallEventRule, PersistenceRule, replay_alerts
+from thermal_action.runtime.run import file_frames, run_stream
+from thermal_action.runtime.streaming import ActionStream, StreamSettings, alert_event
 from thermal_action.tracking.learned import LearnedDetector
-from thermal_action.tracking.truth import annotated_frames
 
 NEAR_FALL_NAMES = frozenset(CLASS_NAMES[c] for c in (
     *ON_BED, ActionClass.LOW_OTHER, ActionClass.KNEELING, ActionClass.BENDING,

@@ -89,7 +89,8 @@ def measure(name: str, repeats: int) -> dict:
 def onnx_batch_ms(name: str, batch: int, repeats: int, threads: int) -> float:
     """Median ms of onnxruntime running the config's exported model (untrained weights) on
     a batch of ``batch`` clips."""
-    from thermal_action.engine.export import OnnxModel, export_onnx
+    from thermal_action.engine.export import export_onnx
+    from thermal_action.inference.loading import OnnxModel
 
     cfg = load_config(name)
     with tempfile.TemporaryDirectory() as folder:

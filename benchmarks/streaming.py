@@ -32,11 +32,11 @@ from thermal_action.data.person_tracks import read_person_tracks
 from thermal_action.data.recording import open_recording
 from thermal_action.data.synthetic import SynthConfig, generate_dataset
 from thermal_action.engine.export import export_onnx
-from thermal_action.engine.infer import run_stream
-from thermal_action.engine.inference import ClipClassifier
-from thermal_action.engine.streaming import ActionStream, StreamSettings
-from thermal_action.tracking.blob import BlobDetector
-from thermal_action.tracking.learned import LearnedDetector
+from thermal_action.inference.classifier import ClipClassifier
+from thermal_action.runtime.events import EventKind
+from thermal_action.runtime.run import run_stream
+from thermal_action.runtime.streaming import ActionStream, StreamSettings
+from thermal_action.tracking.detections import build_detector
 
 TARGET_RTF = 100.0
 
@@ -93,7 +93,7 @@ def latency(make_stream, root: Path) -> list[float]:
         if not len(falls):
             continue
         result = run_stream(make_stream(), _frames(path), path.stem)
-        alerts = sorted(e.time_ms for e in result.events if e.kind == "fall_alert")
+        alerts = sorted(e.time_ms for e in result.events if e.kind == EventKind.FALL_ALERT)
         for object_id in np.unique(falls[:, 2]):
             fall_ms = falls[falls[:, 2] == object_id, 1].min()
             later = [a for a in alerts if fall_ms <= a <= fall_ms + 30_000]
@@ -121,8 +121,8 @@ def memory(make_stream, root: Path, hour_frames: int) -> tuple[float, float, flo
 def detector_intervals(make_stream, root: Path, intervals: list[float]) -> None:
     """End-to-end scores on the simulated recordings of ``root`` for each detector
     interval: how far apart detections may be before following people costs accuracy."""
+    from thermal_action.data.truth import annotated_frames
     from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
-    from thermal_action.tracking.truth import annotated_frames
 
     truth = annotated_frames(root)
     paths = sorted((root / "frames").glob("*.h5"))
@@ -144,9 +144,9 @@ def detector_intervals(make_stream, root: Path, intervals: list[float]) -> None:
 def real_scores(make_stream, model: tuple[str, str], split_root: Path, real: Path) -> None:
     from thermal_action.data.annotations import load_keyframes
     from thermal_action.data.classes import CLASS_NAMES
-    from thermal_action.engine.inference import predict_people
+    from thermal_action.data.truth import annotated_frames
     from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
-    from thermal_action.tracking.truth import annotated_frames
+    from thermal_action.inference.classifier import predict_people
 
     keyframes, _ = load_keyframes(split_root / "annotations" / "val.json", CLASS_NAMES)
     sensors = sorted({k.sensor_id for k in keyframes})
@@ -204,11 +204,11 @@ def main() -> None:
             if onnx:
                 return lambda: ActionStream(
                     ClipClassifier(args.model[0], model_onnx),
-                    LearnedDetector(args.detector[0], detector_onnx) if args.detector
-                    else BlobDetector(), settings=settings)
+                    build_detector((args.detector[0], detector_onnx) if args.detector
+                                   else None), settings=settings)
             return lambda: ActionStream(
                 ClipClassifier(*args.model),
-                LearnedDetector(*args.detector) if args.detector else BlobDetector(),
+                build_detector(args.detector),
                 settings=settings)
 
         backends = {"PyTorch": stream(False), "onnxruntime": stream(True)}
@@ -228,8 +228,8 @@ def main() -> None:
             detector_intervals(
                 lambda every_s: ActionStream(
                     ClipClassifier(args.model[0], model_onnx),
-                    LearnedDetector(args.detector[0], detector_onnx) if args.detector
-                    else BlobDetector(), settings=StreamSettings(detect_every_s=every_s)),
+                    build_detector((args.detector[0], detector_onnx) if args.detector
+                                   else None), settings=StreamSettings(detect_every_s=every_s)),
                 simulated_mix(folder, args.interval_recordings, seed=11),
                 [0.0, 0.2, 0.3, 0.5, 1.0])
         falls = simulated(folder, 1, 6, seed=7)
@@ -243,7 +243,7 @@ def main() -> None:
               f"10%), {wall:.0f} s of wall time")
         if args.split_root:
             real_model = args.real_model or args.model
-            detector = LearnedDetector(*args.detector) if args.detector else BlobDetector()
+            detector = build_detector(args.detector)
             real_scores(lambda: ActionStream(ClipClassifier(*real_model), detector),
                         real_model, Path(args.split_root), Path(args.real))
 

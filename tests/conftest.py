@@ -13,8 +13,10 @@ import h5py
 import numpy as np
 import pytest
 
-import thermal_action  # noqa: F401  (applies compat, registers modules)
+import thermal_action
 from thermal_action.data.classes import CLASS_NAMES
+
+thermal_action.register()  # compat fixes and MMAction2 registration, as a config's imports do
 
 HEIGHT, WIDTH = 40, 60
 REPO_ROOT = Path(__file__).resolve().parent.parent

@@ -59,7 +59,7 @@ def test_detect_bad_input_is_one_line(tmp_path, capsys):
 
 
 def test_annotated_frames_of_the_real_data(real_data_root):
-    from thermal_action.tracking.truth import annotated_frames
+    from thermal_action.data.truth import annotated_frames
 
     frames = annotated_frames(real_data_root)
     assert len(frames) == 387

@@ -5,8 +5,8 @@ import torch
 from mmaction.registry import DATASETS, MODELS
 from mmengine.registry import init_default_scope
 
+from thermal_action.config import set_epochs
 from thermal_action.engine import list_configs, load_config, resolve_config
-from thermal_action.engine.config import set_epochs
 from thermal_action.errors import ConfigError
 
 CONFIGS = list_configs()

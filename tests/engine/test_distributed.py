@@ -16,8 +16,8 @@ import pytest
 import torch
 
 from tests.conftest import run_cli
+from thermal_action.config import CONFIG_DIR, load_config
 from thermal_action.engine import distributed
-from thermal_action.engine.config import CONFIG_DIR, load_config
 from thermal_action.errors import ConfigError, DataError
 
 REPO = Path(__file__).resolve().parents[2]

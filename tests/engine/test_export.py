@@ -10,12 +10,11 @@ from tests.conftest import run_cli, untrained_checkpoint
 from thermal_action.engine import list_configs
 from thermal_action.engine.export import (
     PARITY_TOLERANCE,
-    OnnxModel,
-    build_model,
     export_onnx,
     input_shape,
     onnx_parity,
 )
+from thermal_action.inference.loading import OnnxModel, build_model
 
 
 @pytest.mark.parametrize("config", list_configs())
@@ -72,7 +71,7 @@ def test_onnx_matches_pytorch_on_real_clips(real_data_root, tmp_path):
     preprocessing (repair of invalid pixels and lost packets, crop, normalization)."""
     from thermal_action.data.annotations import load_keyframes
     from thermal_action.data.classes import CLASS_NAMES
-    from thermal_action.engine.inference import ClipClassifier, predict_people
+    from thermal_action.inference.classifier import ClipClassifier, predict_people
 
     keyframes, _ = load_keyframes(real_data_root / "annotations" / "train.json", CLASS_NAMES)
     sl14 = [k for k in keyframes if k.sensor_id == "SL14_R1"][:12]

@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from thermal_action.engine.streaming import Event, TrackView
+from thermal_action.data.truth import AnnotatedFrame
 from thermal_action.evaluation.detection import FrameTruth
 from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
-from thermal_action.tracking.truth import AnnotatedFrame
+from thermal_action.runtime.events import Event, TrackView
 
 LYING = "lying down-lying with risk"
 

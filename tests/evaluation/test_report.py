@@ -6,7 +6,6 @@ import pytest
 
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.engine.predictions import WindowPrediction
 from thermal_action.errors import DataError
 from thermal_action.evaluation import plot_confusion_matrix, render_recording_gif
 from thermal_action.evaluation.report import (
@@ -14,6 +13,7 @@ from thermal_action.evaluation.report import (
     _nearest_keyframe,
     visible_classes,
 )
+from thermal_action.inference.predictions import WindowPrediction
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -11,9 +11,8 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mmengine.config import DictAction
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,16 +25,28 @@ from rich.progress import (
 )
 
 from thermal_action.data.sensor import SENSOR_SHAPE
-from thermal_action.engine.hooks import RunProgress
 from thermal_action.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    from thermal_action.engine.hooks import RunProgress
 
 
 def add_data_root(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-root", help="dataset folder (frames/, annotations/)")
 
 
+class _ConfigOptions(argparse.Action):
+    """MMEngine's ``DictAction`` (KEY=VALUE overrides), imported only when the option is
+    given: ``mmengine.config`` takes half a second to import, and ``--help`` none."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        from mmengine.config import DictAction
+
+        DictAction(self.option_strings, self.dest)(parser, namespace, values, option_string)
+
+
 def add_cfg_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, metavar="KEY=VALUE",
+    parser.add_argument("--cfg-options", nargs="+", action=_ConfigOptions, metavar="KEY=VALUE",
                         help="override config entries, e.g. train_dataloader.batch_size=4")
 
 

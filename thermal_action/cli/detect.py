@@ -32,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from thermal_action.engine.detect import detect_people, track_summary, write_tracks
     from thermal_action.errors import ConfigError
     from thermal_action.evaluation.report import render_tracks_gif
-    from thermal_action.tracking import BlobDetector
+    from thermal_action.tracking import build_detector
     from thermal_action.tracking.tracker import Tracker
 
     for option, path in (("--out", args.out), ("--render", args.render)):
@@ -43,15 +43,7 @@ def run(args: argparse.Namespace) -> int:
         tracker = Tracker(max_gap_s=args.max_gap_s)
     except ValueError as exc:
         raise ConfigError(f"--max-gap-s: {exc}") from None
-    if args.detector:
-        from thermal_action.tracking.learned import LearnedDetector
-
-        try:
-            detector = LearnedDetector(*args.detector)
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-    else:
-        detector = BlobDetector()
+    detector = build_detector(args.detector)
     with ConsoleProgress() as progress:
         found = detect_people(args.recording, detector, tracker, args.frame_shape,
                               progress.counter("frames"))

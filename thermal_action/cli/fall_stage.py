@@ -46,8 +46,8 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from thermal_action.engine.fall_stage import StageSources, train_fall_stage
-    from thermal_action.engine.infer import build_stream
     from thermal_action.errors import ConfigError
+    from thermal_action.runtime.run import build_stream
 
     out = Path(args.out)
     if out.suffix.lower() != ".json":

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from thermal_action.cli.common import ConsoleProgress, add_frame_shape, add_person_detector
-from thermal_action.engine.streaming import StreamSettings
+from thermal_action.runtime.settings import StreamSettings
 
 OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
            "--timeline-png": (".png",)}
@@ -62,8 +62,8 @@ def _output(path: str | None, source: str) -> Path | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from thermal_action.engine.infer import build_stream
     from thermal_action.errors import ConfigError
+    from thermal_action.runtime.run import build_stream
 
     for option, allowed in OUTPUTS.items():
         path = getattr(args, option[2:].replace("-", "_"))
@@ -87,8 +87,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _one_source(stream, source: str, args: argparse.Namespace) -> None:
     from thermal_action.data.live import SkippedLines, read_live_frames
-    from thermal_action.engine.infer import file_frames, run_stream
-    from thermal_action.engine.timeline import summary_lines
+    from thermal_action.runtime.run import file_frames, run_stream
+    from thermal_action.runtime.timeline import summary_lines
 
     keep = 0
     if args.render:
@@ -121,8 +121,8 @@ def _one_source(stream, source: str, args: argparse.Namespace) -> None:
 
 
 def _write_outputs(stream, result, name: str, source: str, args: argparse.Namespace) -> None:
-    from thermal_action.engine.infer import stream_settings_document
-    from thermal_action.engine.timeline import timeline_document, write_timeline
+    from thermal_action.runtime.run import stream_settings_document
+    from thermal_action.runtime.timeline import timeline_document, write_timeline
 
     people = result.people
     out = _output(args.out, source)

@@ -73,7 +73,7 @@ class PersonFrameDataset(BaseDataset):
                          test_mode=test_mode, **kwargs)
 
     def load_data_list(self) -> list[dict]:
-        from thermal_action.tracking.truth import annotated_frames
+        from thermal_action.data.truth import annotated_frames
 
         keyframes, _ = load_keyframes(self.ann_file, CLASS_NAMES)
         sensors = sorted({keyframe.sensor_id for keyframe in keyframes})

@@ -19,9 +19,9 @@ from thermal_action.data.synthetic import SynthConfig, cached_dataset, simulated
 from thermal_action.data.tools.build import BuildOptions, build_dataset
 from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.engine.hooks import RunProgress
-from thermal_action.engine.inference import ClipClassifier, predict_people
 from thermal_action.engine.runner import test, train
 from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
+from thermal_action.inference.classifier import ClipClassifier, predict_people
 
 DEMO_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 # 192 short recordings in 96 rooms, mostly one person each, every person going through

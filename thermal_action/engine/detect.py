@@ -7,7 +7,7 @@ import csv
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,8 +16,7 @@ import numpy as np
 
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.data.tools.sources import SourceRecording, read_source
-from thermal_action.tracking.blob import BlobDetector
-from thermal_action.tracking.detections import Detections, Detector, detect_chunks
+from thermal_action.tracking.detections import Detections, Detector, build_detector, detect_chunks
 from thermal_action.tracking.tracker import Track, Tracker, TrackPoint
 
 PROGRESS_FRAMES = 256
@@ -42,17 +41,18 @@ class PeopleInRecording:
 
 def detect_people(
     path: str | os.PathLike,
-    detector: Detector | None = None,
+    detector: Detector | Mapping[str, Any] | None = None,
     tracker: Tracker | None = None,
     frame_shape: tuple[int, int] = SENSOR_SHAPE,
     progress: Callable[[int, int], None] | None = None,
 ) -> PeopleInRecording:
-    """Run ``detector`` (default ``BlobDetector()``) and ``tracker`` (default ``Tracker()``)
-    over the recording at ``path``, in time order; each frame's detections depend on it and
-    the frames before it only, as on a live sensor (a trained detector runs many frames per
-    model pass). ``progress(done, total)`` is called every ``PROGRESS_FRAMES`` frames."""
+    """Run ``detector`` (a detector or its ``build_detector`` spec; default the warm blobs)
+    and ``tracker`` (default ``Tracker()``) over the recording at ``path``, in time order;
+    each frame's detections depend on it and the frames before it only, as on a live
+    sensor (a trained detector runs many frames per model pass). ``progress(done, total)``
+    is called every ``PROGRESS_FRAMES`` frames."""
     recording = read_source(path, frame_shape)
-    detector, tracker = detector or BlobDetector(), tracker or Tracker()
+    detector, tracker = build_detector(detector), tracker or Tracker()
     detector.reset()
     tracker.reset()
     total = len(recording.temps_c)

@@ -210,7 +210,7 @@ def check_registries() -> Iterator[Check]:
     from mmaction.models.backbones.resnet3d_slowfast import pathway_cfg
     from mmengine.registry import Registry, init_default_scope
 
-    from thermal_action.engine.config import list_configs, load_config
+    from thermal_action.config import list_configs, load_config
 
     init_default_scope("mmaction")
     known = [value for value in vars(registries).values() if isinstance(value, Registry)]

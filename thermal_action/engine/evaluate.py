@@ -23,11 +23,11 @@ import numpy as np
 from mmengine.config import Config
 
 from thermal_action.compat import write_text_atomic
+from thermal_action.config import load_config, window_frames
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.tools.folds import Fold, build_folds
 from thermal_action.data.tools.stats import recording_summary
 from thermal_action.engine import distributed
-from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import RunProgress
 from thermal_action.engine.runner import test, train
 from thermal_action.errors import ConfigError

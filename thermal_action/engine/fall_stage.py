@@ -33,7 +33,11 @@ import numpy as np
 from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED, ActionClass
 from thermal_action.data.person_tracks import FOLDER as TRACKS_FOLDER
 from thermal_action.data.person_tracks import read_person_tracks
-from thermal_action.engine.alert_rules import (
+from thermal_action.data.truth import AnnotatedFrame
+from thermal_action.errors import ConfigError
+from thermal_action.evaluation.detection import box_iou
+from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
+from thermal_action.runtime.alert_rules import (
     FEATURES,
     FallEventRule,
     FallStageModel,
@@ -41,11 +45,8 @@ from thermal_action.engine.alert_rules import (
     history_features,
     replay_decisions,
 )
-from thermal_action.engine.streaming import ActionStream, alert_event
-from thermal_action.errors import ConfigError
-from thermal_action.evaluation.detection import box_iou
-from thermal_action.evaluation.end_to_end import StreamRun, end_to_end_scores
-from thermal_action.tracking.truth import AnnotatedFrame
+from thermal_action.runtime.events import EventKind
+from thermal_action.runtime.streaming import ActionStream, alert_event
 
 FALL_NAMES = frozenset(CLASS_NAMES[c] for c in FALL_RELATED)
 A = ActionClass
@@ -130,7 +131,7 @@ def label_observations(observations: Sequence[Observation], truth: TruthFrames,
 def stream_recording(stream: ActionStream, path: str | os.PathLike,
                      frame_shape: tuple[int, int]) -> tuple[StreamRun, list[Observation]]:
     """Stream one recording file; what the stream did and every observation it made."""
-    from thermal_action.engine.infer import file_frames, run_stream
+    from thermal_action.runtime.run import file_frames, run_stream
 
     observations: list[Observation] = []
     stream.on_classified = observations.append
@@ -139,7 +140,7 @@ def stream_recording(stream: ActionStream, path: str | os.PathLike,
                             keep_frames=None, keep_pixels=False)
     finally:
         stream.on_classified = None
-    run = StreamRun(result.views, [e for e in result.events if e.kind != "fall_alert"],
+    run = StreamRun(result.views, [e for e in result.events if e.kind != EventKind.FALL_ALERT],
                     result.timestamps_ms)
     return run, observations
 
@@ -322,7 +323,7 @@ def collect(stream: ActionStream, sources: Sequence[tuple[Path, Sequence[str]]],
             progress: Callable[[int, int], None] | None = None) -> StageData:
     """Stream the recordings ``sensors`` of each dataset folder of ``sources`` and label
     their observations; zones from each recording's furniture annotations."""
-    from thermal_action.tracking.truth import annotated_frames
+    from thermal_action.data.truth import annotated_frames
 
     jobs = [(root, sensor) for root, sensors in sources for sensor in sensors]
     streamed, frames, zoneless = [], [], []

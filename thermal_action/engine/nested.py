@@ -26,9 +26,9 @@ from typing import Any, NamedTuple
 
 import yaml
 
+from thermal_action.config import window_frames
 from thermal_action.data.tools.folds import Fold, build_folds, fold_recordings, inner_folds
 from thermal_action.engine import distributed
-from thermal_action.engine.config import window_frames
 from thermal_action.engine.evaluate import (
     FALL_KEYS,
     SCORE_KEYS,

@@ -21,10 +21,10 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.runner.checkpoint import find_latest_checkpoint
 
+from thermal_action.config import load_config, window_frames
 from thermal_action.data.tools.folds import split_overlap_line
 from thermal_action.data.tools.splits import SPLITS
 from thermal_action.engine import distributed
-from thermal_action.engine.config import load_config, window_frames
 from thermal_action.engine.hooks import LoadPretrainedHook, ProgressHook, RunProgress
 from thermal_action.errors import ConfigError, DataError
 from thermal_action.models.checkpoint import check_weights_fit, read_state_dict

@@ -1,20 +1,24 @@
-"""Metrics and reports."""
+"""Metrics and reports. The names below load on first use: the metrics register into
+MMAction2 and the reports import matplotlib, which the light scorers (``end_to_end``,
+``detection``) need neither of."""
 
-from thermal_action.evaluation.metrics import (
-    ClipAccuracyMetric,
-    confusion_matrix,
-    mean_class_accuracy,
-    per_class_recall,
-    top_k_accuracy,
-)
-from thermal_action.evaluation.report import plot_confusion_matrix, render_recording_gif
+from __future__ import annotations
 
-__all__ = [
-    "ClipAccuracyMetric",
-    "confusion_matrix",
-    "mean_class_accuracy",
-    "per_class_recall",
-    "plot_confusion_matrix",
-    "render_recording_gif",
-    "top_k_accuracy",
-]
+import importlib
+from typing import Any
+
+_LAZY = {"ClipAccuracyMetric": "metrics", "confusion_matrix": "metrics",
+         "mean_class_accuracy": "metrics", "per_class_recall": "metrics",
+         "top_k_accuracy": "metrics", "plot_confusion_matrix": "report",
+         "render_recording_gif": "report"}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'thermal_action.evaluation' has no attribute {name!r}")
+    import thermal_action
+
+    thermal_action.register()
+    return getattr(importlib.import_module(f"thermal_action.evaluation.{_LAZY[name]}"), name)

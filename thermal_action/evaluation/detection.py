@@ -17,20 +17,10 @@ from typing import NamedTuple
 
 import numpy as np
 
+from thermal_action.data.truth import FrameTruth
 from thermal_action.tracking.detections import Detections
 
 IOU_THRESHOLDS = (0.5, 0.3)
-
-
-class FrameTruth(NamedTuple):
-    """What annotators marked in one frame."""
-
-    boxes_xyxy: np.ndarray  # (G, 4) people
-    classes: Sequence[str]  # (G,) each person's action class name
-    object_ids: np.ndarray  # (G,) person identity, stable across a recording's keyframes
-    objects_xyxy: np.ndarray = np.zeros((0, 4), np.float32)  # (O, 4) furniture and objects
-    object_keys: Sequence[str] = ()  # (O,) identity of each object across keyframes
-    heat_residue: np.ndarray = np.zeros(0, bool)  # (O,) marked as warmth left behind
 
 
 def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:

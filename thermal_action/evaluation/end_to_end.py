@@ -14,9 +14,9 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from thermal_action.data.classes import CLASS_NAMES, FALL_RELATED
-from thermal_action.engine.streaming import Event, TrackView
+from thermal_action.data.truth import AnnotatedFrame
 from thermal_action.evaluation.detection import box_iou
-from thermal_action.tracking.truth import AnnotatedFrame
+from thermal_action.runtime.events import Event, EventKind, TrackView
 
 FALL_NAMES = frozenset(CLASS_NAMES[label] for label in FALL_RELATED)
 MATCH_IOU = 0.3
@@ -143,7 +143,7 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     falls = alerted = 0
     delays = []
     for (sensor, _), person_episodes in episodes.items():
-        alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
+        alerts = [e for e in runs[sensor].events if e.kind == EventKind.FALL_ALERT]
         for episode in person_episodes:
             falls += 1
             hits = [a for a in alerts if a.track_id in episode.tracks
@@ -159,7 +159,7 @@ def end_to_end_scores(runs: Mapping[str, StreamRun], frames: Sequence[AnnotatedF
     false = repeats = 0
     for sensor, run in runs.items():
         for event in {(e.track_id, e.time_ms): e for e in run.events
-                      if e.kind == "fall_alert"}.values():
+                      if e.kind == EventKind.FALL_ALERT}.values():
             if (sensor, event.track_id, event.time_ms) in used_alerts:
                 continue
             if _on_fallen_person(event, run, by_sensor.get(sensor, []), repeat_gap_s * 1000):
@@ -198,7 +198,7 @@ def near_fall_episodes(runs: Mapping[str, StreamRun], frames: Sequence[Annotated
                 episode.tracks.add(matched[row].track_id)
     total = alerted = 0
     for (sensor, _), person in episodes.items():
-        alerts = [e for e in runs[sensor].events if e.kind == "fall_alert"]
+        alerts = [e for e in runs[sensor].events if e.kind == EventKind.FALL_ALERT]
         for episode in person:
             total += 1
             alerted += any(a.track_id in episode.tracks

@@ -24,7 +24,7 @@ from thermal_action.data.annotations import Keyframe
 from thermal_action.data.classes import CLASS_NAMES, clip_label
 from thermal_action.data.recording import read_frames, read_recording_info
 from thermal_action.data.sensor import invalid_mask
-from thermal_action.engine.predictions import WindowPrediction
+from thermal_action.inference.predictions import WindowPrediction
 from thermal_action.tracking.tracker import TrackPoint
 
 GT_MAX_DISTANCE_FRAMES = 16

@@ -20,9 +20,9 @@ from matplotlib.patches import Patch
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.sensor import invalid_mask
 from thermal_action.data.zones import Zones, draw_zones
-from thermal_action.engine.streaming import TrackView
-from thermal_action.engine.timeline import PersonTimeline
 from thermal_action.evaluation.report import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
+from thermal_action.runtime.events import TrackView
+from thermal_action.runtime.timeline import PersonTimeline
 
 ALERT_COLOUR = "#ff3030"
 TEXT_COLOUR = "#d0d0d0"

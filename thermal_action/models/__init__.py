@@ -1,15 +1,19 @@
 """Model parts MMAction2 lacks, checkpoint reading and pretrained-weight loading."""
 
-from thermal_action.models.centernet import ThermalCenterNet, ThermalFramePreprocessor
-from thermal_action.models.checkpoint import (
+import thermal_action
+
+thermal_action.register()  # compat fixes before MMAction2's models
+
+from thermal_action.models.centernet import ThermalCenterNet, ThermalFramePreprocessor  # noqa: E402
+from thermal_action.models.checkpoint import (  # noqa: E402
     WeightFit,
     check_weights_fit,
     load_weights,
     read_checkpoint,
     read_state_dict,
 )
-from thermal_action.models.losses import SoftmaxFocalLoss
-from thermal_action.models.pretrained import PretrainedReport, load_pretrained
+from thermal_action.models.losses import SoftmaxFocalLoss  # noqa: E402
+from thermal_action.models.pretrained import PretrainedReport, load_pretrained  # noqa: E402
 
 __all__ = [
     "PretrainedReport",

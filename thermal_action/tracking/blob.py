@@ -22,6 +22,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
+from thermal_action.registry import DETECTORS
 from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
 
@@ -41,6 +42,7 @@ def block_background(frame_c: np.ndarray, block_px: int = 4, kernel_blocks: int 
     return zoomed[:height, :width]
 
 
+@DETECTORS.register_module()
 class BlobDetector:
     """Warm-blob detector (see the module docstring). Temperatures in deg C, sizes in
     pixels; ``mass_scale`` (deg C x pixels) sets how fast the score approaches 1."""

@@ -4,12 +4,13 @@ with scores come out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import NamedTuple, Protocol
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
 from thermal_action.data.sensor import unreadable_mask
+from thermal_action.registry import DETECTORS, build_from
 
 
 class Detections(NamedTuple):
@@ -96,3 +97,17 @@ class InvalidPixelMemory:
         room = float(np.median(frame[~invalid])) if (~invalid).any() else \
             float(np.median(self._values[recent]))
         return np.where(invalid, np.where(recent, self._values, room), frame).astype(np.float32)
+
+
+def build_detector(spec: Mapping[str, Any] | Sequence[str] | Detector | None = None) -> Detector:
+    """A person detector from a ``type=`` dict (the ``DETECTORS`` registry), the (config,
+    checkpoint) of a trained one (``.pth`` or ``.onnx``), a detector (returned as it is),
+    or None: the warm-blob detector. Unknown types and bad settings are a ``ConfigError``."""
+    if spec is None:
+        spec = dict(type="BlobDetector")
+    elif isinstance(spec, (tuple, list)):
+        config, checkpoint = spec
+        spec = dict(type="LearnedDetector", config=config, checkpoint=checkpoint)
+    elif not isinstance(spec, Mapping):
+        return spec
+    return build_from(DETECTORS, spec)

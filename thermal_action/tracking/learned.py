@@ -12,12 +12,14 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmengine.dataset import Compose
 
-from thermal_action.engine.config import load_config
-from thermal_action.engine.export import inference_model
+from thermal_action.config import load_config
+from thermal_action.inference.loading import inference_model
 from thermal_action.models.centernet import decode_heads
+from thermal_action.registry import DETECTORS
 from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
 
+@DETECTORS.register_module()
 class LearnedDetector:
     """Runs the model of ``config`` with the weights of ``checkpoint`` on each frame; the
     frame goes through the config's test pipeline after the loading step (repair of

@@ -2,7 +2,7 @@
 default_scope = 'mmaction'
 # Importing the plugin applies its compat fixes and registers its modules, also when the
 # config runs under MMAction2's own tools/train.py and tools/test.py.
-custom_imports = dict(imports=['thermal_action'], allow_failed_imports=False)
+custom_imports = dict(imports=['thermal_action.registration'], allow_failed_imports=False)
 
 default_hooks = dict(
     runtime_info=dict(type='RuntimeInfoHook'),

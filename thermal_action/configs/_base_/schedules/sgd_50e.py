@@ -9,7 +9,7 @@ optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.001, momentum=0.9, weight_decay=1e-4),
     clip_grad=dict(max_norm=40, norm_type=2))
 
-# Milestones scale with --epochs (see thermal_action.engine.config.set_epochs).
+# Milestones scale with --epochs (see thermal_action.config.set_epochs).
 param_scheduler = [
     dict(type='MultiStepLR', begin=0, end=max_epochs, by_epoch=True, milestones=[30, 40], gamma=0.1)
 ]

@@ -27,13 +27,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from mmengine.registry import Registry
 
 from thermal_action.data.classes import FALL_RELATED, ON_BED, ActionClass
 from thermal_action.errors import ConfigError
-
-ALERT_RULES = Registry("alert rule", scope="thermal_action")
-"""Alert rules by name: ``ALERT_RULES.build(dict(type='PersistenceRule', ...))``."""
+from thermal_action.registry import ALERT_RULES, build_from
 
 
 class Observation(NamedTuple):
@@ -398,9 +395,9 @@ def build_alert_rule(spec: str | os.PathLike | dict | AlertRule | None) -> Alert
         return spec
     if spec is None or str(spec) == "persistence":
         return PersistenceRule()
+    if isinstance(spec, Mapping):
+        return build_from(ALERT_RULES, spec)
     try:
-        if isinstance(spec, dict):
-            return ALERT_RULES.build(dict(spec))
         return FallEventRule(spec)
     except (TypeError, ValueError, KeyError) as exc:
         raise ConfigError(f"alert rule {spec}: {exc}") from None

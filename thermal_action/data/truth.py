@@ -16,10 +16,20 @@ from thermal_action.data.dataset_root import check_root
 from thermal_action.data.recording import open_recording
 from thermal_action.data.tools.build import match_timestamps, read_raw_annotations
 from thermal_action.errors import DataError
-from thermal_action.evaluation.detection import FrameTruth
 
 TOLERANCE_MS = 50
 """Largest gap between an annotated time and its recording frame (as ``data build``)."""
+
+
+class FrameTruth(NamedTuple):
+    """What annotators marked in one frame."""
+
+    boxes_xyxy: np.ndarray  # (G, 4) people
+    classes: Sequence[str]  # (G,) each person's action class name
+    object_ids: np.ndarray  # (G,) person identity, stable across a recording's keyframes
+    objects_xyxy: np.ndarray = np.zeros((0, 4), np.float32)  # (O, 4) furniture and objects
+    object_keys: Sequence[str] = ()  # (O,) identity of each object across keyframes
+    heat_residue: np.ndarray = np.zeros(0, bool)  # (O,) marked as warmth left behind
 
 
 class AnnotatedFrame(NamedTuple):

@@ -11,7 +11,7 @@ frames (shared by every track) and each track's recent boxes make the clip a
 person-centred model classifies, every ``stride_s`` seconds of sensor time per track;
 the per-track class probabilities are averaged over time (exponentially,
 ``smoothing_s``); the arg-max class makes action segments; each classification, with the
-track's box and heat (``Observation``), goes to the alert rule (``engine.alert_rules``:
+track's box and heat (``Observation``), goes to the alert rule (``runtime.alert_rules``:
 by default the fall-related classes holding ``fall_share`` of the smoothed probability
 for ``alert_after_s``; or the learned fall stage), which raises fall alerts
 (``replay_alerts`` applies other rules to recorded observations). A whole-frame model
@@ -32,83 +32,28 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.sensor import invalid_mask
-from thermal_action.engine.alert_rules import (
+from thermal_action.runtime.alert_rules import (
     Alert,
     AlertRule,
     Observation,
-    PersistenceRule,
     TrackWatch,
     smooth,
 )
-from thermal_action.engine.alert_rules import replay_alerts as replay
-from thermal_action.engine.inference import ClipClassifier
+from thermal_action.runtime.alert_rules import replay_alerts as replay
+from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, TrackView
+from thermal_action.runtime.settings import StreamSettings
 from thermal_action.tracking.detections import Detector
 from thermal_action.tracking.tracker import Tracker, TrackPoint
 
 if TYPE_CHECKING:
     from thermal_action.data.zones import Zones
-
-FRAME_TRACK = 0
-
-"""The pseudo-track of a whole-frame model."""
-
-
-class Event(NamedTuple):
-    """Something that happened in the stream: ``kind`` is ``track_started``,
-    ``action_started``, ``action_ended``, ``fall_alert`` or ``track_ended``; ``time_ms``:
-    when (sensor time); ``start_ms``: when what it closes began (the segment of
-    ``action_ended``, the fall of ``fall_alert``); ``confidence``: the smoothed
-    probability of ``label`` (0..1; for an ended segment, its mean)."""
-
-    kind: str
-    time_ms: int
-    track_id: int
-    label: str | None = None
-    confidence: float | None = None
-    start_ms: int | None = None
-
-
-class TrackView(NamedTuple):
-    """A live track as the stream sees it now: where (pixels, xyxy), doing what (the
-    current segment's class and its smoothed probability; None before the first
-    classification) and whether a fall alert is standing."""
-
-    track_id: int
-    box_xyxy: tuple[float, float, float, float]
-    label: str | None
-    confidence: float | None
-    alert: bool
-
-
-@dataclass(frozen=True)
-class StreamSettings:
-    """How often and how smoothly people are classified, and the settings of the
-    default alert rule (``PersistenceRule``). Times in seconds of sensor time."""
-
-    stride_s: float = 1.0
-    smoothing_s: float = 2.0
-    fall_share: float = 0.5  # smoothed probability of the fall-related classes
-    alert_after_s: float = 3.0
-    detect_every_s: float = 0.3  # 0: every frame; else the tracker predicts in between
-
-    def __post_init__(self) -> None:
-        if self.stride_s <= 0 or self.smoothing_s < 0 or self.alert_after_s < 0 or \
-                self.detect_every_s < 0:
-            raise ValueError("stride_s must be positive, smoothing_s, alert_after_s and "
-                             "detect_every_s not negative")
-        if not 0 < self.fall_share <= 1:
-            raise ValueError(f"fall_share must lie in (0, 1], got {self.fall_share}")
-
-    def persistence_rule(self) -> PersistenceRule:
-        """The baseline alert rule with these settings."""
-        return PersistenceRule(self.smoothing_s, self.fall_share, self.alert_after_s)
-
+    from thermal_action.inference.classifier import ClipClassifier
 
 Classified = Observation
 """What the stream records of each classification (``ActionStream.on_classified``)."""
@@ -125,7 +70,7 @@ def replay_alerts(classified: Iterable[Observation],
 
 
 def alert_event(alert: Alert) -> Event:
-    return Event("fall_alert", alert.time_ms, alert.track_id, "fall-related",
+    return Event(EventKind.FALL_ALERT, alert.time_ms, alert.track_id, "fall-related",
                  alert.confidence, alert.start_ms)
 
 
@@ -154,13 +99,13 @@ class ActionStream:
 
     def __init__(self, classifier: ClipClassifier, detector: Detector | None = None,
                  tracker: Tracker | None = None,
-                 settings: StreamSettings = StreamSettings(),
+                 settings: StreamSettings | None = None,
                  alert_rule: AlertRule | None = None, zones: Zones | None = None) -> None:
         if classifier.person_centred and detector is None:
             raise ValueError("this model classifies people: give a person detector")
         self.classifier = classifier
         self.detector = detector if classifier.person_centred else None
-        self.settings = settings
+        self.settings = settings = settings or StreamSettings()
         self.alert_rule = alert_rule or settings.persistence_rule()
         self.zones = zones
         self.tracker = tracker or Tracker(keep_points=False)
@@ -244,7 +189,7 @@ class ActionStream:
                     timestamp_ms, deque(maxlen=self.window_frames),
                     self._next_grid(timestamp_ms + self.settings.stride_s * 1000 - 1),
                     timestamp_ms, self.alert_rule.watch())
-                events.append(Event("track_started", timestamp_ms, point.track_id))
+                events.append(Event(EventKind.TRACK_STARTED, timestamp_ms, point.track_id))
             state.boxes.append((number, point.box_xyxy))
             if point.detected:
                 state.seen_ms = timestamp_ms
@@ -313,13 +258,13 @@ class ActionStream:
             if state.label is not None:
                 events.append(self._segment_end(track, state, dated_ms))
             state.label, state.segment_ms, state.segment_confidence = label, dated_ms, []
-            events.append(Event("action_started", dated_ms, track, CLASS_NAMES[label],
+            events.append(Event(EventKind.ACTION_STARTED, dated_ms, track, CLASS_NAMES[label],
                                 confidence))
         state.segment_confidence.append(confidence)
 
     @staticmethod
     def _segment_end(track: int, state: _TrackState, time_ms: int) -> Event:
-        return Event("action_ended", max(time_ms, state.segment_ms), track,
+        return Event(EventKind.ACTION_ENDED, max(time_ms, state.segment_ms), track,
                      CLASS_NAMES[state.label],
                      float(np.mean(state.segment_confidence)), state.segment_ms)
 
@@ -327,7 +272,7 @@ class ActionStream:
         state = self._tracks.pop(track)
         if state.label is not None:
             events.append(self._segment_end(track, state, time_ms))
-        events.append(Event("track_ended", time_ms, track))
+        events.append(Event(EventKind.TRACK_ENDED, time_ms, track))
 
 
 def room_background_c(frame_c: np.ndarray) -> float:

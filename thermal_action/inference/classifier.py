@@ -12,12 +12,12 @@ import torch
 from mmaction.registry import TRANSFORMS
 from mmengine.dataset import Compose, pseudo_collate
 
+from thermal_action.config import load_config
 from thermal_action.data.annotations import Keyframe
 from thermal_action.data.recording import read_recording_info
 from thermal_action.data.window import WindowReader, check_anchor, keyframe_position
-from thermal_action.engine.config import load_config
-from thermal_action.engine.export import inference_model
-from thermal_action.engine.predictions import WindowPrediction
+from thermal_action.inference.loading import inference_model
+from thermal_action.inference.predictions import WindowPrediction
 
 Person = tuple[int, Sequence[float]]
 """(object_id, box xyxy in pixels at the window's centre frame)."""

@@ -4,13 +4,16 @@ a function of the frames, so every event is known in advance."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 from thermal_action.data.classes import CLASS_NAMES, ActionClass
-from thermal_action.engine.predictions import WindowPrediction
-from thermal_action.engine.streaming import ActionStream, StreamSettings
-from thermal_action.engine.timeline import build_timeline
+from thermal_action.inference.predictions import WindowPrediction
+from thermal_action.runtime.events import EventKind
+from thermal_action.runtime.streaming import ActionStream, StreamSettings
+from thermal_action.runtime.timeline import build_timeline
 
 ROOM_C = 20.0
 
@@ -122,6 +125,18 @@ def test_a_fall_that_persists_raises_one_alert_with_its_times():
                                 np.arange(0, 22_000, 100)) if e.kind == "fall_alert"]
 
 
+def test_event_kinds_are_an_enum_that_serialises_as_its_value():
+    settings = StreamSettings(stride_s=0.5, smoothing_s=0.0, alert_after_s=3.0)
+    labels = [ActionClass.WALKING] * 100 + [ActionClass.LYING_RISK] * 100
+    events = run(ActionStream(ScriptedClassifier(), settings=settings), labels,
+                 np.arange(0, 20_000, 100))
+    kinds = [event.kind for event in events]
+    assert all(isinstance(kind, EventKind) for kind in kinds)
+    assert set(kinds) == set(EventKind)  # every kind happens in a fall and its track's end
+    assert json.loads(json.dumps(events[-1]._asdict()))["kind"] == "track_ended"
+    assert f"{EventKind.FALL_ALERT}" == "fall_alert"
+
+
 def test_short_streams_invalid_frames_and_bad_input():
     stream = ActionStream(ScriptedClassifier(), settings=StreamSettings(stride_s=0.1))
     frames = frames_of([ActionClass.SITTING] * 3)
@@ -193,7 +208,7 @@ def test_realtime_replay_waits_for_each_frame_s_time():
     import time
 
     from thermal_action.data.live import live_lines
-    from thermal_action.engine.infer import run_stream
+    from thermal_action.runtime.run import run_stream
 
     frames = frames_of([ActionClass.SITTING] * 5)
     stamps = [0, 100, 200, 300, 400]
@@ -210,7 +225,7 @@ def test_realtime_replay_waits_for_each_frame_s_time():
 def test_frames_kept_for_drawing_are_bounded():
     """A rendered video shows at most VIDEO_MAX_FRAMES, so a long or live source keeps only
     those frames (memory no longer grows with the stream); scoring keeps them all."""
-    from thermal_action.engine.infer import run_stream
+    from thermal_action.runtime.run import run_stream
 
     frames = frames_of([ActionClass.SITTING] * 30)
     stamps = list(range(0, 3000, 100))
@@ -277,7 +292,7 @@ def test_the_detector_runs_on_its_own_time_grid_and_the_tracker_fills_in(every_s
 def test_replayed_alert_rule_equals_the_stream_with_those_settings():
     """A sweep over the alert rule records the stream's classifications once and replays
     them: every setting gives the alerts the stream itself gives with that setting."""
-    from thermal_action.engine.streaming import replay_alerts
+    from thermal_action.runtime.streaming import replay_alerts
 
     labels = ([ActionClass.WALKING] * 100 + [ActionClass.TRANSITION_RISK] * 10
               + [ActionClass.LYING_RISK] * 40 + [ActionClass.SITTING] * 60

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from thermal_action.engine.streaming import Event
+from thermal_action.runtime.events import Event, EventKind
 
 CSV_COLUMNS = ("track_id", "kind", "label", "start_ms", "end_ms", "confidence")
 
@@ -43,12 +43,12 @@ def build_timeline(events: Iterable[Event]) -> list[PersonTimeline]:
     people: dict[int, PersonTimeline] = {}
     for event in events:
         person = people.setdefault(event.track_id, PersonTimeline(event.track_id, event.time_ms))
-        if event.kind == "track_ended":
+        if event.kind == EventKind.TRACK_ENDED:
             person.end_ms = event.time_ms
-        elif event.kind == "action_ended":
+        elif event.kind == EventKind.ACTION_ENDED:
             person.segments.append(Segment(event.label, event.start_ms, event.time_ms,
                                            round(float(event.confidence), 4)))
-        elif event.kind == "fall_alert":
+        elif event.kind == EventKind.FALL_ALERT:
             person.alerts.append(Alert(event.start_ms, event.time_ms,
                                        round(float(event.confidence), 4)))
     return [people[track] for track in sorted(people)]
@@ -82,7 +82,7 @@ def write_timeline(document: dict[str, Any], out: str | os.PathLike) -> Path:
                                  segment["start_ms"], segment["end_ms"],
                                  segment["confidence"]])
             for alert in person["alerts"]:
-                writer.writerow([person["track_id"], "fall_alert", "fall-related",
+                writer.writerow([person["track_id"], EventKind.FALL_ALERT, "fall-related",
                                  alert["fall_ms"], alert["alert_ms"], alert["confidence"]])
     return out
 

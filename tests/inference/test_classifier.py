@@ -7,7 +7,7 @@ import pytest
 from tests.conftest import NATIVE_CONFIG, untrained_checkpoint
 from thermal_action.data.annotations import load_keyframes
 from thermal_action.data.classes import CLASS_NAMES
-from thermal_action.engine.inference import ClipClassifier, predict_people, predict_recording
+from thermal_action.inference.classifier import ClipClassifier, predict_people, predict_recording
 
 PERSON_CONFIG = "slowfast_r10-thermal_1xb16-4x16x1-50e_thermal-person-24px"
 

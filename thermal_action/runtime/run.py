@@ -14,8 +14,9 @@ from typing import Any
 import numpy as np
 
 from thermal_action.data.live import SkippedLines
-from thermal_action.engine.streaming import ActionStream, Event, TrackView
-from thermal_action.engine.timeline import PersonTimeline, build_timeline
+from thermal_action.runtime.events import Event, TrackView
+from thermal_action.runtime.streaming import ActionStream
+from thermal_action.runtime.timeline import PersonTimeline, build_timeline
 
 
 @dataclass
@@ -112,24 +113,24 @@ def file_frames(path: str | os.PathLike, frame_shape: tuple[int, int]):
 
 
 def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
-                 detector: tuple[str, str] | None = None, alert_rule: Any = None,
+                 detector: Any = None, alert_rule: Any = None,
                  zones: str | os.PathLike | None = None,
                  frame_shape: tuple[int, int] | None = None,
                  **settings: float) -> ActionStream:
     """An ``ActionStream`` for the action model ``config`` + ``checkpoint`` (.pth or
-    .onnx) with the person detector ``detector`` (config, checkpoint) or the warm-blob
-    one; ``alert_rule``: ``'persistence'`` (the default, with ``settings``), a fall-stage
-    file or a rule (``alert_rules.build_alert_rule``); ``zones``: a zones file for
+    .onnx) with the person detector ``detector`` (``tracking.build_detector``: a trained
+    one's (config, checkpoint), a ``type=`` dict, or None for the warm blobs);
+    ``alert_rule``: ``'persistence'`` (the default, with ``settings``), a fall-stage file
+    or a rule (``alert_rules.build_alert_rule``); ``zones``: a zones file for
     frames of ``frame_shape``; ``settings`` are ``StreamSettings`` fields (stride_s,
     detect_every_s, ...). Bad settings are a ``ConfigError``, a bad zones file a
     ``DataError``."""
     from thermal_action.data.sensor import SENSOR_SHAPE
-    from thermal_action.engine.alert_rules import build_alert_rule
-    from thermal_action.engine.inference import ClipClassifier
-    from thermal_action.engine.streaming import StreamSettings
     from thermal_action.errors import ConfigError
-    from thermal_action.tracking.blob import BlobDetector
-    from thermal_action.tracking.learned import LearnedDetector
+    from thermal_action.inference.classifier import ClipClassifier
+    from thermal_action.runtime.alert_rules import build_alert_rule
+    from thermal_action.runtime.settings import StreamSettings
+    from thermal_action.tracking.detections import build_detector
 
     loaded = None
     if zones is not None:
@@ -142,7 +143,7 @@ def build_stream(config: str | os.PathLike, checkpoint: str | os.PathLike,
                 else build_alert_rule(alert_rule))
         classifier = ClipClassifier(config, checkpoint)
         person = classifier.person_centred
-        found = (LearnedDetector(*detector) if detector else BlobDetector()) if person else None
+        found = build_detector(detector) if person else None
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return ActionStream(classifier, found, settings=chosen, alert_rule=rule, zones=loaded)

@@ -9,7 +9,14 @@ import numpy as np
 import pytest
 
 from thermal_action.data.classes import CLASS_NAMES, ActionClass
-from thermal_action.engine.alert_rules import (
+from thermal_action.engine.fall_stage import (
+    TruthFrames,
+    fit_stage_model,
+    label_observations,
+    trees_of,
+)
+from thermal_action.errors import ConfigError
+from thermal_action.runtime.alert_rules import (
     ALERT_RULES,
     FEATURES,
     HISTORY_S,
@@ -23,13 +30,6 @@ from thermal_action.engine.alert_rules import (
     replay_decisions,
     track_features,
 )
-from thermal_action.engine.fall_stage import (
-    TruthFrames,
-    fit_stage_model,
-    label_observations,
-    trees_of,
-)
-from thermal_action.errors import ConfigError
 
 
 def _scores(label: int, share: float = 0.85) -> np.ndarray:

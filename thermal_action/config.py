@@ -15,7 +15,7 @@ from rapidfuzz.distance import Levenshtein
 
 from thermal_action.errors import ConfigError
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 DATALOADERS = ("train_dataloader", "val_dataloader", "test_dataloader")
 
 
