@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "thermal_action"
-LAYERS = ("errors", "compat", "registry", "config", "data", "models", "inference", "tracking",
-          "runtime", "evaluation", "engine", "cli")
+LAYERS = ("errors", "compat", "registry", "config", "data", "visualization", "models",
+          "inference", "tracking", "runtime", "evaluation", "engine", "cli")
 """Lowest first: a module may import its own layer and those before it."""
 AGGREGATORS = ("__init__", "registration")
 """Modules that gather every layer (the package's lazy names, the registration list)."""

@@ -92,7 +92,7 @@ def _one_source(stream, source: str, args: argparse.Namespace) -> None:
 
     keep = 0
     if args.render:
-        from thermal_action.evaluation.timeline_figures import VIDEO_MAX_FRAMES
+        from thermal_action.visualization.timeline import VIDEO_MAX_FRAMES
 
         keep = VIDEO_MAX_FRAMES  # what the video can show, not the whole stream
     if source == "-":
@@ -132,7 +132,7 @@ def _write_outputs(stream, result, name: str, source: str, args: argparse.Namesp
         print(f"timeline: {write_timeline(document, out)}")
     render, png = _output(args.render, source), _output(args.timeline_png, source)
     if render or png:
-        from thermal_action.evaluation.timeline_figures import (
+        from thermal_action.visualization.timeline import (
             plot_timeline,
             render_actions_video,
         )

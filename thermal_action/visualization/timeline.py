@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import imageio.v3 as iio
 import numpy as np
@@ -20,9 +21,11 @@ from matplotlib.patches import Patch
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.sensor import invalid_mask
 from thermal_action.data.zones import Zones, draw_zones
-from thermal_action.evaluation.report import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
-from thermal_action.runtime.events import TrackView
-from thermal_action.runtime.timeline import PersonTimeline
+from thermal_action.visualization.frames import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
+
+if TYPE_CHECKING:
+    from thermal_action.runtime.events import TrackView
+    from thermal_action.runtime.timeline import PersonTimeline
 
 ALERT_COLOUR = "#ff3030"
 TEXT_COLOUR = "#d0d0d0"

@@ -6,9 +6,9 @@ import imageio.v3 as iio
 import numpy as np
 
 from thermal_action.data.zones import Zone, Zones, rectangle
-from thermal_action.evaluation.timeline_figures import plot_timeline, render_actions_video
 from thermal_action.runtime.events import Event, TrackView
 from thermal_action.runtime.timeline import build_timeline
+from thermal_action.visualization.timeline import plot_timeline, render_actions_video
 
 
 def _zones() -> Zones:
