@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA_ROOT ?=
 OUT ?= work_dirs/demo
 
-.PHONY: install install-dev demo test lint benchmark clean
+.PHONY: install install-dev system-deps demo test lint benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,13 @@ install-dev: $(BIN)/python
 # recording GIF.
 demo: install
 	$(BIN)/thermal-action demo --out $(OUT) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
+
+# Services the tests start for real (CI runs this first): Debian's MQTT broker.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+system-deps:
+	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || \
+		$(SUDO) apt-get install -y -q mosquitto || \
+		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q mosquitto)
 
 lint: install-dev
 	$(BIN)/ruff check thermal_action tests benchmarks

@@ -96,9 +96,9 @@ def test_render_of_a_long_source_keeps_only_the_frames_it_shows(tiny_root, perso
                                                                 tmp_path, monkeypatch,
                                                                 capsys):
     from thermal_action.cli.main import main
-    from thermal_action.evaluation import timeline_figures
+    from thermal_action.visualization import timeline
 
-    monkeypatch.setattr(timeline_figures, "VIDEO_MAX_FRAMES", 24)
+    monkeypatch.setattr(timeline, "VIDEO_MAX_FRAMES", 24)
     video = tmp_path / "a.gif"
     assert main(["infer", PERSON, str(person_checkpoint), str(tiny_root / "frames" / "REC_A.h5"),
                  "--render", str(video)]) == 0

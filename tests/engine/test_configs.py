@@ -39,7 +39,7 @@ def test_config_builds_and_forwards(name, tiny_root):
     with torch.no_grad():
         scores = model.cls_head(model.extract_feat(inputs)[0])
     assert scores.shape == (1, 14)
-    assert cfg.custom_imports["imports"] == ["thermal_action"]
+    assert cfg.custom_imports["imports"] == ["thermal_action.registration"]
     assert cfg.train_cfg.val_interval == 5 and cfg.optim_wrapper.optimizer.type == "SGD"
     assert cfg.default_hooks.checkpoint.save_best == "acc/mean_class"
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):

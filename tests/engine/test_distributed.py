@@ -140,7 +140,7 @@ def _torchrun(*args: str, cwd: Path, timeout: int = 240) -> subprocess.Completed
 
 
 PROBE_CONFIG = f"""_base_ = ['{CONFIG_DIR / PERSON}.py']
-custom_imports = dict(imports=['thermal_action', 'tests.engine.distributed_probe'],
+custom_imports = dict(imports=['thermal_action.registration', 'tests.engine.distributed_probe'],
                       allow_failed_imports=False)
 custom_hooks = [dict(type='CheckpointFitHook'), dict(type='RecordRankSamplesHook')]
 """

@@ -10,7 +10,7 @@ from thermal_action.cli.common import ConsoleProgress, add_frame_shape, add_pers
 from thermal_action.runtime.settings import StreamSettings
 
 OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
-           "--timeline-png": (".png",)}
+           "--timeline-png": (".png",), "--events": (".jsonl", ".csv")}
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -47,6 +47,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write the recording with boxes and actions as .gif or .mp4")
     parser.add_argument("--timeline-png", metavar="PNG",
                         help="write the per-person timeline as a PNG")
+    parser.add_argument("--events", metavar="LOG",
+                        help="log every event as it happens to this .jsonl or .csv file")
+    parser.add_argument("--webhook", metavar="URL",
+                        help="POST each fall alert as JSON to this http(s) URL (3 retries)")
+    parser.add_argument("--mqtt", metavar="HOST:PORT",
+                        help="publish every event to this MQTT broker, topic "
+                             "thermal-action/<source>/<kind>, QoS 1")
     parser.add_argument("--realtime", action="store_true",
                         help="process each frame when its time has come (replay a file as "
                              "a live sensor)")
@@ -80,71 +87,124 @@ def run(args: argparse.Namespace) -> int:
                           smoothing_s=args.smoothing_s,
                           alert_after_s=args.alert_after_s,
                           detect_every_s=args.detect_every_s)
-    for source in args.sources:
-        _one_source(stream, source, args)
-    return 0
+    empty = [source for source in args.sources if not _one_source(stream, source, args)]
+    return 1 if empty else 0
 
 
-def _one_source(stream, source: str, args: argparse.Namespace) -> None:
+def _sinks(stream, source: str, args: argparse.Namespace) -> list:
+    """The sinks of one source, made before any work (so a bad output fails first)."""
+    from thermal_action.errors import ConfigError
+    from thermal_action.runtime.run import stream_settings_document
+    from thermal_action.runtime.sinks import (
+        ConsoleSink,
+        CsvSink,
+        JsonLinesSink,
+        MqttSink,
+        TimelineSink,
+        VideoSink,
+        WebhookSink,
+    )
+
+    makers = []
+    if source == "-":
+        makers.append(("", lambda: ConsoleSink(stream=sys.stdout)))
+    out, render, events = (_output(getattr(args, name), source)
+                           for name in ("out", "render", "events"))
+    if out:
+        makers.append(("--out", lambda: TimelineSink(out, stream_settings_document(stream))))
+    if render:
+        makers.append(("--render", lambda: VideoSink(render, zones=stream.zones)))
+    if events:
+        makers.append(("--events", lambda: (CsvSink if events.suffix.lower() == ".csv"
+                                            else JsonLinesSink)(events)))
+    if args.webhook:
+        makers.append(("--webhook", lambda: WebhookSink(args.webhook)))
+    if args.mqtt:
+        host, _, port = args.mqtt.rpartition(":") if ":" in args.mqtt else (args.mqtt, "", "")
+        if port and not port.isdigit():
+            raise ConfigError(f"--mqtt {args.mqtt}: expected HOST or HOST:PORT")
+        makers.append(("--mqtt", lambda: MqttSink(host, int(port or 1883))))
+    sinks = []
+    try:
+        for option, make in makers:
+            try:
+                sinks.append(make())
+            except ValueError as exc:
+                raise ConfigError(f"{option} {exc}".strip()) from None
+    except ConfigError:
+        for sink in sinks:
+            sink.close()
+        raise
+    return sinks
+
+
+def _one_source(stream, source: str, args: argparse.Namespace) -> bool:
+    """Run one source; False when it had no frames."""
     from thermal_action.data.live import SkippedLines, read_live_frames
     from thermal_action.runtime.run import file_frames, run_stream
+    from thermal_action.runtime.sinks import close_all
     from thermal_action.runtime.timeline import summary_lines
 
-    keep = 0
-    if args.render:
-        from thermal_action.visualization.timeline import VIDEO_MAX_FRAMES
-
-        keep = VIDEO_MAX_FRAMES  # what the video can show, not the whole stream
-    if source == "-":
-        skipped = SkippedLines()
-        frames = read_live_frames(sys.stdin, args.frame_shape, skipped)
-        result = run_stream(stream, frames, "stdin", keep_frames=keep,
-                            on_events=_print_events, skipped=skipped)
-        name = "stdin"
-    else:
-        recording, frames = file_frames(source, args.frame_shape)
-        name, total = recording.sensor_id, len(recording.timestamps_ms)
-        with ConsoleProgress() as progress:
-            bar = progress.counter("frames")
-            result = run_stream(stream, frames, source, keep_frames=keep,
-                                realtime=args.realtime, on_frame=lambda done: bar(done, total))
+    sinks = _sinks(stream, source, args)
+    try:
+        if source == "-":
+            skipped = SkippedLines()
+            frames = read_live_frames(sys.stdin, args.frame_shape, skipped)
+            result = run_stream(stream, frames, "stdin", skipped=skipped, sinks=sinks)
+            name = "stdin"
+        else:
+            recording, frames = file_frames(source, args.frame_shape)
+            name, total = recording.sensor_id, len(recording.timestamps_ms)
+            with ConsoleProgress() as progress:
+                bar = progress.counter("frames")
+                result = run_stream(stream, frames, source, realtime=args.realtime,
+                                    on_frame=lambda done: bar(done, total), sinks=sinks)
+    finally:
+        close_all(sinks)
+    _report_deliveries(sinks)
     if not result.frames:
-        print(f"{name}: no frames" + _skipped_note(result.skipped))
-        return
+        out = _output(args.out, source)
+        print(f"{name}: no frames" + _skipped_note(result.skipped) +
+              (f"; wrote an empty timeline to {out}" if out else ""))
+        return False
     print(f"{name}: {result.frames} frames, {result.duration_s:.1f} s; "
           f"{result.realtime_factor:.0f}x real time" + _skipped_note(result.skipped))
     people = result.people
     print(f"people: {len(people)}; fall alerts: {sum(len(p.alerts) for p in people)}")
     for line in summary_lines(people, result.first_ms):
         print(line)
-    _write_outputs(stream, result, name, source, args)
+    _written(sinks, result, stream, name, source, args)
+    return True
 
 
-def _write_outputs(stream, result, name: str, source: str, args: argparse.Namespace) -> None:
-    from thermal_action.runtime.run import stream_settings_document
-    from thermal_action.runtime.timeline import timeline_document, write_timeline
+def _report_deliveries(sinks) -> None:
+    for sink in sinks:
+        for record, reason in getattr(sink, "failed", ()):
+            print(f"webhook: {record['kind']} at {record['time_ms']} ms not delivered "
+                  f"({reason})", file=sys.stderr)
+        if getattr(sink, "unacknowledged", 0):
+            print(f"mqtt: {sink.unacknowledged} events not acknowledged by the broker",
+                  file=sys.stderr)
 
-    people = result.people
-    out = _output(args.out, source)
-    if out:
-        document = timeline_document(people, str(source), result.first_ms,
-                                     stream_settings_document(stream))
-        print(f"timeline: {write_timeline(document, out)}")
-    render, png = _output(args.render, source), _output(args.timeline_png, source)
-    if render or png:
-        from thermal_action.visualization.timeline import (
-            plot_timeline,
-            render_actions_video,
-        )
-    if render:
-        written = render_actions_video(result.frames_c, result.timestamps_ms, result.views,
-                                       render, source=name, zones=stream.zones)
-        shown = len(result.frames_c)
-        print(f"render: {written}" + ("" if shown == result.frames else
-                                      f"  (the first {shown} of {result.frames} frames)"))
+
+def _written(sinks, result, stream, name: str, source: str, args: argparse.Namespace) -> None:
+    from thermal_action.runtime.sinks import CsvSink, JsonLinesSink, TimelineSink, VideoSink
+
+    for sink in sinks:
+        if isinstance(sink, TimelineSink):
+            print(f"timeline: {sink.path}")
+        elif isinstance(sink, VideoSink) and sink.frames:
+            print(f"render: {sink.path}" + ("" if sink.frames == result.frames else
+                                            f"  (the first {sink.frames} of {result.frames} "
+                                            "frames)"))
+        elif isinstance(sink, (JsonLinesSink, CsvSink)):
+            print(f"events: {sink.path}")
+    png = _output(args.timeline_png, source)
     if png:
-        written = plot_timeline(people, result.first_ms, result.last_ms, png, title=name,
-                                zones=stream.zones)
+        from thermal_action.visualization.timeline import plot_timeline
+
+        written = plot_timeline(result.people, result.first_ms, result.last_ms, png,
+                                title=name, zones=stream.zones)
         print(f"timeline PNG: {written}")
 
 
@@ -152,13 +212,3 @@ def _skipped_note(skipped) -> str:
     if not skipped.count:
         return ""
     return f"; skipped {skipped.count} bad lines (first: {skipped.first})"
-
-
-def _print_events(events) -> None:
-    for event in events:
-        text = f"{event.time_ms} {event.kind} #{event.track_id}"
-        if event.label:
-            text += f" {event.label}"
-        if event.confidence is not None:
-            text += f" {event.confidence:.2f}"
-        print(text, flush=True)

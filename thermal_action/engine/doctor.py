@@ -180,8 +180,8 @@ def check_compat() -> Iterator[Check]:
             yield Check("ok", name, f"active ({fix.problem})")
         else:
             yield Check("fail", name, f"inactive, and upstream still has: {fix.problem}",
-                        "import thermal_action before mmengine/mmaction use (configs: "
-                        "custom_imports = dict(imports=['thermal_action']))")
+                        "call thermal_action.register() before mmengine/mmaction use (configs: "
+                        "custom_imports = dict(imports=['thermal_action.registration']))")
 
 
 def _config_types(value: object) -> Iterator[str]:

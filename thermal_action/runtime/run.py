@@ -6,8 +6,7 @@ give the same events."""
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from thermal_action.data.live import SkippedLines
 from thermal_action.runtime.events import Event, TrackView
+from thermal_action.runtime.sinks import Sink
 from thermal_action.runtime.streaming import ActionStream
 from thermal_action.runtime.timeline import PersonTimeline, build_timeline
 
@@ -52,43 +52,37 @@ def run_stream(stream: ActionStream, frames: Iterable[tuple[np.ndarray, int]], s
                keep_frames: int | None = 0, realtime: bool = False,
                on_events: Callable[[list[Event]], None] | None = None,
                on_frame: Callable[[int], None] | None = None,
-               skipped: SkippedLines | None = None, keep_pixels: bool = True) -> InferResult:
-    """Push every (frame, timestamp ms) of ``frames`` through ``stream`` from a fresh
-    state, then flush it. ``keep_frames`` keeps the first that many frames (all with None)
-    with their time and live tracks, for drawing or scoring: a video shows at most
-    ``VIDEO_MAX_FRAMES``, so a long or live source need not hold the rest. ``realtime``
-    waits until each frame's time has come, as a replayed sensor; ``on_events`` gets each
-    frame's events as they happen; ``on_frame(count)`` after each frame; ``skipped``
-    counts a live source's bad lines; ``keep_pixels=False`` keeps the times and tracks of
-    the kept frames but not the frames themselves (for scoring, not drawing)."""
+               skipped: SkippedLines | None = None, keep_pixels: bool = True,
+               sinks: Sequence[Sink] = ()) -> InferResult:
+    """Run ``stream.stream(frames)`` to the end, each ``FrameResult`` going to every sink
+    as it comes (so their files are current while the stream runs), and gather the
+    events. ``keep_frames`` keeps the first that many frames (all with None) with their
+    time and live tracks, for drawing or scoring, so a long or live source need not hold
+    the rest. ``realtime`` waits until each frame's time has come, as a replayed sensor;
+    ``on_events`` gets each frame's events as they happen; ``on_frame(count)`` after each
+    frame; ``skipped`` counts a live source's bad lines; ``keep_pixels=False`` keeps the
+    times and tracks of the kept frames but not the frames themselves. The sinks are the
+    caller's to close."""
     result = InferResult(source, skipped=skipped or SkippedLines())
-    stream.reset()
-    wall_start = time.monotonic()
-    for frame, stamp in frames:
-        if realtime and result.first_ms is not None:
-            delay = (stamp - result.first_ms) / 1000.0 - (time.monotonic() - wall_start)
-            if delay > 0:
-                time.sleep(delay)
-        began = time.perf_counter()
-        events = stream.push(frame, stamp)
-        result.seconds += time.perf_counter() - began
+    for frame in stream.stream(frames, source, realtime):
+        for sink in sinks:
+            sink.write(frame)
+        result.events += frame.events
+        if frame.events and on_events is not None:
+            on_events(list(frame.events))
+        if frame.final:
+            break
+        result.seconds += frame.compute_s
         result.frames += 1
-        result.first_ms = stamp if result.first_ms is None else result.first_ms
-        result.last_ms = stamp
-        result.events += events
+        result.first_ms = frame.timestamp_ms if result.first_ms is None else result.first_ms
+        result.last_ms = frame.timestamp_ms
         if keep_frames is None or result.frames <= keep_frames:
             if keep_pixels:
-                result.frames_c.append(np.asarray(frame, np.float32))
-            result.timestamps_ms.append(int(stamp))
-            result.views.append(stream.live_tracks())
-        if events and on_events is not None:
-            on_events(events)
+                result.frames_c.append(frame.frame_c)
+            result.timestamps_ms.append(frame.timestamp_ms)
+            result.views.append(list(frame.tracks))
         if on_frame is not None:
             on_frame(result.frames)
-    events = stream.flush()
-    result.events += events
-    if events and on_events is not None:
-        on_events(events)
     return result
 
 

@@ -29,8 +29,9 @@ its alert is visible.
 
 from __future__ import annotations
 
+import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -46,7 +47,7 @@ from thermal_action.runtime.alert_rules import (
     smooth,
 )
 from thermal_action.runtime.alert_rules import replay_alerts as replay
-from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, TrackView
+from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, FrameResult, TrackView
 from thermal_action.runtime.settings import StreamSettings
 from thermal_action.tracking.detections import Detector
 from thermal_action.tracking.tracker import Tracker, TrackPoint
@@ -146,6 +147,30 @@ class ActionStream:
         if due:
             self._classify(due, timestamp_ms, events)
         return events
+
+    def stream(self, frames: Iterable[tuple[np.ndarray, int]], source: str = "stream",
+               realtime: bool = False) -> Iterator[FrameResult]:
+        """Push every (frame (H, W) deg C, timestamp ms) of ``frames`` from a fresh state and
+        yield a ``FrameResult`` per frame as it is processed, then a final one with the
+        events that close every track. ``realtime`` waits until each frame's time has come
+        (a file replayed as a live sensor). A live source is consumed as it arrives: the
+        generator holds no frame beyond the stream's own window."""
+        self.reset()
+        count, last_ms, first_ms, wall_start = 0, 0, None, time.monotonic()
+        for frame, stamp in frames:
+            if realtime and first_ms is not None:
+                delay = (stamp - first_ms) / 1000.0 - (time.monotonic() - wall_start)
+                if delay > 0:
+                    time.sleep(delay)
+            began = time.perf_counter()
+            events = self.push(frame, stamp)
+            spent = time.perf_counter() - began
+            first_ms = stamp if first_ms is None else first_ms
+            last_ms = int(stamp)
+            yield FrameResult(source, count, last_ms, self._ring[-1][2],
+                              tuple(self.live_tracks()), tuple(events), spent)
+            count += 1
+        yield FrameResult(source, count, last_ms, None, (), tuple(self.flush()), final=True)
 
     def live_tracks(self) -> list[TrackView]:
         """Every live track after the last ``push`` (for drawing)."""

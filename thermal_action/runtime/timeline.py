@@ -4,6 +4,7 @@ action segments and fall alerts; written as JSON or CSV. Times in ms (sensor tim
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from collections.abc import Iterable
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from thermal_action.compat import write_text_atomic
 from thermal_action.runtime.events import Event, EventKind
 
 CSV_COLUMNS = ("track_id", "kind", "label", "start_ms", "end_ms", "confidence")
@@ -63,28 +65,31 @@ def timeline_document(people: list[PersonTimeline], source: str, first_ms: int,
                              alerts=[a._asdict() for a in p.alerts]) for p in people])
 
 
+def timeline_csv_rows(document: dict[str, Any]) -> list[list[Any]]:
+    """The CSV form of a ``timeline_document``: the ``CSV_COLUMNS`` header, then one row per
+    segment or alert (an alert's span runs from the fall to the alert)."""
+    rows: list[list[Any]] = [list(CSV_COLUMNS)]
+    for person in document["people"]:
+        for segment in person["segments"]:
+            rows.append([person["track_id"], "action", segment["label"], segment["start_ms"],
+                         segment["end_ms"], segment["confidence"]])
+        for alert in person["alerts"]:
+            rows.append([person["track_id"], str(EventKind.FALL_ALERT), "fall-related",
+                         alert["fall_ms"], alert["alert_ms"], alert["confidence"]])
+    return rows
+
+
 def write_timeline(document: dict[str, Any], out: str | os.PathLike) -> Path:
-    """Write ``timeline_document`` output as ``.json``, or as ``.csv`` with one row per
-    segment or alert (``CSV_COLUMNS``; an alert's span runs from the fall to the alert)."""
+    """Write ``timeline_document`` output as ``.json``, or as ``.csv``
+    (``timeline_csv_rows``), whole or not at all."""
     out = Path(out)
     if out.suffix.lower() not in (".json", ".csv"):
         raise ValueError(f"{out}: a timeline is written as .json or .csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".json":
-        out.write_text(json.dumps(document, indent=1) + "\n")
-        return out
-    with out.open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(CSV_COLUMNS)
-        for person in document["people"]:
-            for segment in person["segments"]:
-                writer.writerow([person["track_id"], "action", segment["label"],
-                                 segment["start_ms"], segment["end_ms"],
-                                 segment["confidence"]])
-            for alert in person["alerts"]:
-                writer.writerow([person["track_id"], EventKind.FALL_ALERT, "fall-related",
-                                 alert["fall_ms"], alert["alert_ms"], alert["confidence"]])
-    return out
+        return write_text_atomic(out, json.dumps(document, indent=1) + "\n")
+    buffer = io.StringIO(newline="")
+    csv.writer(buffer).writerows(timeline_csv_rows(document))
+    return write_text_atomic(out, buffer.getvalue())
 
 
 def summary_lines(people: list[PersonTimeline], first_ms: int) -> list[str]:
