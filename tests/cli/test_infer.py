@@ -104,3 +104,41 @@ def test_render_of_a_long_source_keeps_only_the_frames_it_shows(tiny_root, perso
                  "--render", str(video)]) == 0
     assert f"render: {video}  (the first 24 of 80 frames)" in capsys.readouterr().out
     assert len(iio.imread(video)) == 24
+
+
+def test_infer_logs_events_as_they_happen_and_checks_outputs_first(tiny_root, person_checkpoint,
+                                                                    tmp_path, capsys):
+    from thermal_action.cli.main import main
+
+    recording = str(tiny_root / "frames" / "REC_A.h5")
+    log, table = tmp_path / "events.jsonl", tmp_path / "events.csv"
+    assert main(["infer", PERSON, str(person_checkpoint), recording, "--events", str(log),
+                 "--out", str(tmp_path / "t.json")]) == 0
+    assert f"events: {log}" in capsys.readouterr().out
+    kinds = [json.loads(line)["kind"] for line in log.read_text().splitlines()]
+    assert kinds[0] == "track_started" and kinds[-1] == "track_ended"
+    assert main(["infer", PERSON, str(person_checkpoint), recording, "--events",
+                 str(table)]) == 0
+    assert table.read_text().startswith("source,kind,time_ms,track_id,label,confidence")
+    capsys.readouterr()
+    assert main(["infer", PERSON, str(person_checkpoint), recording, "--events",
+                 "/proc/version/x.jsonl"]) == 2
+    captured = capsys.readouterr()
+    assert "--events /proc/version/x.jsonl: cannot write" in captured.err
+    assert "frames," not in captured.out  # refused before any work
+    assert main(["infer", PERSON, str(person_checkpoint), recording, "--webhook",
+                 "ftp://x"]) == 2
+    assert "--webhook" in capsys.readouterr().err
+
+
+def test_empty_standard_input_writes_an_empty_timeline_and_exits_1(person_checkpoint, tmp_path,
+                                                                   monkeypatch, capsys):
+    import io
+
+    from thermal_action.cli.main import main
+
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    out = tmp_path / "live.json"
+    assert main(["infer", PERSON, str(person_checkpoint), "-", "--out", str(out)]) == 1
+    assert f"stdin: no frames; wrote an empty timeline to {out}" in capsys.readouterr().out
+    assert json.loads(out.read_text())["people"] == []
