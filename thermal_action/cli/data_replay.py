@@ -17,6 +17,13 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="send each frame when its time has come")
     parser.add_argument("--speed", type=float, default=1.0,
                         help="with --realtime, this many times faster (default 1)")
+    parser.add_argument("--mqtt", metavar="HOST:PORT",
+                        help="publish the frames to this MQTT broker instead, on "
+                             "thermal-action/<sensor>/frames (as serve reads them)")
+    parser.add_argument("--sensor", help="with --mqtt: the sensor id (default the "
+                                         "recording's)")
+    parser.add_argument("--username", help="with --mqtt: the broker user")
+    parser.add_argument("--password", help="with --mqtt: the broker password")
     add_frame_shape(parser)
 
 
@@ -28,9 +35,21 @@ def run(args: argparse.Namespace) -> int:
     if args.speed <= 0:
         raise ConfigError(f"--speed {args.speed}: must be positive")
     recording = read_source(args.recording, args.frame_shape)
+    lines = live_lines(recording.temps_c, recording.timestamps_ms, args.realtime, args.speed)
+    if args.mqtt:
+        from thermal_action.runtime.sinks import mqtt_address, publish_lines
+
+        sensor = args.sensor or recording.sensor_id
+        try:
+            host, port = mqtt_address(args.mqtt)
+            count = publish_lines(lines, host, port, f"thermal-action/{sensor}/frames",
+                                  args.username, args.password)
+        except ValueError as exc:
+            raise ConfigError(f"--mqtt {exc}") from None
+        print(f"{sensor}: published {count} frames to {host}:{port}")
+        return 0
     try:
-        for line in live_lines(recording.temps_c, recording.timestamps_ms, args.realtime,
-                               args.speed):
+        for line in lines:
             sys.stdout.write(line + "\n")
             sys.stdout.flush()
     except BrokenPipeError:  # the reader stopped listening: not an error of ours

@@ -103,6 +103,7 @@ def _sinks(stream, source: str, args: argparse.Namespace) -> list:
         TimelineSink,
         VideoSink,
         WebhookSink,
+        mqtt_address,
     )
 
     makers = []
@@ -120,10 +121,7 @@ def _sinks(stream, source: str, args: argparse.Namespace) -> list:
     if args.webhook:
         makers.append(("--webhook", lambda: WebhookSink(args.webhook)))
     if args.mqtt:
-        host, _, port = args.mqtt.rpartition(":") if ":" in args.mqtt else (args.mqtt, "", "")
-        if port and not port.isdigit():
-            raise ConfigError(f"--mqtt {args.mqtt}: expected HOST or HOST:PORT")
-        makers.append(("--mqtt", lambda: MqttSink(host, int(port or 1883))))
+        makers.append(("--mqtt", lambda: MqttSink(*mqtt_address(args.mqtt))))
     sinks = []
     try:
         for option, make in makers:

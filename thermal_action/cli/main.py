@@ -18,13 +18,14 @@ from thermal_action.cli import (
     export,
     fall_stage,
     infer,
+    serve,
     test,
     train,
 )
 
 COMMANDS = {"demo": demo, "train": train, "test": test, "evaluate": evaluate, "detect": detect,
-            "infer": infer, "fall-stage": fall_stage, "export": export, "data": data,
-            "configs": configs, "doctor": doctor}
+            "infer": infer, "serve": serve, "fall-stage": fall_stage, "export": export,
+            "data": data, "configs": configs, "doctor": doctor}
 
 
 def clean_error(exc: BaseException) -> str:

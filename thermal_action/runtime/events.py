@@ -26,6 +26,8 @@ class EventKind(StrEnum):
     ACTION_ENDED = "action_ended"
     FALL_ALERT = "fall_alert"
     TRACK_ENDED = "track_ended"
+    SENSOR_ONLINE = "sensor_online"  # serve: a sensor's first frame, or its first after silence
+    SENSOR_OFFLINE = "sensor_offline"  # serve: a sensor silent for its offline_after_s
 
 
 class Event(NamedTuple):

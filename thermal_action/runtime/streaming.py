@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -73,6 +73,42 @@ def replay_alerts(classified: Iterable[Observation],
 def alert_event(alert: Alert) -> Event:
     return Event(EventKind.FALL_ALERT, alert.time_ms, alert.track_id, "fall-related",
                  alert.confidence, alert.start_ms)
+
+
+@dataclass
+class PendingFrame:
+    """A frame ``ActionStream.begin`` has followed and ``finish`` will complete: its events
+    so far, the due tracks and the model inputs they need (one window per person, their
+    boxes and recent track)."""
+
+    stream: ActionStream
+    timestamp_ms: int
+    events: list[Event]
+    due: list[int]
+    windows: list[np.ndarray] = field(default_factory=list)
+    people: list = field(default_factory=list)
+    tracks: list[np.ndarray] = field(default_factory=list)
+    boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    key_ms: int = 0
+    key_frame: np.ndarray | None = None
+
+
+def classify_pending(pending: Sequence[PendingFrame], classifier: ClipClassifier
+                     ) -> list[list]:
+    """Every due person of several pending frames (of any streams sharing ``classifier``)
+    in one model batch; the predictions split back per frame, in order."""
+    windows = [window for item in pending for window in item.windows]
+    if not windows:
+        return [[] for _ in pending]
+    person = classifier.person_centred
+    predictions = classifier.predict_windows(
+        windows, [p for item in pending for p in item.people] if person else None,
+        tracks=[t for item in pending for t in item.tracks] if person else None)
+    split, start = [], 0
+    for item in pending:
+        split.append(predictions[start:start + len(item.windows)])
+        start += len(item.windows)
+    return split
 
 
 @dataclass
@@ -129,6 +165,13 @@ class ActionStream:
         """Take the next frame (H, W) deg C (-273.2 or non-finite: no reading) captured at
         ``timestamp_ms``; return the events it caused, in time order. Frames must come in
         increasing time."""
+        pending = self.begin(frame_c, timestamp_ms)
+        return self.finish(pending, classify_pending([pending], self.classifier)[0])
+
+    def begin(self, frame_c: np.ndarray, timestamp_ms: int) -> PendingFrame:
+        """The first half of ``push``: follow the people in the frame and say who is due
+        for classification. Several streams' pending frames go to one model batch
+        (``classify_pending``), then each ``finish``es its own."""
         frame = np.asarray(frame_c, np.float32)
         timestamp_ms = int(timestamp_ms)
         if frame.ndim != 2:
@@ -144,9 +187,19 @@ class ActionStream:
         events: list[Event] = []
         live = self._follow(frame, timestamp_ms, number, events)
         due = [track for track in live if self._tracks[track].due_ms <= timestamp_ms]
+        pending = PendingFrame(self, timestamp_ms, events, due)
         if due:
-            self._classify(due, timestamp_ms, events)
-        return events
+            self._requests(pending)
+        return pending
+
+    def finish(self, pending: PendingFrame, predictions: Sequence) -> list[Event]:
+        """The second half of ``push``: the classifications of the pending frame's due
+        people update their actions and alerts; the frame's events."""
+        if pending.stream is not self:
+            raise ValueError("a pending frame finishes in the stream that began it")
+        if pending.due:
+            self._apply(pending, predictions)
+        return pending.events
 
     def stream(self, frames: Iterable[tuple[np.ndarray, int]], source: str = "stream",
                realtime: bool = False) -> Iterator[FrameResult]:
@@ -238,42 +291,45 @@ class ActionStream:
         pad = self.window_frames - len(frames)
         return np.stack([frames[0]] * pad + frames), self._ring[0][0] - pad
 
-    def _classify(self, due: list[int], timestamp_ms: int, events: list[Event]) -> None:
+    def _requests(self, pending: PendingFrame) -> None:
+        """What the model must classify for the due people of a pending frame."""
         window, first = self._window()
         key = self.classifier.keyframe_position  # the centre, or the newest frame (causal)
         key_entry = self._ring[max(0, key - (self.window_frames - len(self._ring)))]
-        key_ms, key_frame = key_entry[1], key_entry[2]
-        boxes = {}
-        people, tracks = None, None
-        for track in due:
+        pending.key_ms, pending.key_frame = key_entry[1], key_entry[2]
+        for track in pending.due:
             known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
                              np.float32)
-            boxes[track] = tuple(float(v) for v in known[np.argmin(np.abs(known[:, 0] - key)),
-                                                         1:])
+            pending.boxes[track] = tuple(
+                float(v) for v in known[np.argmin(np.abs(known[:, 0] - key)), 1:])
+            pending.windows.append(window)
             if self.classifier.person_centred:
-                people = (people or []) + [(track, boxes[track])]
-                tracks = (tracks or []) + [known]
-        predictions = self.classifier.predict_windows([window] * len(due), people,
-                                                      tracks=tracks)
+                pending.people.append((track, pending.boxes[track]))
+                pending.tracks.append(known)
+
+    def _apply(self, pending: PendingFrame, predictions: Sequence) -> None:
+        timestamp_ms, key_ms, key_frame = pending.timestamp_ms, pending.key_ms, \
+            pending.key_frame
         background = room_background_c(key_frame)
-        for track, prediction in zip(due, predictions, strict=True):
+        for track, prediction in zip(pending.due, predictions, strict=True):
             state = self._tracks[track]
+            box = pending.boxes[track]
             state.due_ms = self._next_grid(timestamp_ms)
             dated_ms = max(key_ms, state.started_ms)  # not before the person was there
             scores = np.asarray(prediction.scores, np.float64)
-            peak, mean = box_excess_c(key_frame, boxes[track], background)
-            rest = 0.0 if self.zones is None else self.zones.share_in(boxes[track])
-            observation = Observation(track, scores, dated_ms, timestamp_ms, boxes[track],
+            peak, mean = box_excess_c(key_frame, box, background)
+            rest = 0.0 if self.zones is None else self.zones.share_in(box)
+            observation = Observation(track, scores, dated_ms, timestamp_ms, box,
                                       background, peak, mean, rest)
             if self.on_classified is not None:
                 self.on_classified(observation)
             elapsed_s = (dated_ms - (state.scored_ms or dated_ms)) / 1000.0
             state.scores = smooth(state.scores, scores, elapsed_s, self.settings.smoothing_s)
             state.scored_ms = dated_ms
-            self._segments(track, state, dated_ms, events)
+            self._segments(track, state, dated_ms, pending.events)
             alert = state.watch.update(observation)
             if alert is not None:
-                events.append(alert_event(alert))
+                pending.events.append(alert_event(alert))
 
     def _segments(self, track: int, state: _TrackState, dated_ms: int,
                   events: list[Event]) -> None:

@@ -44,6 +44,8 @@ def build_timeline(events: Iterable[Event]) -> list[PersonTimeline]:
     """Per track, by id: its span, action segments and alerts."""
     people: dict[int, PersonTimeline] = {}
     for event in events:
+        if event.kind in (EventKind.SENSOR_ONLINE, EventKind.SENSOR_OFFLINE):
+            continue  # about the sensor, not a person
         person = people.setdefault(event.track_id, PersonTimeline(event.track_id, event.time_ms))
         if event.kind == EventKind.TRACK_ENDED:
             person.end_ms = event.time_ms

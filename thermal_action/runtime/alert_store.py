@@ -1,0 +1,125 @@
+"""Fall alerts kept in an embedded SQLite file before they are published, so a crash, a
+``kill -9`` or a broker restart loses none: an alert is stored, then published until the
+broker acknowledges it, and one that never was is published again when ``serve`` starts.
+Each alert has an id made from its sensor, track and sensor time, so a receiver can drop
+a repeat (at-least-once delivery), and a person acknowledges it on the dashboard."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, NamedTuple
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS alerts (
+    id TEXT PRIMARY KEY,
+    sensor TEXT NOT NULL,
+    track_id INTEGER NOT NULL,
+    time_ms INTEGER NOT NULL,
+    start_ms INTEGER,
+    confidence REAL,
+    stored_at REAL NOT NULL,
+    published_at REAL,
+    acknowledged_at REAL,
+    acknowledged_by TEXT
+);
+CREATE INDEX IF NOT EXISTS alerts_unpublished ON alerts (published_at) WHERE published_at IS NULL;
+"""
+
+
+def alert_id(sensor: str, track_id: int, time_ms: int) -> str:
+    """The id of a sensor's fall alert: the same alert replayed gets the same id."""
+    return f"{sensor}:{int(track_id)}:{int(time_ms)}"
+
+
+class StoredAlert(NamedTuple):
+    id: str
+    sensor: str
+    track_id: int
+    time_ms: int  # sensor time the alert was raised
+    start_ms: int | None  # sensor time the fall began
+    confidence: float | None
+    stored_at: float  # wall time (s since the epoch)
+    published_at: float | None
+    acknowledged_at: float | None
+    acknowledged_by: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+    def payload(self) -> str:
+        """What is published for the alert (JSON)."""
+        return json.dumps(dict(id=self.id, sensor=self.sensor, kind="fall_alert",
+                               track_id=self.track_id, time_ms=self.time_ms,
+                               start_ms=self.start_ms, confidence=self.confidence))
+
+
+class AlertStore:
+    """The SQLite file at ``path`` (made when missing); safe to use from several threads
+    (one connection behind a lock; the MQTT client acknowledges from its own thread)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None)  # autocommit: durable at once
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise ValueError(f"{self.path}: not a usable alert store ({exc})") from None
+        self._lock = threading.Lock()
+
+    def add(self, sensor: str, track_id: int, time_ms: int, start_ms: int | None,
+            confidence: float | None) -> tuple[StoredAlert, bool]:
+        """Store an alert (before publishing it); (the alert, whether it is new: a replayed
+        alert keeps its first record)."""
+        key = alert_id(sensor, track_id, time_ms)
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO alerts (id, sensor, track_id, time_ms, start_ms, "
+                "confidence, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (key, sensor, int(track_id), int(time_ms), start_ms, confidence, time.time()))
+            new = cursor.rowcount == 1
+        return self.get(key), new
+
+    def get(self, key: str) -> StoredAlert | None:
+        with self._lock:
+            row = self._db.execute("SELECT * FROM alerts WHERE id = ?", (key,)).fetchone()
+        return None if row is None else StoredAlert(*row)
+
+    def mark_published(self, key: str) -> None:
+        with self._lock:
+            self._db.execute("UPDATE alerts SET published_at = ? WHERE id = ? AND "
+                             "published_at IS NULL", (time.time(), key))
+
+    def acknowledge(self, key: str, by: str = "") -> bool:
+        """A person has seen the alert; False when there is no such alert."""
+        with self._lock:
+            cursor = self._db.execute(
+                "UPDATE alerts SET acknowledged_at = COALESCE(acknowledged_at, ?), "
+                "acknowledged_by = COALESCE(acknowledged_by, ?) WHERE id = ?",
+                (time.time(), by, key))
+        return cursor.rowcount == 1
+
+    def unpublished(self) -> list[StoredAlert]:
+        """Alerts stored but never acknowledged by the broker, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts WHERE published_at IS NULL "
+                                    "ORDER BY stored_at").fetchall()
+        return [StoredAlert(*row) for row in rows]
+
+    def recent(self, limit: int = 100) -> list[StoredAlert]:
+        """The newest alerts first."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM alerts ORDER BY stored_at DESC LIMIT ?",
+                                    (int(limit),)).fetchall()
+        return [StoredAlert(*row) for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
