@@ -23,12 +23,14 @@ install-dev: $(BIN)/python
 demo: install
 	$(BIN)/thermal-action demo --out $(OUT) $(if $(DATA_ROOT),--data-root $(DATA_ROOT))
 
-# Services the tests start for real (CI runs this first): Debian's MQTT broker.
+# What the tests start for real (CI runs this first): Debian's MQTT broker and Chromium
+# (driven by Playwright with the system browser; Playwright downloads nothing).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+SYSTEM_PACKAGES := mosquitto chromium
 system-deps:
-	@command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || \
-		$(SUDO) apt-get install -y -q mosquitto || \
-		($(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q mosquitto)
+	@if ! { [ -x /usr/sbin/mosquitto ] && [ -x /usr/bin/chromium ]; }; then \
+		$(SUDO) apt-get install -y -q $(SYSTEM_PACKAGES) || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(SYSTEM_PACKAGES); }; fi
 
 lint: install-dev
 	$(BIN)/ruff check thermal_action tests benchmarks

@@ -27,12 +27,29 @@ def run(args: argparse.Namespace) -> int:
     server = build_server(config, shard)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: server.stop())
+    web = None
+    if config.dashboard is not None:
+        from thermal_action.errors import ConfigError
+        from thermal_action.runtime.dashboard import Dashboard, DashboardServer
+
+        board = Dashboard(server.store, config.dashboard["token"])
+        server.watchers.append(board.update)
+        web = DashboardServer(board, config.dashboard["host"], int(config.dashboard["port"]))
+        try:
+            web.start()
+        except ValueError as exc:
+            raise ConfigError(f"dashboard on {config.dashboard['host']}:"
+                              f"{config.dashboard['port']}: {exc}") from None
+        print(f"dashboard: http://{config.dashboard['host']}:{config.dashboard['port']}/"
+              "?token=...", flush=True)
     broker = config.broker
     server.serve_forever(on_ready=lambda: print(
         f"serving {'any sensor' if config.sensors is None else len(config.sensors)} "
         f"{'' if config.sensors is None else 'sensors '}from {broker['host']}:{broker['port']}"
         f"{'' if shard is None else f' (shard {shard[0]}/{shard[1]})'}; alerts in "
         f"{config.store}", flush=True))
+    if web is not None:
+        web.stop()
     stats = server.stats()
     for sensor, numbers in sorted(stats["sensors"].items()):
         skipped = ", ".join(f"{count} {problem}" for problem, count in numbers["skipped"].items())

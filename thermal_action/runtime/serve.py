@@ -38,8 +38,10 @@ from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, FrameRe
 from thermal_action.runtime.sinks import Sink, build_sink, close_all, event_record
 from thermal_action.runtime.streaming import ActionStream, PendingFrame, classify_pending
 
+DASHBOARD_TOKEN_VARIABLE = "THERMAL_ACTION_DASHBOARD_TOKEN"
 SERVE_KEYS = {"broker", "model", "detector", "alert_rule", "settings", "sensors",
-              "frame_shape", "store", "offline_after_s", "topic_prefix", "sinks", "zones"}
+              "frame_shape", "store", "offline_after_s", "topic_prefix", "sinks", "zones",
+              "dashboard"}
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class ServeConfig:
     topic_prefix: str = "thermal-action"
     sinks: tuple[Mapping[str, Any], ...] = ()
     zones: Mapping[str, str] = field(default_factory=dict)  # sensor -> zones file
+    dashboard: Mapping[str, Any] | None = None  # host, port, token (or its env variable)
 
 
 def load_serve_config(path: str | os.PathLike) -> ServeConfig:
@@ -111,6 +114,15 @@ def load_serve_config(path: str | os.PathLike) -> ServeConfig:
     if isinstance(detector, dict):
         detector = {key: near(value) if key in ("config", "checkpoint") else value
                     for key, value in detector.items()}
+    dashboard = document.get("dashboard")
+    if dashboard is not None:
+        if not isinstance(dashboard, dict) or set(dashboard) - {"host", "port", "token"}:
+            raise ConfigError(f"{path}: 'dashboard' takes host, port, token")
+        token = dashboard.get("token") or os.environ.get(DASHBOARD_TOKEN_VARIABLE)
+        if not token:
+            raise ConfigError(f"{path}: the dashboard needs a token (dashboard.token, or "
+                              f"{DASHBOARD_TOKEN_VARIABLE} in the environment)")
+        dashboard = dict(host="127.0.0.1", port=8080, **dashboard, token=str(token))
     rule = document.get("alert_rule", "persistence")
     store = document.get("store", "serve.db")
     return ServeConfig(
@@ -124,7 +136,7 @@ def load_serve_config(path: str | os.PathLike) -> ServeConfig:
                                                                "thermal-action")),
         sinks=tuple(sinks),
         zones={sensor: near(str(file)) for sensor, file in
-               (document.get("zones") or {}).items()})
+               (document.get("zones") or {}).items()}, dashboard=dashboard)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -172,6 +184,7 @@ class Server:
         self.inbox: queue.Queue = queue.Queue()
         self.latencies_s: deque = deque(maxlen=10_000)  # arrival -> events published
         self.publish: Callable[..., Any] | None = None
+        self.watchers: list[Callable[[str, Any], None]] = []  # e.g. the dashboard's update
         self._awaiting: dict[int, str] = {}  # MQTT message id -> alert id
         self._acked_early: set[int] = set()
         self._lock = threading.Lock()
@@ -267,6 +280,7 @@ class Server:
             for sink in self.sinks:
                 sink.write(result)
             self._emit(sensor, events, stamp)
+            self._tell("frame", result)
             self.latencies_s.append(time.monotonic() - arrival)
         return len(pending)
 
@@ -295,6 +309,8 @@ class Server:
                                             event.start_ms, event.confidence)
                 if new or alert.published_at is None:
                     self._publish_alert(alert)
+                if new:
+                    self._tell("alert", alert)
             self._send(self._topic(sensor, "events"), json.dumps(event_record(sensor, event)),
                        qos=1)
 
@@ -320,9 +336,14 @@ class Server:
 
     def _status(self, sensor: str, status: str, stamp: int) -> None:
         state = self.sensors[sensor]
-        self._send(self._topic(sensor, "status"), json.dumps(dict(
-            sensor=sensor, status=status, last_timestamp_ms=stamp, frames=state.frames,
-            skipped=dict(state.skipped))), qos=1, retain=True)
+        message = dict(sensor=sensor, status=status, last_timestamp_ms=stamp,
+                       frames=state.frames, skipped=dict(state.skipped))
+        self._send(self._topic(sensor, "status"), json.dumps(message), qos=1, retain=True)
+        self._tell("status", message)
+
+    def _tell(self, kind: str, data: Any) -> None:
+        for watcher in self.watchers:
+            watcher(kind, data)
 
     def _send(self, topic: str, payload: str, qos: int = 0, retain: bool = False):
         return None if self.publish is None else self.publish(topic, payload, qos, retain)

@@ -1,0 +1,120 @@
+"""The live dashboard in a real headless browser (Debian's Chromium driven by Playwright,
+nothing downloaded): a simulated fall raises an alert on the page, a click acknowledges
+it in the store; no token, no page; a client that never reads costs a bounded queue."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import _free_port, _needs_service
+from tests.runtime.test_serve import CALM, FALL, feed, lines_of, make_server
+from thermal_action.runtime.dashboard import Dashboard, DashboardServer
+
+TOKEN = "t0ken-for-tests"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync", "--disable-quic"]
+
+
+@pytest.fixture
+def live(tmp_path):
+    """A server fed by a thread, its dashboard on a free loopback port."""
+    server, _ = make_server(tmp_path, sensors=("room-1", "room-2"))
+    board = Dashboard(server.store, TOKEN, frame_interval_s=0.1, queue_size=8)
+    server.watchers.append(board.update)
+    port = _free_port()
+    web = DashboardServer(board, "127.0.0.1", port)
+    web.start()
+    stop = threading.Event()
+
+    def loop():
+        while not stop.is_set():
+            server.step(wait_s=0.05)
+
+    worker = threading.Thread(target=loop, daemon=True)
+    worker.start()
+    yield server, board, f"http://127.0.0.1:{port}"
+    stop.set()
+    worker.join(10)
+    web.stop()
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            return answer.status, answer.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()
+
+
+def test_every_request_needs_the_token(live):
+    _, _, url = live
+    assert _get(url + "/")[0] == 401
+    assert _get(url + "/api/alerts?token=wrong")[0] == 401
+    status, body = _get(url + f"/api/alerts?token={TOKEN}")
+    assert status == 200 and json.loads(body) == []
+    request = urllib.request.Request(url + "/api/alerts", headers={
+        "Authorization": f"Bearer {TOKEN}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200
+
+
+def test_a_client_that_never_reads_costs_a_bounded_queue(live):
+    server, board, url = live
+    board.frame_interval_s = 0.0  # every frame to the page: megabytes, more than the
+    stalled = urllib.request.urlopen(url + f"/api/events?token={TOKEN}", timeout=10)
+    try:  # connected, never read; its socket buffers fill, then its queue
+        feed(server, "room-1", lines_of(CALM * 100))
+        assert _wait(lambda: server.sensors.get("room-1") and
+                     server.sensors["room-1"].frames == 12_000, 60)
+        assert _wait(lambda: board.dropped > 0)  # its oldest updates went, nothing waited
+        assert all(client.qsize() <= board.queue_size for client in board._clients)
+    finally:
+        stalled.close()
+
+
+def _wait(condition, seconds: float = 20.0) -> bool:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_a_simulated_fall_appears_in_the_browser_and_is_acknowledged(live, tmp_path):
+    chromium = shutil.which("chromium") or "/usr/bin/chromium"
+    if not shutil.os.path.exists(chromium):
+        _needs_service("chromium is not installed (apt-get install chromium; "
+                       "`make system-deps` does it)")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    server, _, url = live
+    with playwright_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page()
+            page.goto(url + f"/?token={TOKEN}")
+            page.wait_for_selector("#connection:text('live')", timeout=15_000)
+            feed(server, "room-1", lines_of(FALL))
+            feed(server, "room-2", lines_of(CALM))
+            page.wait_for_selector(".sensor[data-sensor='room-2'] canvas", timeout=15_000)
+            row = page.wait_for_selector("#alerts tr.open", timeout=20_000)
+            assert "room-1" in row.inner_text()
+            alert_id = row.get_attribute("data-alert")
+            page.screenshot(path=str(tmp_path / "dashboard.png"))
+            row.query_selector("button").click()
+            page.wait_for_selector(f"#alerts tr[data-alert='{alert_id}']:not(.open)",
+                                   timeout=10_000)
+        finally:
+            browser.close()
+    stored = server.store.get(alert_id)
+    assert stored.acknowledged_at is not None and stored.acknowledged_by == "dashboard"
+    assert (tmp_path / "dashboard.png").stat().st_size > 1000
