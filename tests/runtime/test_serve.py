@@ -210,3 +210,22 @@ def test_serve_end_to_end_through_a_real_broker(tmp_path, mqtt_broker):
     client.loop_stop()
     client.disconnect()
     assert not thread.is_alive() and server.stats()["sensors"]["room-2"]["frames"] == 120
+
+
+def test_the_documented_serve_config_is_valid(tmp_path, monkeypatch):
+    import re
+
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "docs" / "serving.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    path = tmp_path / "serve.yaml"
+    path.write_text(block)
+    monkeypatch.delenv("THERMAL_ACTION_DASHBOARD_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="the dashboard needs a token"):
+        load_serve_config(path)
+    monkeypatch.setenv("THERMAL_ACTION_DASHBOARD_TOKEN", "s3cret-token")
+    config = load_serve_config(path)
+    assert config.sensors == ("room-101", "room-102", "room-103")
+    assert config.detector["type"] == "LearnedDetector" and len(config.sinks) == 2
+    assert config.dashboard == dict(host="127.0.0.1", port=8080, token="s3cret-token")

@@ -55,6 +55,10 @@ def run(args: argparse.Namespace) -> int:
         skipped = ", ".join(f"{count} {problem}" for problem, count in numbers["skipped"].items())
         print(f"{sensor}: {numbers['frames']} frames" + (f"; skipped {skipped}" if skipped
                                                           else ""))
+    if any(numbers["frames"] for numbers in stats["sensors"].values()):
+        print(f"latency, frame arrival to its events published: "
+              f"p50 {stats['latency_p50_s'] * 1000:.1f} ms, "
+              f"p99 {stats['latency_p99_s'] * 1000:.1f} ms")
     if stats["unknown_sensors"]:
         print("unknown sensors: " + ", ".join(f"{s} ({n} frames)" for s, n in
                                               sorted(stats["unknown_sensors"].items())),

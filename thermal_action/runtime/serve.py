@@ -122,7 +122,7 @@ def load_serve_config(path: str | os.PathLike) -> ServeConfig:
         if not token:
             raise ConfigError(f"{path}: the dashboard needs a token (dashboard.token, or "
                               f"{DASHBOARD_TOKEN_VARIABLE} in the environment)")
-        dashboard = dict(host="127.0.0.1", port=8080, **dashboard, token=str(token))
+        dashboard = {"host": "127.0.0.1", "port": 8080, **dashboard, "token": str(token)}
     rule = document.get("alert_rule", "persistence")
     store = document.get("store", "serve.db")
     return ServeConfig(
