@@ -168,8 +168,12 @@ def _check_mmcv() -> Iterator[Check]:
 
 
 def check_compat() -> Iterator[Check]:
-    """Each ``compat`` fix: active, and still needed by the installed upstream."""
+    """Each ``compat`` fix: active once the toolkit is registered (as every command and
+    config does), and still needed by the installed upstream."""
+    import thermal_action
     from thermal_action.compat import fix_statuses
+
+    thermal_action.register()
 
     for fix in fix_statuses():
         name = f"compat {fix.name}"
