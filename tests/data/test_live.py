@@ -34,7 +34,7 @@ def test_good_lines_are_frames_and_bad_ones_are_counted():
     assert [stamp for _, stamp in frames] == [1000, 1200, 1400]
     assert np.isnan(frames[1][0][0, 1]) and frames[1][0][1, 2] == np.float32(-273.2)
     assert skipped.count == 6
-    assert skipped.first == "line 2: not JSON (Expecting value)"
+    assert skipped.first.startswith("line 2: not JSON (")
 
 
 def test_a_recording_replays_as_the_same_frames():
