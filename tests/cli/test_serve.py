@@ -35,3 +35,55 @@ def test_serve_refuses_a_malformed_config_in_one_line(tmp_path, capsys):
     assert f"{path}: not YAML" in line
     assert main(["serve", "--config", str(path), "--shard", "2/2"]) == 2
     assert "--shard 2/2" in capsys.readouterr().err
+
+
+def test_serve_follows_a_replayed_sensor_and_its_dashboard_answers(tiny_root, mqtt_broker,
+                                                                    tmp_path):
+    """From the command line as a user runs it: serve with a config, a recording replayed
+    as a sensor, events on the broker, the dashboard up, a clean stop on SIGTERM."""
+    import signal
+    import subprocess
+    import sys
+    import urllib.request
+
+    import yaml
+
+    from tests.conftest import _free_port, untrained_checkpoint
+
+    checkpoint = untrained_checkpoint("person-lite", tmp_path / "lite.pth")
+    port = _free_port()
+    config = tmp_path / "serve.yaml"
+    config.write_text(yaml.safe_dump(dict(
+        broker=dict(host=mqtt_broker.host, port=mqtt_broker.port,
+                    username=mqtt_broker.username, password=mqtt_broker.password),
+        model=dict(config="person-lite", checkpoint=str(checkpoint)), sensors=["room-1"],
+        store="alerts.db", dashboard=dict(port=port, token="tok"),
+        sinks=[dict(type="JsonLinesSink", path=str(tmp_path / "events.jsonl"))])))
+    serve = subprocess.Popen([sys.executable, "-m", "thermal_action.cli.main", "serve",
+                              "--config", str(config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        first = serve.stdout.readline()
+        assert first.startswith("dashboard: http://127.0.0.1:"), first + serve.stderr.read()
+        assert serve.stdout.readline().startswith("serving 1 sensors from")
+        client, received = _subscriber(mqtt_broker, "thermal-action/room-1/events")
+        replay = subprocess.run(
+            [sys.executable, "-m", "thermal_action.cli.main", "data", "replay",
+             str(tiny_root / "frames" / "REC_A.h5"), "--mqtt",
+             f"{mqtt_broker.host}:{mqtt_broker.port}", "--sensor", "room-1", "--username",
+             mqtt_broker.username, "--password", mqtt_broker.password],
+            capture_output=True, text=True, timeout=120)
+        assert replay.returncode == 0, replay.stderr
+        assert _wait_for(lambda: any(m["kind"] == "track_started" for _, m in received), 60)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/alerts?token=tok",
+                                    timeout=10) as answer:
+            assert answer.status == 200
+        client.loop_stop()
+        client.disconnect()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        out, err = serve.communicate(timeout=60)
+    assert serve.returncode == 0, err
+    assert "room-1: 80 frames" in out and "latency, frame arrival" in out
+    assert (tmp_path / "alerts.db").is_file()
+    assert "track_started" in (tmp_path / "events.jsonl").read_text()
