@@ -84,12 +84,14 @@ def test_light_parts_load_no_torch_and_patch_nothing(code):
     assert _loaded_after(code) == set()
 
 
-def test_help_loads_no_model_stack():
+@pytest.mark.parametrize("command", [["--help"], ["infer", "--help"], ["serve", "--help"],
+                                     ["configs"]])
+def test_help_and_configs_load_no_model_stack(command):
     code = ("import contextlib, io\nfrom thermal_action.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
-            "    try:\n        main(['--help'])\n    except SystemExit:\n        pass\n"
-            "from thermal_action.cli.main import build_parser\nbuild_parser()")
-    assert _loaded_after(code, (*HEAVY, "mmengine", "scipy")) == set()
+            f"    try:\n        main({command!r})\n    except SystemExit:\n        pass\n")
+    heavy = HEAVY if command == ["configs"] else (*HEAVY, "mmengine", "scipy")
+    assert _loaded_after(code, heavy) == set()
 
 
 def test_a_blob_detector_builds_from_the_registry_without_torch():

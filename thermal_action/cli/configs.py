@@ -10,7 +10,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from thermal_action.engine import list_configs, resolve_config
+    from thermal_action.config import list_configs, resolve_config
 
     for name in list_configs():
         print(f"{name}  ({resolve_config(name)})")
