@@ -103,7 +103,7 @@ def main() -> None:
                     break
                 time.sleep(0.2)
             args.out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(args.out))
+            page.screenshot(path=str(args.out), full_page=True)
             browser.close()
         web.stop()
         print(f"dashboard: {args.out} ({len(server.store.recent())} alerts; "
