@@ -87,3 +87,44 @@ def test_serve_follows_a_replayed_sensor_and_its_dashboard_answers(tiny_root, mq
     assert "room-1: 80 frames" in out and "latency, frame arrival" in out
     assert (tmp_path / "alerts.db").is_file()
     assert "track_started" in (tmp_path / "events.jsonl").read_text()
+
+
+def test_alerts_a_killed_serve_left_unpublished_go_out_when_it_starts_again(mqtt_broker,
+                                                                             tmp_path):
+    """What ``kill -9`` between storing an alert and the broker's acknowledgement leaves:
+    an unpublished alert in the store. The next ``serve`` publishes it, with its id."""
+    import signal
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.conftest import untrained_checkpoint
+    from thermal_action.runtime.alert_store import AlertStore
+
+    store = AlertStore(tmp_path / "alerts.db")
+    left, _ = store.add("room-7", 2, 41_000, 37_500, 0.81)
+    store.close()
+    config = tmp_path / "serve.yaml"
+    config.write_text(yaml.safe_dump(dict(
+        broker=dict(host=mqtt_broker.host, port=mqtt_broker.port,
+                    username=mqtt_broker.username, password=mqtt_broker.password),
+        model=dict(config="person-lite",
+                   checkpoint=str(untrained_checkpoint("person-lite", tmp_path / "l.pth"))),
+        store="alerts.db")))
+    client, received = _subscriber(mqtt_broker, "thermal-action/+/alerts")
+    serve = subprocess.Popen([sys.executable, "-m", "thermal_action.cli.main", "serve",
+                              "--config", str(config)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert serve.stdout.readline().startswith("serving any sensor")
+        assert _wait_for(lambda: len(received) == 1, 30)
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        serve.communicate(timeout=60)
+        client.loop_stop()
+        client.disconnect()
+    topic, alert = received[0]
+    assert topic == "thermal-action/room-7/alerts" and alert["id"] == left.id
+    again = AlertStore(tmp_path / "alerts.db")
+    assert again.unpublished() == [] and again.get(left.id).published_at is not None
