@@ -105,6 +105,33 @@ def run_case(port: int, config: Path, feeds, sensors: int, processes: int,
                 p50_ms=max(p50, default=float("nan")), p99_ms=max(p99, default=float("nan")))
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def memory_case(config: Path, feeds, sensors: int, hours: float) -> tuple:
+    """Resident memory of an in-process server (no broker) after one minute of sensor
+    time and after ``hours``; (MB after a minute, MB at the end, frames, wall s)."""
+    from thermal_action.runtime.serve import build_server, load_serve_config
+
+    server = build_server(load_serve_config(config))
+    ticks, minute = int(hours * 3600 * FPS), None
+    start = time.monotonic()
+    for tick in range(ticks):
+        for sensor in range(sensors):
+            feed = feeds[sensor % len(feeds)]
+            body = feed[(tick + 7 * sensor) % len(feed)]
+            server.receive(f"thermal-action/s{sensor:03d}/frames",
+                           f'{{"timestamp_ms":{tick * 100 + 1},{body}'.encode())
+        server.step(wait_s=0.0)
+        if tick == 60 * FPS:
+            minute = _rss_mb()
+    return minute, _rss_mb(), ticks * sensors, time.monotonic() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs=2, metavar=("CONFIG", "CHECKPOINT"))
@@ -112,6 +139,11 @@ def main() -> None:
     parser.add_argument("--sensors", type=int, nargs="+", default=[10, 50, 100])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("work_dirs/bench-serve"))
+    parser.add_argument("--memory-hours", type=float, default=0.0,
+                        help="also replay this many hours of sensor time for "
+                             "--memory-sensors sensors in one process, as fast as it goes, "
+                             "and compare its memory after the first minute and at the end")
+    parser.add_argument("--memory-sensors", type=int, default=10)
     args = parser.parse_args()
     import yaml
 
@@ -156,6 +188,12 @@ def main() -> None:
             rows.append(run_case(port, config, feeds, max(args.sensors), 2, args.seconds))
         finally:
             broker.kill()
+        if args.memory_hours:
+            minute, end, frames, wall = memory_case(config, feeds, args.memory_sensors,
+                                                    args.memory_hours)
+            print(f"memory, {args.memory_sensors} sensors, {args.memory_hours:g} h of sensor "
+                  f"time ({frames} frames in {wall:.0f} s): {minute:.0f} MB after the first "
+                  f"minute, {end:.0f} MB at the end ({end / minute - 1:+.1%})")
     print(f"{'sensors':>8} {'processes':>9} {'frames sent':>11} {'processed':>9} "
           f"{'p50 ms':>8} {'p99 ms':>8}")
     for row in rows:
