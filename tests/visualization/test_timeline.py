@@ -33,3 +33,19 @@ def test_the_timeline_png_has_a_zone_map_beside_it(tmp_path):
     plain = iio.imread(plot_timeline(people, 0, 5_000, tmp_path / "a.png"))
     zoned = iio.imread(plot_timeline(people, 0, 5_000, tmp_path / "b.png", zones=_zones()))
     assert zoned.shape[1] > plain.shape[1]  # the zone map beside the timeline
+
+
+def test_a_label_at_the_right_edge_is_moved_inside_the_frame_not_cut():
+    """A review found 'transition-normal transiti' cut at the frame's edge."""
+    from thermal_action.visualization.frames import BoxOverlay, FrameDrawer, FrameOverlay
+
+    drawer = FrameDrawer(40, 60)
+    label = "#1 transition-normal transition 0.93"
+    drawer.draw(np.full((40, 60), 22.0, np.float32),
+                FrameOverlay((("t", "#ffffff"),), (BoxOverlay((52, 10, 60, 20), label,
+                                                              "#00e5ff"),)))
+    renderer = drawer.canvas.get_renderer()
+    (text,) = [artist for artist in drawer._overlays if hasattr(artist, "get_text")]
+    assert text.get_text() == label
+    inside, frame = text.get_window_extent(renderer), drawer.ax.get_window_extent(renderer)
+    assert frame.x0 - 1 <= inside.x0 and inside.x1 <= frame.x1 + 1

@@ -97,14 +97,24 @@ class FrameDrawer:
     def _box(self, box: BoxOverlay) -> list:
         x1, y1, x2, y2 = box.box_xyxy
         above = y1 >= 3  # the text above the box, or inside it at the top edge
-        return [
-            self.ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
-                                        edgecolor=box.colour, linewidth=1.5)),
-            self.ax.text(x1 + 0.3, y1 - 0.3 if above else y1 + 0.3, box.text,
-                         color=box.colour, fontsize=7, va="bottom" if above else "top",
-                         ha="left", clip_on=True,
-                         bbox=dict(facecolor="black", alpha=0.55, pad=1, linewidth=0)),
-        ]
+        label = self.ax.text(x1 + 0.3, y1 - 0.3 if above else y1 + 0.3, box.text,
+                             color=box.colour, fontsize=7, va="bottom" if above else "top",
+                             ha="left", clip_on=True,
+                             bbox=dict(facecolor="black", alpha=0.55, pad=1, linewidth=0))
+        self._keep_inside(label)
+        return [self.ax.add_patch(Rectangle((x1, y1), x2 - x1, y2 - y1, fill=False,
+                                            edgecolor=box.colour, linewidth=1.5)), label]
+
+    def _keep_inside(self, label) -> None:
+        """Move a label left when it would run past the frame's right edge (it was cut
+        there), as far as the left edge allows."""
+        renderer = self.canvas.get_renderer()
+        text, frame = label.get_window_extent(renderer), self.ax.get_window_extent(renderer)
+        overflow = text.x1 - frame.x1 + 2
+        if overflow > 0:
+            shift = min(overflow, max(text.x0 - frame.x0, 0.0))
+            x_px, y_px = self.ax.transData.transform(label.get_position())
+            label.set_position(self.ax.transData.inverted().transform((x_px - shift, y_px)))
 
 
 def write_gif(frames_rgb: Sequence[np.ndarray], out_gif: str | os.PathLike,
