@@ -54,3 +54,10 @@ def test_only_frame_detector_configs_and_fitting_checkpoints(checkpoint, tmp_pat
     save_checkpoint(dict(meta={}, state_dict=other.state_dict()), str(path))
     with pytest.raises(CheckpointError, match="does not fit config"):
         LearnedDetector(CONFIG, path)
+
+
+def test_detectors_of_one_checkpoint_share_the_model_not_their_pixel_memory(checkpoint):
+    """A server builds a detector per sensor: one model (and onnxruntime session) for
+    all, each its own memory of invalid pixels."""
+    first, second = LearnedDetector(CONFIG, checkpoint), LearnedDetector(CONFIG, checkpoint)
+    assert first.model is second.model and first.pixels is not second.pixels

@@ -18,6 +18,19 @@ from thermal_action.models.centernet import decode_heads
 from thermal_action.registry import DETECTORS
 from thermal_action.tracking.detections import Detections, InvalidPixelMemory
 
+_MODELS: dict[tuple, tuple] = {}
+"""Loaded models by (config, checkpoint, its mtime): a server's many sensors, each with a
+detector of its own (its own memory of invalid pixels), share one model and one
+onnxruntime session instead of loading a copy each."""
+
+
+def _shared_model(cfg, checkpoint: str | os.PathLike) -> tuple:
+    path = os.path.abspath(checkpoint)
+    key = (str(cfg.filename), path, os.path.getmtime(path) if os.path.exists(path) else None)
+    if key not in _MODELS:
+        _MODELS[key] = inference_model(cfg, checkpoint)
+    return _MODELS[key]
+
 
 @DETECTORS.register_module()
 class LearnedDetector:
@@ -37,7 +50,7 @@ class LearnedDetector:
                 steps[-1].get("type") != "PackThermalFrame":
             raise ValueError(f"{cfg.filename}: not a frame detector config (its test "
                              "pipeline must load one frame and end in PackThermalFrame)")
-        self.model, self.onnx = inference_model(cfg, checkpoint)
+        self.model, self.onnx = _shared_model(cfg, checkpoint)
         self.transforms = Compose([TRANSFORMS.build(step) for step in steps[1:-1]])
         self.min_score = min_score
         self.config = str(cfg.filename)
