@@ -14,6 +14,7 @@ import pytest
 
 from tests.conftest import _free_port, _needs_service
 from tests.runtime.test_serve import CALM, FALL, feed, lines_of, make_server
+from tests.runtime.test_sinks import _wait_for
 from thermal_action.runtime.dashboard import Dashboard, DashboardServer
 
 TOKEN = "t0ken-for-tests"
@@ -71,23 +72,12 @@ def test_a_client_that_never_reads_costs_a_bounded_queue(live):
     stalled = urllib.request.urlopen(url + f"/api/events?token={TOKEN}", timeout=10)
     try:  # connected, never read; its socket buffers fill, then its queue
         feed(server, "room-1", lines_of(CALM * 100))
-        assert _wait(lambda: server.sensors.get("room-1") and
+        assert _wait_for(lambda: server.sensors.get("room-1") and
                      server.sensors["room-1"].frames == 12_000, 60)
-        assert _wait(lambda: board.dropped > 0)  # its oldest updates went, nothing waited
+        assert _wait_for(lambda: board.dropped > 0, 20)  # its oldest updates went, nothing waited
         assert all(client.qsize() <= board.queue_size for client in board._clients)
     finally:
         stalled.close()
-
-
-def _wait(condition, seconds: float = 20.0) -> bool:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return bool(condition())
 
 
 def test_a_simulated_fall_appears_in_the_browser_and_is_acknowledged(live, tmp_path):

@@ -99,16 +99,8 @@ class FrameResult:
         it; the time is shown from ``first_ms`` (default this frame's)."""
         if self.frame_c is None:
             raise ValueError("the final result of a stream has no frame to draw")
-        from thermal_action.data.sensor import invalid_mask
-        from thermal_action.visualization.frames import FrameDrawer
-        from thermal_action.visualization.timeline import action_overlay
+        from thermal_action.visualization.timeline import ActionPainter
 
-        drawer = FrameDrawer(*self.frame_c.shape)
-        if zones is not None:
-            from thermal_action.data.zones import draw_zones
-
-            draw_zones(drawer.ax, zones)
-        seconds = (self.timestamp_ms - (self.timestamp_ms if first_ms is None
-                                        else first_ms)) / 1000.0
-        return drawer.draw(self.frame_c, action_overlay(
-            self.source, seconds, float(invalid_mask(self.frame_c).mean()), self.tracks))
+        painter = ActionPainter(self.frame_c.shape, self.source, zones)
+        painter.first_ms = self.timestamp_ms if first_ms is None else first_ms
+        return painter.draw(self.frame_c, self.timestamp_ms, self.tracks)

@@ -229,8 +229,7 @@ class VideoSink(Sink):
             max_frames
         self.frames = 0  # drawn so far
         self.seen = 0  # frames the stream had
-        self._drawer = None
-        self._first_ms: int | None = None
+        self._painter = None
         self._gif: list = []
         self._writer = None
 
@@ -240,14 +239,9 @@ class VideoSink(Sink):
         self.seen += 1
         if (self.seen - 1) % self.frame_step or self.frames >= self.max_frames:
             return
-        from thermal_action.data.sensor import invalid_mask
-        from thermal_action.visualization.timeline import action_overlay
-
-        if self._drawer is None:
+        if self._painter is None:
             self._start(result)
-        image = self._drawer.draw(result.frame_c, action_overlay(
-            result.source, (result.timestamp_ms - self._first_ms) / 1000.0,
-            float(invalid_mask(result.frame_c).mean()), result.tracks))
+        image = self._painter.draw(result.frame_c, result.timestamp_ms, result.tracks)
         self.frames += 1
         if self._writer is None:
             self._gif.append(image)
@@ -255,14 +249,9 @@ class VideoSink(Sink):
             self._writer.append_data(image)
 
     def _start(self, result: FrameResult) -> None:
-        from thermal_action.visualization.frames import FrameDrawer
+        from thermal_action.visualization.timeline import ActionPainter
 
-        self._drawer = FrameDrawer(*result.frame_c.shape)
-        if self.zones is not None:
-            from thermal_action.data.zones import draw_zones
-
-            draw_zones(self._drawer.ax, self.zones)  # once: the figure serves every frame
-        self._first_ms = result.timestamp_ms
+        self._painter = ActionPainter(result.frame_c.shape, result.source, self.zones)
         if self.path.suffix.lower() == ".mp4":
             import imageio.v2 as imageio
 

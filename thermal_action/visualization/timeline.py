@@ -61,6 +61,29 @@ def action_overlay(source: str, seconds: float, invalid_share: float,
                           TEXT_COLOUR)), boxes)
 
 
+class ActionPainter:
+    """Draws frames with their tracks as the action video shows them (``action_overlay``
+    on a reused ``FrameDrawer``, the sensor's ``zones`` outlined once); times are shown
+    from the first frame it draws."""
+
+    def __init__(self, shape: tuple[int, int], source: str = "",
+                 zones: Zones | None = None) -> None:
+        self.drawer = FrameDrawer(*shape)
+        if zones is not None:
+            draw_zones(self.drawer.ax, zones)  # once: the figure is reused for every frame
+        self.source = source
+        self.first_ms: int | None = None
+
+    def draw(self, frame_c: np.ndarray, timestamp_ms: int,
+             views: Sequence[TrackView]) -> np.ndarray:
+        """The frame (H, W) deg C with ``views`` as an RGB image (rows, columns, 3) uint8."""
+        frame_c = np.asarray(frame_c)
+        self.first_ms = int(timestamp_ms) if self.first_ms is None else self.first_ms
+        return self.drawer.draw(frame_c, action_overlay(
+            self.source, (int(timestamp_ms) - self.first_ms) / 1000.0,
+            float(invalid_mask(frame_c).mean()), views))
+
+
 VIDEO_MAX_FRAMES = 600
 """Frames a rendered action video shows at most (75 s at the default 8 fps)."""
 
@@ -78,19 +101,14 @@ def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence
     if not len(frames_c) == len(timestamps_ms) == len(views_per_frame) or not len(frames_c):
         raise ValueError("frames, timestamps and views must have one entry per frame, and "
                          "there must be frames")
-    height, width = np.asarray(frames_c[0]).shape
-    drawer = FrameDrawer(height, width)
-    if zones is not None:
-        draw_zones(drawer.ax, zones)  # drawn once: the figure is reused for every frame
-    first = int(timestamps_ms[0])
-    rendered = [drawer.draw(np.asarray(frames_c[i]), action_overlay(
-        source, (int(timestamps_ms[i]) - first) / 1000.0,
-        float(invalid_mask(np.asarray(frames_c[i])).mean()), views_per_frame[i]))
-        for i in range(0, len(frames_c), frame_step)[:max_frames]]
+    painter = ActionPainter(np.asarray(frames_c[0]).shape, source, zones)
+    rendered = [painter.draw(frames_c[i], timestamps_ms[i], views_per_frame[i])
+                for i in range(0, len(frames_c), frame_step)[:max_frames]]
     if out.suffix.lower() == ".gif":
         return write_gif(rendered, out, fps)
     out.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(out, np.stack(rendered), extension=".mp4", fps=fps)  # imageio-ffmpeg
+    iio.imwrite(out, np.stack(rendered), extension=".mp4", fps=fps,  # imageio-ffmpeg
+                macro_block_size=1)  # the sizes are even already: no resize warning
     return out
 
 
