@@ -42,7 +42,7 @@ def test_data_zones_writes_file_and_png(zones_root, tmp_path):
     refused = run_cli(*args)
     assert refused.returncode == 2
     assert refused.stderr.strip().splitlines() == [
-        f"thermal-action data zones: error: --out {out}: {out} exists; give --overwrite to "
+        f"thermal-action data zones: error: --out {out}: exists; give --overwrite to "
         "replace it"]
     assert out.read_text() == before
     again = run_cli(*args, "--overwrite", "--min-still-s", "200")

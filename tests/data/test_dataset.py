@@ -156,3 +156,26 @@ def test_the_keyframe_anchor_reaches_every_sample(tiny_root):
     assert _dataset(tiny_root)[1]["keyframe_anchor"] == "centre"
     with pytest.raises(ValueError, match="anchor must be one of"):
         _dataset(tiny_root, keyframe_anchor="start")
+
+
+def test_timestamps_going_backwards_are_refused_as_the_validator_reports(tiny_root):
+    """Issue 24 (11): the dataset accepted a recording whose time went backwards inside a
+    window while ``data validate`` called it an error; both now refuse it, in one line."""
+    import h5py
+
+    from thermal_action.data.tools.validate import validate_dataset
+    from thermal_action.data.window import WindowReader
+
+    path = tiny_root / "frames" / "REC_B.h5"
+    with h5py.File(path, "r+") as file:
+        stamps = file["timestamps"][:]
+        stamps[45] = stamps[43]  # inside the window of the keyframe at frame 50
+        file["timestamps"][...] = stamps
+    report = validate_dataset(tiny_root)
+    (finding,) = [f for f in report.findings if f.code == "timestamps-not-increasing"]
+    assert finding.severity == "error" and finding.path == str(path) and not report.ok
+    with pytest.raises(DataError) as caught:
+        _dataset(tiny_root)
+    assert str(caught.value) == f"{path}: {finding.message}"
+    with pytest.raises(DataError, match="'timestamps' not strictly increasing: 1 step"):
+        WindowReader().read(path, 50, 32, 2)

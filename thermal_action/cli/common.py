@@ -1,6 +1,6 @@
 """What the subcommands share: common arguments, JSON output, and progress on stderr.
 
-Progress is drawn with ``rich`` (already installed with MMEngine) on standard error, so
+Progress goes to standard error (``rich`` bars on a terminal, plain lines off one), so
 standard output carries only results and can be piped.
 """
 
@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Callable
+import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rich.console import Console
 from rich.progress import (
@@ -141,16 +143,56 @@ def write_json(path: str | os.PathLike, content: Any) -> Path:
     return path
 
 
-class ConsoleProgress:
-    """Progress bars on standard error: ``counter`` for counted work (recordings, windows),
-    ``run`` for a training or test run (epoch, iteration, loss, time left)."""
+def add_overwrite(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace output files that already exist (refused otherwise)")
 
-    def __init__(self, enabled: bool = True) -> None:
+
+def check_outputs(outputs: Iterable[tuple[str, str | os.PathLike | None]],
+                  overwrite: bool = False) -> None:
+    """Before any work, for each ``(option, path)`` output file: refuse a path that exists
+    unless ``overwrite`` (every command's one rule: never replace a file silently), and
+    one that cannot be written (its folder is made here). ``ConfigError`` names both."""
+    for option, path in outputs:
+        if path is None:
+            continue
+        path = Path(path)
+        if path.is_dir():
+            raise ConfigError(f"{option} {path}: is a folder, expected a file")
+        if path.exists() and not overwrite:
+            raise ConfigError(f"{option} {path}: exists; give --overwrite to replace it")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"{option} {path}: cannot write ({exc.strerror or exc})") from None
+        if not os.access(path.parent, os.W_OK) or (path.exists()
+                                                   and not os.access(path, os.W_OK)):
+            raise ConfigError(f"{option} {path}: cannot write (permission denied)")
+
+
+class ConsoleProgress:
+    """Progress on standard error: ``counter`` for counted work (recordings, windows),
+    ``run`` for a training or test run (epoch, iteration, loss, time left).
+
+    On a terminal these are ``rich`` bars. Off one (nohup, CI, ``tee``) bars would show
+    only at the end, so plain lines are printed instead: one per training epoch, and for
+    other work one every ``interval_s`` (30 s) of wall time and when it completes after
+    such a line."""
+
+    def __init__(self, enabled: bool = True, plain: bool | None = None,
+                 interval_s: float = 30.0, stream: TextIO | None = None) -> None:
+        self.console = Console(stderr=stream is None, file=stream)
+        self.plain = enabled and (not self.console.is_terminal if plain is None else plain)
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TextColumn("eta"),
-            TimeRemainingColumn(), console=Console(stderr=True), disable=not enabled)
+            TimeRemainingColumn(), console=self.console,
+            disable=not enabled or self.plain)
+        self.interval_s = interval_s
+        self._stream = stream
         self._tasks: dict[str, TaskID] = {}
+        self._started: dict[str, float] = {}
+        self._printed: dict[str, float] = {}
 
     def __enter__(self) -> ConsoleProgress:
         self.progress.start()
@@ -163,7 +205,25 @@ class ConsoleProgress:
         task = self._tasks.get(key)
         if task is None:
             task = self._tasks[key] = self.progress.add_task(description, total=total, info=info)
+            self._started[key] = time.monotonic()
         return task
+
+    def _line(self, key: str, text: str, done: int, total: int, force: bool = False) -> None:
+        """One plain progress line for ``key``, at most every ``interval_s`` unless
+        ``force``; the last one (done == total) only if an earlier one was printed."""
+        now = time.monotonic()
+        last = self._printed.get(key, self._started.get(key, now))
+        finished = done >= total
+        if not (force or now - last >= self.interval_s
+                or (finished and key in self._printed)):
+            return
+        self._printed[key] = now
+        elapsed = now - self._started.get(key, now)
+        eta = elapsed * (total - done) / done if 0 < done < total else 0.0
+        print(f"{text}  {done}/{total}  {_clock(elapsed)} elapsed, eta {_clock(eta)}",
+              file=self._stream or sys.stderr, flush=True)
+        if finished:
+            self._printed.pop(key, None)
 
     def counter(self, description: str) -> Callable[[int, int], None]:
         """A ``progress(done, total)`` callback that drives one bar."""
@@ -171,6 +231,8 @@ class ConsoleProgress:
         def update(done: int, total: int) -> None:
             self.progress.update(self._task(description, description, total), completed=done,
                                  total=total)
+            if self.plain:
+                self._line(description, description, done, total)
 
         return update
 
@@ -179,19 +241,34 @@ class ConsoleProgress:
         for key in [key for key in self._tasks if key == "train" or key.startswith(("val ",
                                                                                   "test "))]:
             self.progress.remove_task(self._tasks.pop(key))
+            self._started.pop(key, None)
+            self._printed.pop(key, None)
 
     def run(self, event: RunProgress) -> None:
         """Show a ``RunProgress``: one bar over all training iterations (epoch, loss, time
-        left for the whole run), one for each evaluation."""
+        left for the whole run), one for each evaluation. The loss shown is the one the
+        log file shows for the same iteration (``RunProgress.loss``)."""
         if event.phase == "train":
             total = event.steps * max(event.max_epochs, 1)
             task = self._task("train", "train", total)
             info = "" if event.loss is None else f"loss {event.loss:.3f}"
-            self.progress.update(task, completed=(event.epoch - 1) * event.steps + event.step,
-                                 total=total, info=info,
-                                 description=f"train epoch {event.epoch}/{event.max_epochs}")
+            done = (event.epoch - 1) * event.steps + event.step
+            description = f"train epoch {event.epoch}/{event.max_epochs}"
+            self.progress.update(task, completed=done, total=total, info=info,
+                                 description=description)
+            if self.plain:
+                self._line("train", f"{description}  {info}".rstrip(), done, total,
+                           force=event.step == event.steps)
             return
         key = f"{event.phase} {event.epoch}"
         description = "test" if event.phase == "test" else f"val after epoch {event.epoch}"
         task = self._task(key, description, event.steps)
         self.progress.update(task, completed=event.step, total=event.steps)
+        if self.plain:
+            self._line(key, description, event.step, event.steps)
+
+
+def _clock(seconds: float) -> str:
+    """``h:mm:ss`` as rich's bars show time."""
+    seconds = int(round(seconds))
+    return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from thermal_action.cli.common import dataset_folder, positive_int, write_json
+from thermal_action.cli.common import (
+    add_overwrite,
+    check_outputs,
+    dataset_folder,
+    positive_int,
+    write_json,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
@@ -18,6 +24,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="keyframes on the sample sheet (default 12)")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed that picks the sample keyframes (default 0)")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +38,8 @@ def run(args: argparse.Namespace) -> int:
 
     root = dataset_folder(args.root)
     out = Path(args.out) if args.out else Path("work_dirs") / "stats" / root.resolve().name
+    names = ("class_distribution.png", "keyframes.png", "stats.json")
+    check_outputs([(f"--out {out}:", out / name) for name in names], args.overwrite)
     distribution = class_distribution(root)
     recordings = recording_summary(root)
     print(format_stats(distribution, recordings))

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from thermal_action.cli.common import dataset_folder, positive_int, write_json
+from thermal_action.cli.common import (
+    add_overwrite,
+    check_outputs,
+    dataset_folder,
+    positive_int,
+    write_json,
+)
 from thermal_action.data.sensor import WINDOW_FRAMES
 
 
@@ -16,6 +22,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--window", type=positive_int, default=WINDOW_FRAMES,
                         help="sample length in frames around each keyframe (default "
                              f"{WINDOW_FRAMES})")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -25,6 +32,7 @@ def run(args: argparse.Namespace) -> int:
         validate_dataset,
     )
 
+    check_outputs([("--json", args.json)], args.overwrite)
     report = validate_dataset(dataset_folder(args.root), window=args.window)
     print(format_report(report))
     if args.json:

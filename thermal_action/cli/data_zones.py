@@ -4,10 +4,9 @@ from a dataset folder and draw them on the recording's mean frame."""
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from thermal_action.cli.common import add_frame_shape, dataset_folder
+from thermal_action.cli.common import add_frame_shape, add_overwrite, check_outputs, dataset_folder
 
 SUFFIXES = (".yaml", ".yml", ".json")
 
@@ -26,8 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                              "beside it with the suffix .png")
     parser.add_argument("--min-still-s", type=float, default=60.0,
                         help="a person lying still this long marks a bed (default 60)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace --out and its PNG")
+    add_overwrite(parser)
     add_frame_shape(parser)
 
 
@@ -38,18 +36,7 @@ def _outputs(out: Path, overwrite: bool) -> tuple[Path, Path]:
     if out.suffix.lower() not in SUFFIXES:
         raise ConfigError(f"--out {out}: expected a {', '.join(SUFFIXES)} file")
     png = out.with_suffix(".png")
-    for path in (out, png):
-        if path.is_dir():
-            raise ConfigError(f"--out {out}: {path} is a folder")
-        if path.exists() and not overwrite:
-            raise ConfigError(f"--out {out}: {path} exists; give --overwrite to replace it")
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ConfigError(f"--out {out}: cannot create its folder ({exc.strerror or exc})") \
-            from None
-    if not os.access(out.parent, os.W_OK):
-        raise ConfigError(f"--out {out}: its folder {out.parent} is not writable")
+    check_outputs([("--out", out), ("--out (its picture)", png)], overwrite)
     return out, png
 
 

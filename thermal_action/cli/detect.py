@@ -8,8 +8,10 @@ from pathlib import Path
 from thermal_action.cli.common import (
     ConsoleProgress,
     add_frame_shape,
+    add_overwrite,
     add_person_detector,
     add_recording,
+    check_outputs,
 )
 
 
@@ -25,6 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                         help="write a GIF of the recording with every track's box and id")
     parser.add_argument("--max-gap-s", type=float, default=3.0,
                         help="seconds a track survives without detections (default 3)")
+    add_overwrite(parser)
     add_frame_shape(parser)
 
 
@@ -39,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
         allowed = (".json", ".csv") if option == "--out" else (".gif",)
         if path and Path(path).suffix.lower() not in allowed:
             raise ConfigError(f"{option} {path}: expected a {' or '.join(allowed)} file")
+    check_outputs([("--out", args.out), ("--render", args.render)], args.overwrite)
     try:
         tracker = Tracker(max_gap_s=args.max_gap_s)
     except ValueError as exc:

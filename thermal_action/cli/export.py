@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from thermal_action.cli.common import add_overwrite, check_outputs
+
 
 def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser = subparsers.add_parser(
@@ -14,6 +16,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("checkpoint", help="checkpoint file (.pth) trained with this config")
     parser.add_argument("--out", required=True, metavar="ONNX",
                         help="the .onnx file to write")
+    add_overwrite(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -22,6 +25,7 @@ def run(args: argparse.Namespace) -> int:
 
     if Path(args.out).suffix.lower() != ".onnx":
         raise ConfigError(f"--out {args.out}: expected a .onnx file")
+    check_outputs([("--out", args.out)], args.overwrite)
     out = export_onnx(args.config, args.checkpoint, args.out)
     difference = onnx_parity(args.config, args.checkpoint, out)
     print(f"exported {out} (opset {OPSET}, dynamic batch axis, "

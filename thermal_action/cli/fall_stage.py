@@ -8,7 +8,9 @@ from pathlib import Path
 from thermal_action.cli.common import (
     ConsoleProgress,
     add_frame_shape,
+    add_overwrite,
     add_person_detector,
+    check_outputs,
     dataset_folder,
 )
 
@@ -40,7 +42,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--stride-s", type=float, default=1.0,
                         help="classify each person every this many seconds (as infer)")
     parser.add_argument("--out", required=True, help="the fall-stage file to write (.json)")
-    parser.add_argument("--overwrite", action="store_true", help="replace --out")
+    add_overwrite(parser)
     add_frame_shape(parser)
 
 
@@ -52,10 +54,7 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() != ".json":
         raise ConfigError(f"--out {out}: expected a .json file")
-    if out.exists() and not args.overwrite:
-        raise ConfigError(f"--out {out}: exists; give --overwrite to replace it")
-    if not out.parent.exists() and out.parent.is_file():
-        raise ConfigError(f"--out {out}: its folder is a file")
+    check_outputs([("--out", out)], args.overwrite)
     if args.sim_recordings < 0 or args.max_false_per_hour < 0:
         raise ConfigError("--sim-recordings and --max-false-per-hour must not be negative")
     real = dataset_folder(args.real_root) if args.real_root else None

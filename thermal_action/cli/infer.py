@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from thermal_action.cli.common import ConsoleProgress, add_frame_shape, add_person_detector
+from thermal_action.cli.common import (
+    ConsoleProgress,
+    add_frame_shape,
+    add_overwrite,
+    add_person_detector,
+    check_outputs,
+)
 from thermal_action.runtime.settings import StreamSettings
 
 OUTPUTS = {"--out": (".json", ".csv"), "--render": (".gif", ".mp4"),
@@ -57,6 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--realtime", action="store_true",
                         help="process each frame when its time has come (replay a file as "
                              "a live sensor)")
+    add_overwrite(parser)
     add_frame_shape(parser)
 
 
@@ -81,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
                               "the path (replaced by each source's name)")
     if args.sources.count("-") > 1:
         raise ConfigError("standard input (-) can be read once")
+    check_outputs([(option, _output(getattr(args, option[2:].replace("-", "_")), source))
+                   for source in args.sources for option in OUTPUTS], args.overwrite)
     stream = build_stream(args.config, args.checkpoint, args.detector,
                           alert_rule=args.alert_rule, zones=args.zones,
                           frame_shape=args.frame_shape, stride_s=args.stride_s,

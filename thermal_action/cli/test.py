@@ -9,7 +9,9 @@ from thermal_action.cli.common import (
     add_cfg_options,
     add_data_root,
     add_launcher,
+    add_overwrite,
     add_verbose,
+    check_outputs,
     draws_progress,
 )
 
@@ -31,6 +33,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
         metavar="JSON",
         help="write metrics, per-class recall and confusion matrix to this JSON file",
     )
+    add_overwrite(parser)
     add_cfg_options(parser)
     add_launcher(parser)
     add_verbose(parser)
@@ -40,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
     from thermal_action.engine import test
     from thermal_action.engine.distributed import is_main_process
 
+    if draws_progress(args):  # rank 0 writes
+        check_outputs([("--out", args.out)], args.overwrite)
     with ConsoleProgress(enabled=not args.verbose and draws_progress(args)) as progress:
         report = test(
             args.config,

@@ -41,6 +41,22 @@ class RecordingError(DataError):
         self.code = code
 
 
+def non_increasing_steps(values: np.ndarray) -> tuple[int, int]:
+    """Number of steps of ``values`` (timestamps or frame counters) that do not increase,
+    and the index of the first frame after one (-1 if none)."""
+    bad = np.flatnonzero(np.diff(np.asarray(values)) <= 0)
+    return len(bad), (int(bad[0]) + 1 if len(bad) else -1)
+
+
+def not_increasing_problem(name: str, values: np.ndarray) -> str | None:
+    """The validator's wording for ``values`` that do not strictly increase (None if they
+    do), shared by everything that refuses such a recording."""
+    steps, first = non_increasing_steps(values)
+    if not steps:
+        return None
+    return f"'{name}' not strictly increasing: {steps} step(s), first at frame {first}"
+
+
 class RecordingInfo(NamedTuple):
     """Shape of one recording."""
 
@@ -176,10 +192,13 @@ def open_recording(
 def read_recording_info(
     path: str | os.PathLike, frame_shape: tuple[int, int] | None = None
 ) -> RecordingInfo:
-    """Check ``path``'s layout (and sensor geometry, when ``frame_shape`` is given) and
-    return its shape."""
+    """Check ``path``'s layout (and sensor geometry, when ``frame_shape`` is given) and its
+    timestamps (as many as frames, strictly increasing: the errors ``data validate``
+    reports), and return its shape."""
     with open_recording(path, frame_shape) as recording:
-        recording.read_timestamps()  # their count must match the frames'
+        problem = not_increasing_problem("timestamps", recording.read_timestamps())
+        if problem:
+            raise RecordingError(path, problem, "timestamps-not-increasing")
         return recording.info
 
 

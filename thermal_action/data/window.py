@@ -18,7 +18,12 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from thermal_action.data.recording import OpenRecording, RecordingError, open_checked
+from thermal_action.data.recording import (
+    OpenRecording,
+    RecordingError,
+    not_increasing_problem,
+    open_checked,
+)
 from thermal_action.errors import DataError
 
 MEMORY_BUDGET_BYTES = 2 * 1024**3
@@ -165,6 +170,9 @@ class WindowReader:
         recording = open_checked(path, chunk_cache_bytes=self.chunk_cache_bytes)
         try:
             timestamps_ms = recording.read_timestamps()
+            problem = not_increasing_problem("timestamps", timestamps_ms)
+            if problem:  # data validate's error too: a window's times must mean time
+                raise RecordingError(path, problem, "timestamps-not-increasing")
             size = recording.frames.size * recording.frames.dtype.itemsize + timestamps_ms.nbytes
             if self._memory_used + size <= self.memory_budget_bytes:
                 held = _Held(stamp, None, recording.frames[()], timestamps_ms)

@@ -114,7 +114,22 @@ class RunProgress(NamedTuple):
     max_epochs: int
     step: int  # iterations done in this pass over the phase's data, 1-based
     steps: int  # iterations of one pass
-    loss: float | None  # training loss of this iteration (None for val and test)
+    loss: float | None  # training loss as the log shows it (``logged_loss``; None: val, test)
+
+
+def logged_loss(runner, current: float) -> float:
+    """The training loss as MMEngine's log shows it for this iteration: the mean over the
+    log processor's window (20 iterations in the shipped runtime) of ``train/loss`` in the
+    message hub (``RuntimeInfoHook`` adds each iteration's first). ``current`` (this
+    iteration's loss alone) when the window is not a number of iterations."""
+    window = getattr(getattr(runner, "log_processor", None), "window_size", None)
+    try:
+        history = runner.message_hub.get_scalar("train/loss")
+    except (AttributeError, KeyError):
+        return current
+    if not isinstance(window, int) or isinstance(window, bool):
+        return current
+    return float(history.mean(window))
 
 
 class ProgressHook(Hook):
@@ -139,7 +154,8 @@ class ProgressHook(Hook):
 
     def after_train_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else None
-        self._report(runner, "train", batch_idx, None if loss is None else float(loss.item()))
+        self._report(runner, "train", batch_idx,
+                     None if loss is None else logged_loss(runner, float(loss.item())))
 
     def after_val_iter(self, runner, batch_idx: int, data_batch=None, outputs=None) -> None:
         self._report(runner, "val", batch_idx, None)

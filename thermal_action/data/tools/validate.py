@@ -28,7 +28,12 @@ from thermal_action.data.dataset_root import (
     sensor_geometry,
     split_files,
 )
-from thermal_action.data.recording import RecordingError, RecordingScan, scan_recording
+from thermal_action.data.recording import (
+    RecordingError,
+    RecordingScan,
+    not_increasing_problem,
+    scan_recording,
+)
 from thermal_action.data.sensor import GAP_MS, SENSOR_SHAPE, WINDOW_FRAMES
 from thermal_action.data.tools.splits import classes_missing_from_training, overlapping_windows
 from thermal_action.errors import DataError
@@ -83,12 +88,6 @@ def _examples(items: list[str]) -> str:
 # Recordings
 
 
-def _strictly_increasing(values: np.ndarray) -> tuple[int, int]:
-    """Number of non-increasing steps and the index of the first one (-1 if none)."""
-    bad = np.flatnonzero(np.diff(values) <= 0)
-    return len(bad), (int(bad[0]) + 1 if len(bad) else -1)
-
-
 def _check_recording(
     path: Path, frame_shape: tuple[int, int] | None, findings: list[Finding]
 ) -> dict | None:
@@ -113,17 +112,15 @@ def recording_findings(scan: RecordingScan) -> list[Finding]:
         found.append(Finding("error", "bad-timestamps", where, f"'timestamps' has shape "
                              f"{timestamps.shape}, expected ({num_frames},)"))
         timestamps = timestamps[:num_frames]
-    steps, first = _strictly_increasing(timestamps)
-    if steps:
-        found.append(Finding("error", "timestamps-not-increasing", where, "'timestamps' not "
-                             f"strictly increasing: {steps} step(s), first at frame {first}"))
+    problem = not_increasing_problem("timestamps", timestamps)
+    if problem:
+        found.append(Finding("error", "timestamps-not-increasing", where, problem))
     if scan.frame_seqs is not None and scan.frame_seqs.shape != (num_frames,):
         found.append(Finding("error", "bad-frame-seqs", where, f"'frame_seqs' has shape "
                              f"{scan.frame_seqs.shape}, expected ({num_frames},)"))
-    elif scan.frame_seqs is not None and _strictly_increasing(scan.frame_seqs)[0]:
-        steps, first = _strictly_increasing(scan.frame_seqs)
-        found.append(Finding("error", "frame-seqs-not-increasing", where, "'frame_seqs' not "
-                             f"strictly increasing: {steps} step(s), first at frame {first}"))
+    elif scan.frame_seqs is not None and not_increasing_problem("frame_seqs", scan.frame_seqs):
+        found.append(Finding("error", "frame-seqs-not-increasing", where,
+                             not_increasing_problem("frame_seqs", scan.frame_seqs)))
     if scan.nonfinite_frames:
         found.append(Finding("error", "non-finite", where,
                              f"{scan.nonfinite_frames} frame(s) contain NaN or infinite values"))
