@@ -54,7 +54,7 @@ def test_an_existing_output_is_refused_before_any_work(name, commands, tmp_path,
     captured = capsys.readouterr()
     command = " ".join(args[:2]) if args[0] == "data" else args[0]
     where = f"{option} {out}: " + (f"{mine}: " if mine != out else "")
-    assert captured.err.strip().splitlines() == [
+    assert captured.err.splitlines() == [  # no empty line before it (issue 24, 7)
         f"thermal-action {command}: error: {where}exists; give --overwrite to replace it"]
     assert mine.read_text() == "the user's own file"
     assert not captured.out.strip()  # refused before the work: nothing was printed

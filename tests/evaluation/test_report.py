@@ -121,3 +121,23 @@ def test_gif_writes_per_person_predictions_on_their_boxes(tiny_root: Path, tmp_p
                                tmp_path / "people.gif", frame_step=1, max_frames=80)
     frame = np.asarray(iio.imread(out, index=two_people.frame_idx))[..., :3]
     assert _has_colour(frame, "#3ddc84") and _has_colour(frame, "#ff5c5c")  # right and wrong box
+
+
+def test_the_per_person_header_says_what_the_colours_mean(tiny_root: Path):
+    """Issue 24 (10): the GIF's header read "pred: per person on the boxes, 1 of 1 right"."""
+    from thermal_action.evaluation.report import recording_overlay
+
+    keyframes = _rec_a(tiny_root)
+    two_people = next(k for k in keyframes if len(k.labels) == 2)
+    right, wrong = two_people.labels.tolist()[0], (two_people.labels.tolist()[1] + 1) % 14
+    predictions = [WindowPrediction(two_people.frame_idx, label, 0.9, None, int(object_id),
+                                    tuple(box.tolist()))
+                   for label, object_id, box in zip((right, wrong), two_people.object_ids,
+                                                    two_people.boxes_xyxy, strict=True)]
+    overlay = recording_overlay("REC_A", two_people.frame_idx, 1.0, 0.0, keyframes,
+                                predictions)
+    lines = [text for text, _ in overlay.lines]
+    assert lines[1] == (f"keyframe {two_people.frame_idx}: the model is right for 1 of 2 "
+                        "people")
+    assert lines[2] == "boxes: the model's class; red if wrong (true class below)"
+    assert [box.text.count("\ntrue: ") for box in overlay.boxes] == [0, 1]

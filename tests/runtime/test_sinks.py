@@ -123,16 +123,20 @@ def test_sinks_build_from_type_dicts_and_bad_ones_are_one_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
-def test_the_video_sink_draws_every_nth_frame_up_to_its_limit(tmp_path, suffix):
+def test_the_video_sink_draws_every_nth_frame_up_to_its_limit(tmp_path, suffix, caplog,
+                                                              capfd):
     video = tmp_path / f"v{suffix}"
     sink = VideoSink(video, frame_step=3, max_frames=20)
-    run_stream(fall_stream(), fall_frames(), "x", sinks=[sink])
+    with caplog.at_level("WARNING"):
+        run_stream(fall_stream(), fall_frames(), "x", sinks=[sink])
     if suffix == ".mp4":
         assert video.stat().st_size > 0  # written as the frames came
     sink.close()
     assert sink.frames == 20 and sink.seen == len(STAMPS)
     frames = iio.imread(video)
     assert len(frames) == 20 and frames.shape[-1] == 3
+    noise = " ".join(r.getMessage() for r in caplog.records) + capfd.readouterr().err
+    assert "macro_block_size" not in noise  # issue 24 (7): no imageio-ffmpeg resize warning
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -317,3 +317,66 @@ def test_replayed_alert_rule_equals_the_stream_with_those_settings():
             assert streamed == kept and len(kept) == 2  # the fall, and lying again later
         seen.add(tuple(streamed))
     assert len(seen) == 4  # each setting alerts differently
+
+
+class SharedWalkers:
+    """Walkers of several streams that share one 'model': ``update_across`` records each
+    pass and how many frames it took (as ``LearnedDetector`` batches a server's sensors)."""
+
+    passes: list[int] = []
+
+    def __init__(self, speed: float) -> None:
+        self.walker, self.speed = Walker(), speed
+
+    batch_key = ("shared",)
+
+    def reset(self) -> None:
+        self.walker.reset()
+
+    def update(self, frame_c, timestamp_ms):
+        return self.update_across([self], [frame_c], [timestamp_ms])[0]
+
+    @staticmethod
+    def update_across(detectors, frames_c, timestamps_ms):
+        SharedWalkers.passes.append(len(detectors))
+        out = []
+        for detector, stamp in zip(detectors, timestamps_ms, strict=True):
+            found = detector.walker.update(None, stamp * detector.speed)
+            out.append(found)
+        return out
+
+
+def test_begin_all_detects_across_streams_in_one_pass_with_the_same_events():
+    """Issue 23: a server's sensors have their people found in one detector pass per round;
+    the events are those of each stream run alone."""
+    from thermal_action.runtime.streaming import begin_all, classify_pending
+
+    speeds = (1.0, 0.5, 2.0)
+    stamps = list(range(0, 6000, 100))
+    labels = [ActionClass.WALKING] * len(stamps)
+    alone = []
+    for speed in speeds:
+        stream = ActionStream(BatchRecorder(), SharedWalkers(speed))
+        alone.append(run(stream, labels, stamps))
+    SharedWalkers.passes = []
+    model = BatchRecorder()
+    streams = [ActionStream(model, SharedWalkers(speed)) for speed in speeds]
+    together = [[] for _ in streams]
+    for frame, stamp in zip(frames_of(labels), stamps, strict=True):
+        pending = begin_all([(stream, frame, stamp) for stream in streams])
+        for events, stream, item, predictions in zip(
+                together, streams, pending, classify_pending(pending, model), strict=True):
+            events += stream.finish(item, predictions)
+    for events, stream in zip(together, streams, strict=True):
+        events += stream.flush()
+    assert together == alone and all(alone)
+    assert SharedWalkers.passes and set(SharedWalkers.passes) == {3}  # one pass per round
+    assert len(SharedWalkers.passes) < len(stamps)  # on the detector's 0.3 s grid
+    with pytest.raises(ValueError, match="one frame per stream"):
+        begin_all([(streams[0], frames_of([1])[0], 10_000)] * 2)
+    fresh = ActionStream(model, SharedWalkers(1.0))
+    fresh.push(frames_of([1])[0], 1000)
+    before = len(SharedWalkers.passes)
+    with pytest.raises(ValueError, match="does not follow"):  # before any detection
+        begin_all([(streams[0], frames_of([1])[0], 20_000), (fresh, frames_of([1])[0], 500)])
+    assert len(SharedWalkers.passes) == before

@@ -61,3 +61,32 @@ def test_detectors_of_one_checkpoint_share_the_model_not_their_pixel_memory(chec
     all, each its own memory of invalid pixels."""
     first, second = LearnedDetector(CONFIG, checkpoint), LearnedDetector(CONFIG, checkpoint)
     assert first.model is second.model and first.pixels is not second.pixels
+
+
+def test_detectors_sharing_a_model_run_in_one_pass_with_their_own_memory(checkpoint,
+                                                                         monkeypatch):
+    """Issue 23: one forward pass for the frames of several sensors (``detect_across``),
+    each frame repaired by its own detector's memory: the detections of each ``update``."""
+    from thermal_action.tracking.detections import detect_across
+
+    alone = [LearnedDetector(CONFIG, checkpoint, min_score=0.0) for _ in range(3)]
+    shared = [LearnedDetector(CONFIG, checkpoint, min_score=0.0) for _ in range(3)]
+    frames = [[person(room(i + k), 15 + 5 * k + i, 20) for k in range(3)] for i in range(3)]
+    frames[1][2][:30] = -273.2  # one sensor's frame mostly invalid: from its memory
+    passes = []
+    model = shared[0].model
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: passes.append(1) or forward(*a, **k))
+    for step, row in enumerate(frames):
+        stamp = step * 100
+        expected = [d.update(f, stamp) for d, f in zip(alone, row, strict=True)]
+        before = len(passes)
+        found = detect_across(shared, row, [stamp] * 3)
+        assert len(passes) - before == 1  # the three sensors' frames in one pass
+        for one, other in zip(expected, found, strict=True):
+            np.testing.assert_allclose(one.boxes_xyxy, other.boxes_xyxy, atol=1e-4)
+            np.testing.assert_allclose(one.scores, other.scores, atol=1e-5)
+    with pytest.raises(ValueError, match="share one model"):
+        LearnedDetector.update_across(
+            [shared[0], LearnedDetector(CONFIG, checkpoint, min_score=0.5)], frames[0][:2],
+            [0, 0])

@@ -186,12 +186,15 @@ def recording_overlay(
         pred_line = _prediction_line(_nearest_prediction(predictions, frame_idx), truth,
                                      class_names)
     elif keyframe is None:
-        pred_line = ("pred: per person, on the boxes of a keyframe", _NEUTRAL_COLOR)
+        pred_line = ("model: each person's class, shown on their box at annotated keyframes",
+                     _NEUTRAL_COLOR)
     else:
         people = len(keyframe.labels)
-        pred_line = (f"pred: per person on the boxes, {correct} of {people} right",
+        pred_line = (f"keyframe {keyframe.frame_idx}: the model is right for {correct} of "
+                     f"{people} {'person' if people == 1 else 'people'}",
                      _CORRECT_COLOR if correct == people else _WRONG_COLOR)
-        truth_line = (f"true: per person   (keyframe {keyframe.frame_idx})", _NEUTRAL_COLOR)
+        truth_line = ("boxes: the model's class; red if wrong (true class below)",
+                      _NEUTRAL_COLOR)
     return FrameOverlay(((time_line, _NEUTRAL_COLOR), pred_line, truth_line), boxes)
 
 

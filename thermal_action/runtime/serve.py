@@ -36,7 +36,12 @@ from thermal_action.errors import ConfigError
 from thermal_action.runtime.alert_store import AlertStore
 from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, FrameResult
 from thermal_action.runtime.sinks import Sink, build_sink, close_all, event_record
-from thermal_action.runtime.streaming import ActionStream, PendingFrame, classify_pending
+from thermal_action.runtime.streaming import (
+    ActionStream,
+    PendingFrame,
+    begin_all,
+    classify_pending,
+)
 
 DASHBOARD_TOKEN_VARIABLE = "THERMAL_ACTION_DASHBOARD_TOKEN"
 SERVE_KEYS = {"broker", "model", "detector", "alert_rule", "settings", "sensors",
@@ -249,9 +254,9 @@ class Server:
         return self.sensors[sensor]
 
     def _round(self, batch: list[tuple[str, tuple]]) -> int:
-        """One frame of each sensor in ``batch``: begin all, one model batch, finish."""
-        pending: list[tuple[str, PendingFrame, tuple]] = []
-        for sensor, (frame, stamp, arrival) in batch:
+        """One frame of each sensor in ``batch``: begin all (the person detection due in
+        them in one detector pass), one classification batch, finish."""
+        for sensor, (_, stamp, arrival) in batch:
             state = self.sensors[sensor]
             if not state.online:
                 state.online = True
@@ -261,8 +266,11 @@ class Server:
                            stamp)
             state.frames += 1
             state.last_arrival = arrival
-            pending.append((sensor, state.stream.begin(frame, stamp), (frame, stamp,
-                                                                         arrival)))
+        began = begin_all([(self.sensors[sensor].stream, frame, stamp)
+                           for sensor, (frame, stamp, _) in batch])  # one detector pass
+        pending: list[tuple[str, PendingFrame, tuple]] = [
+            (sensor, item, frame_stamp_arrival)
+            for (sensor, frame_stamp_arrival), item in zip(batch, began, strict=True)]
         by_classifier: dict[int, list[int]] = {}
         for position, (sensor, _, _) in enumerate(pending):
             by_classifier.setdefault(id(self.sensors[sensor].stream.classifier), []

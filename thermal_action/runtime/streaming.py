@@ -49,7 +49,7 @@ from thermal_action.runtime.alert_rules import (
 from thermal_action.runtime.alert_rules import replay_alerts as replay
 from thermal_action.runtime.events import FRAME_TRACK, Event, EventKind, FrameResult, TrackView
 from thermal_action.runtime.settings import StreamSettings
-from thermal_action.tracking.detections import Detector
+from thermal_action.tracking.detections import Detections, Detector, detect_across
 from thermal_action.tracking.tracker import Tracker, TrackPoint
 
 if TYPE_CHECKING:
@@ -111,6 +111,22 @@ def classify_pending(pending: Sequence[PendingFrame], classifier: ClipClassifier
     return split
 
 
+def begin_all(frames: Sequence[tuple[ActionStream, np.ndarray, int]]) -> list[PendingFrame]:
+    """``begin`` for one (stream, frame (H, W) deg C, timestamp ms) of each of several
+    streams (a server's sensors), the person detection due in them run as one model pass
+    per shared detector model (``detect_across``); the same pending frames as calling
+    ``begin`` on each. A frame that cannot follow its stream raises before any work."""
+    if len({id(stream) for stream, _, _ in frames}) < len(frames):
+        raise ValueError("begin_all takes one frame per stream")
+    checked = [stream.check(frame, stamp) for stream, frame, stamp in frames]
+    due = [i for i, (stream, _, stamp) in enumerate(frames) if stream.detection_due(stamp)]
+    found = detect_across([frames[i][0].detector for i in due], [checked[i] for i in due],
+                          [int(frames[i][2]) for i in due])
+    given = dict(zip(due, found, strict=True))
+    return [stream.begin(checked[i], stamp, given.get(i))
+            for i, (stream, _, stamp) in enumerate(frames)]
+
+
 @dataclass
 class _TrackState:
     """What the stream keeps about one live track."""
@@ -168,16 +184,32 @@ class ActionStream:
         pending = self.begin(frame_c, timestamp_ms)
         return self.finish(pending, classify_pending([pending], self.classifier)[0])
 
-    def begin(self, frame_c: np.ndarray, timestamp_ms: int) -> PendingFrame:
-        """The first half of ``push``: follow the people in the frame and say who is due
-        for classification. Several streams' pending frames go to one model batch
-        (``classify_pending``), then each ``finish``es its own."""
+    def check(self, frame_c: np.ndarray, timestamp_ms: int) -> np.ndarray:
+        """The frame as float32 (H, W), or ``ValueError`` when it cannot be the stream's
+        next one (not 2-D, or not later than the last frame)."""
         frame = np.asarray(frame_c, np.float32)
-        timestamp_ms = int(timestamp_ms)
         if frame.ndim != 2:
             raise ValueError(f"a frame must be (H, W) deg C, got shape {frame.shape}")
-        if self._last_ms is not None and timestamp_ms <= self._last_ms:
-            raise ValueError(f"timestamp {timestamp_ms} ms does not follow {self._last_ms} ms")
+        if self._last_ms is not None and int(timestamp_ms) <= self._last_ms:
+            raise ValueError(f"timestamp {int(timestamp_ms)} ms does not follow "
+                             f"{self._last_ms} ms")
+        return frame
+
+    def detection_due(self, timestamp_ms: int) -> bool:
+        """Whether the person detector runs on a frame at ``timestamp_ms`` (every
+        ``detect_every_s``, and on every frame while a track is unconfirmed)."""
+        return self.detector is not None and (
+            int(timestamp_ms) >= self._detect_ms or not self.tracker.settled)
+
+    def begin(self, frame_c: np.ndarray, timestamp_ms: int,
+              detections: Detections | None = None) -> PendingFrame:
+        """The first half of ``push``: follow the people in the frame and say who is due
+        for classification. Several streams' pending frames go to one model batch
+        (``classify_pending``), then each ``finish``es its own. ``detections``: this
+        frame's people found by this stream's detector elsewhere (``begin_all`` batches
+        the detection of several streams); None runs the detector here when due."""
+        frame = self.check(frame_c, timestamp_ms)
+        timestamp_ms = int(timestamp_ms)
         if self._last_ms is None:
             self._origin_ms = timestamp_ms
         self._last_ms = timestamp_ms
@@ -185,7 +217,7 @@ class ActionStream:
         self._frames += 1
         self._ring.append((number, timestamp_ms, frame))
         events: list[Event] = []
-        live = self._follow(frame, timestamp_ms, number, events)
+        live = self._follow(frame, timestamp_ms, number, events, detections)
         due = [track for track in live if self._tracks[track].due_ms <= timestamp_ms]
         pending = PendingFrame(self, timestamp_ms, events, due)
         if due:
@@ -245,14 +277,15 @@ class ActionStream:
         return events
 
     def _follow(self, frame: np.ndarray, timestamp_ms: int, number: int,
-                events: list[Event]) -> list[int]:
+                events: list[Event], detections: Detections | None = None) -> list[int]:
         """Update the people (or the frame's pseudo-track); the live track ids."""
         if self.detector is None:
             points = [TrackPoint(FRAME_TRACK, number, timestamp_ms,
                                  (0.0, 0.0, float(frame.shape[1]), float(frame.shape[0])),
                                  1.0, True)]
-        elif timestamp_ms >= self._detect_ms or not self.tracker.settled:
-            detections = self.detector.update(frame, timestamp_ms)
+        elif self.detection_due(timestamp_ms):
+            if detections is None:
+                detections = self.detector.update(frame, timestamp_ms)
             points = self.tracker.update(detections, timestamp_ms, number)
             self._detect_ms = self._next_grid(timestamp_ms, self.settings.detect_every_s)
         else:

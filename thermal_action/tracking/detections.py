@@ -63,6 +63,29 @@ def detect_chunks(detector: Detector, frames_c: Sequence[np.ndarray],
                         [int(t) for t in timestamps_ms[start : start + chunk]])
 
 
+def detect_across(detectors: Sequence[Detector], frames_c: Sequence[np.ndarray],
+                  timestamps_ms: Sequence[int]) -> list[Detections]:
+    """One frame for each of ``detectors`` (of different streams, each with its own state):
+    detectors that run one shared model (an equal ``batch_key`` and a static
+    ``update_across``, as ``LearnedDetector``) in one model pass, the others one by one."""
+    results: list[Detections | None] = [None] * len(detectors)
+    groups: dict[tuple, list[int]] = {}
+    for index, detector in enumerate(detectors):
+        key = getattr(detector, "batch_key", None)
+        if key is None or not hasattr(type(detector), "update_across"):
+            results[index] = detector.update(np.asarray(frames_c[index]),
+                                             int(timestamps_ms[index]))
+        else:
+            groups.setdefault((type(detector), key), []).append(index)
+    for (kind, _), members in groups.items():
+        found = kind.update_across([detectors[i] for i in members],
+                                   [frames_c[i] for i in members],
+                                   [int(timestamps_ms[i]) for i in members])
+        for index, detections in zip(members, found, strict=True):
+            results[index] = detections
+    return results  # type: ignore[return-value]
+
+
 class InvalidPixelMemory:
     """Fills pixels with no reading (-273.2 or non-finite; every pixel of a frame that lost
     packets, see ``PACKET_LOSS_SHARE``) from their last valid reading,

@@ -59,31 +59,47 @@ class LearnedDetector:
     def reset(self) -> None:
         self.pixels.reset()
 
+    @property
+    def batch_key(self) -> tuple:
+        """Detectors with equal keys run one model: ``update_across`` batches them."""
+        return ("LearnedDetector", id(self.model), id(self.onnx), self.min_score)
+
     def update(self, frame_c: np.ndarray, timestamp_ms: int = 0) -> Detections:
         """People in one (H, W) deg C frame."""
         return self.update_many([frame_c], [timestamp_ms])[0]
 
-    @torch.no_grad()
     def update_many(self, frames_c: Sequence[np.ndarray],
                     timestamps_ms: Sequence[int]) -> list[Detections]:
         """People in consecutive frames, in one forward pass: each frame is still repaired
         from the frames before it only, so the result equals calling ``update`` on each
         (a recording read from a file needs no frame-by-frame latency)."""
-        repaired = [self.pixels.repair(frame, int(timestamp))
-                    for frame, timestamp in zip(frames_c, timestamps_ms, strict=True)]
+        return self.update_across([self] * len(frames_c), frames_c, timestamps_ms)
+
+    @staticmethod
+    @torch.no_grad()
+    def update_across(detectors: Sequence[LearnedDetector], frames_c: Sequence[np.ndarray],
+                      timestamps_ms: Sequence[int]) -> list[Detections]:
+        """One frame for each of ``detectors`` (equal ``batch_key``: one shared model, for
+        example the sensors of a server), in one forward pass; each frame is repaired by
+        its own detector's memory, in order, so the result equals each ``update``."""
+        if len({detector.batch_key for detector in detectors}) > 1:
+            raise ValueError("update_across needs detectors that share one model")
+        repaired = [detector.pixels.repair(frame, int(timestamp)) for detector, frame, timestamp
+                    in zip(detectors, frames_c, timestamps_ms, strict=True)]
         usable = [index for index, frame in enumerate(repaired) if frame is not None]
         results = [Detections.empty() for _ in repaired]
         if not usable:
             return results
-        batch = np.stack([self.transforms(dict(imgs=repaired[i][None]))["imgs"]
+        first = detectors[0]
+        batch = np.stack([detectors[i].transforms(dict(imgs=repaired[i][None]))["imgs"]
                           for i in usable]).astype(np.float32)
-        if self.onnx is None:
+        if first.onnx is None:
             maps = {name: value.numpy() for name, value in
-                    self.model(torch.from_numpy(batch), None, mode="tensor").items()}
+                    first.model(torch.from_numpy(batch), None, mode="tensor").items()}
         else:
-            maps = self.onnx.run(batch)
-        decoded = decode_heads(maps, self.model.max_detections,
-                               max(self.model.min_score, self.min_score))
+            maps = first.onnx.run(batch)
+        decoded = decode_heads(maps, first.model.max_detections,
+                               max(first.model.min_score, first.min_score))
         for index, (boxes, scores) in zip(usable, decoded, strict=True):
             results[index] = Detections(boxes, scores)
         return results

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import imageio.v3 as iio
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -21,7 +20,7 @@ from matplotlib.patches import Patch
 from thermal_action.data.classes import CLASS_NAMES
 from thermal_action.data.sensor import invalid_mask
 from thermal_action.data.zones import Zones, draw_zones
-from thermal_action.visualization.frames import BoxOverlay, FrameDrawer, FrameOverlay, write_gif
+from thermal_action.visualization.frames import BoxOverlay, FrameDrawer, FrameOverlay
 
 if TYPE_CHECKING:
     from thermal_action.runtime.events import TrackView
@@ -86,30 +85,6 @@ class ActionPainter:
 
 VIDEO_MAX_FRAMES = 600
 """Frames a rendered action video shows at most (75 s at the default 8 fps)."""
-
-
-def render_actions_video(frames_c: Sequence[np.ndarray], timestamps_ms: Sequence[int],
-                         views_per_frame: Sequence[Sequence[TrackView]],
-                         out: str | os.PathLike, source: str = "", frame_step: int = 1,
-                         max_frames: int = VIDEO_MAX_FRAMES, fps: float = 8.0,
-                         zones: Zones | None = None) -> Path:
-    """The frames (H, W) deg C with ``action_overlay`` as ``.gif`` or ``.mp4``: every
-    ``frame_step``-th frame, at most ``max_frames``; the sensor's ``zones`` outlined."""
-    out = Path(out)
-    if out.suffix.lower() not in VIDEO_SUFFIXES:
-        raise ValueError(f"{out}: a video is written as .gif or .mp4")
-    if not len(frames_c) == len(timestamps_ms) == len(views_per_frame) or not len(frames_c):
-        raise ValueError("frames, timestamps and views must have one entry per frame, and "
-                         "there must be frames")
-    painter = ActionPainter(np.asarray(frames_c[0]).shape, source, zones)
-    rendered = [painter.draw(frames_c[i], timestamps_ms[i], views_per_frame[i])
-                for i in range(0, len(frames_c), frame_step)[:max_frames]]
-    if out.suffix.lower() == ".gif":
-        return write_gif(rendered, out, fps)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    iio.imwrite(out, np.stack(rendered), extension=".mp4", fps=fps,  # imageio-ffmpeg
-                macro_block_size=1)  # the sizes are even already: no resize warning
-    return out
 
 
 def plot_timeline(people: Sequence[PersonTimeline], first_ms: int, last_ms: int,
