@@ -64,7 +64,11 @@ def test_live_frames_from_a_replay_give_the_file_s_timeline(tiny_root, person_ch
     assert live_people == file_people and file_people
 
 
-def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path):
+def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path, capsys):
+    """In process (``main``), as the console entry point runs it: five subprocesses took
+    35 s of the suite."""
+    from thermal_action.cli.main import main
+
     recording = str(tiny_root / "frames" / "REC_A.h5")
     cases = [
         (["--out", str(tmp_path / "t.txt")], "--out "),
@@ -74,12 +78,13 @@ def test_infer_bad_input_is_one_line(tiny_root, person_checkpoint, tmp_path):
         (["--detect-every-s", "-1"], "detect_every_s not negative"),
     ]
     for extra, message in cases:
-        result = run_cli("infer", PERSON, str(person_checkpoint), recording, *extra)
-        assert result.returncode == 2, (extra, result.stdout)
-        lines = result.stderr.strip().splitlines()
+        assert main(["infer", PERSON, str(person_checkpoint), recording, *extra]) == 2, extra
+        captured = capsys.readouterr()
+        lines = captured.err.splitlines()
         assert len(lines) == 1 and message in lines[0], (extra, lines)
-    missing = run_cli("infer", PERSON, str(person_checkpoint), str(tmp_path / "none.h5"))
-    assert missing.returncode == 2 and "none.h5" in missing.stderr
+        assert lines[0].startswith("thermal-action infer: error: ") and not captured.out
+    assert main(["infer", PERSON, str(person_checkpoint), str(tmp_path / "none.h5")]) == 2
+    assert "none.h5" in capsys.readouterr().err
 
 
 def test_a_whole_frame_model_streams_one_pseudo_person(tiny_root, tmp_path):
