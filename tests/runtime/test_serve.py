@@ -229,3 +229,50 @@ def test_the_documented_serve_config_is_valid(tmp_path, monkeypatch):
     assert config.sensors == ("room-101", "room-102", "room-103")
     assert config.detector["type"] == "LearnedDetector" and len(config.sinks) == 2
     assert config.dashboard == dict(host="127.0.0.1", port=8080, token="s3cret-token")
+
+
+def test_the_same_fall_alerted_again_at_the_same_place_keeps_its_first_alert(tmp_path):
+    """Issue 23: after ``kill -9`` a restarted serve sees a person still down as new and
+    alerts again; the store keeps the first alert (within 120 s of sensor time, box IoU
+    >= 0.3), so the alerts topic carries one alert per fall."""
+    store = AlertStore(tmp_path / "alerts.db")
+    first, _ = store.add("room-1", 2, 10_000, 7_000, 0.9, (10, 10, 20, 16))
+    again, new = store.add("room-1", 1, 40_000, 36_000, 0.8, (11, 10, 21, 17))
+    assert not new and again.id == first.id and again.box_xyxy == (10, 10, 20, 16)
+    elsewhere, new = store.add("room-1", 3, 41_000, 38_000, 0.8, (40, 20, 50, 26))
+    assert new and elsewhere.id != first.id  # another person, another place
+    later, new = store.add("room-1", 4, 10_000 + 121_000, 128_000, 0.8, (10, 10, 20, 16))
+    assert new and later.id != first.id  # long after: a new fall
+    other_room, new = store.add("room-2", 2, 10_500, 7_000, 0.9, (10, 10, 20, 16))
+    assert new
+    store.close()
+
+    server, _ = make_server(tmp_path / "crash")
+    feed(server, "room-1", lines_of(FALL))
+    server.step()
+    assert len(server.publish.on("alerts")) == 1
+    for mid in range(1, len(server.publish.messages) + 1):
+        server.on_ack(mid)  # the broker acknowledged everything before the crash
+    restarted, _ = make_server(tmp_path / "crash")  # the same store, fresh streams
+    feed(restarted, "room-1", lines_of([ActionClass.LYING_RISK] * 80, start_ms=12_000))
+    restarted.step()
+    events = [m["kind"] for _, m in restarted.publish.on("events")]
+    assert "fall_alert" in events  # the new stream did alert ...
+    assert restarted.publish.on("alerts") == []  # ... but it is the stored alert again
+    assert len(restarted.store.recent()) == 1
+
+
+def test_a_store_made_before_the_box_columns_opens_and_gains_them(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as db:
+        db.executescript("""CREATE TABLE alerts (id TEXT PRIMARY KEY, sensor TEXT NOT NULL,
+            track_id INTEGER NOT NULL, time_ms INTEGER NOT NULL, start_ms INTEGER,
+            confidence REAL, stored_at REAL NOT NULL, published_at REAL,
+            acknowledged_at REAL, acknowledged_by TEXT);
+            INSERT INTO alerts VALUES ('r:1:5', 'r', 1, 5, 1, 0.9, 0, NULL, NULL, NULL);""")
+    store = AlertStore(path)
+    (old,) = store.unpublished()
+    assert old.id == "r:1:5" and old.box_xyxy is None
+    assert store.add("r", 2, 6, 2, 0.9, (1, 1, 3, 3))[1]  # no box to match: a new alert

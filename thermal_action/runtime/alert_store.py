@@ -25,10 +25,33 @@ CREATE TABLE IF NOT EXISTS alerts (
     stored_at REAL NOT NULL,
     published_at REAL,
     acknowledged_at REAL,
-    acknowledged_by TEXT
+    acknowledged_by TEXT,
+    x1 REAL, y1 REAL, x2 REAL, y2 REAL
 );
 CREATE INDEX IF NOT EXISTS alerts_unpublished ON alerts (published_at) WHERE published_at IS NULL;
 """
+
+
+BOX_COLUMNS = ("x1", "y1", "x2", "y2")
+"""Where the person was when the alert was raised (pixels, xyxy); stores made before
+these columns get them on opening."""
+SAME_ALERT_MS = 120_000
+"""An alert within this much sensor time after a stored one of the same sensor, at the
+same place (box IoU >= ``SAME_ALERT_IOU``), is that alert again: a person still down
+when a restarted ``serve`` (after ``kill -9``) sees them anew, or re-alerted under a new
+track after an identity switch, keeps the first alert's id."""
+SAME_ALERT_IOU = 0.3
+
+
+def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+    """Intersection over union of two xyxy boxes (pixels)."""
+    width = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3], b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    inter = width * height
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def alert_id(sensor: str, track_id: int, time_ms: int) -> str:
@@ -47,6 +70,14 @@ class StoredAlert(NamedTuple):
     published_at: float | None
     acknowledged_at: float | None
     acknowledged_by: str | None
+    x1: float | None = None  # the person's box when the alert was raised, pixels
+    y1: float | None = None
+    x2: float | None = None
+    y2: float | None = None
+
+    @property
+    def box_xyxy(self) -> tuple[float, float, float, float] | None:
+        return None if self.x1 is None else (self.x1, self.y1, self.x2, self.y2)
 
     def to_json(self) -> dict[str, Any]:
         return self._asdict()
@@ -70,22 +101,47 @@ class AlertStore:
                                        isolation_level=None)  # autocommit: durable at once
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.executescript(SCHEMA)
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(alerts)")}
+            for column in BOX_COLUMNS:
+                if column not in have:
+                    self._db.execute(f"ALTER TABLE alerts ADD COLUMN {column} REAL")
         except (OSError, sqlite3.Error) as exc:
             raise ValueError(f"{self.path}: not a usable alert store ({exc})") from None
         self._lock = threading.Lock()
 
     def add(self, sensor: str, track_id: int, time_ms: int, start_ms: int | None,
-            confidence: float | None) -> tuple[StoredAlert, bool]:
-        """Store an alert (before publishing it); (the alert, whether it is new: a replayed
-        alert keeps its first record)."""
+            confidence: float | None,
+            box_xyxy: tuple[float, float, float, float] | None = None
+            ) -> tuple[StoredAlert, bool]:
+        """Store an alert (before publishing it); (the alert, whether it is new). A replayed
+        alert keeps its first record, and so does the same fall alerted again at the same
+        place soon after (``SAME_ALERT_MS``, ``SAME_ALERT_IOU``; needs ``box_xyxy``)."""
         key = alert_id(sensor, track_id, time_ms)
+        box = tuple(float(v) for v in box_xyxy) if box_xyxy is not None else (None,) * 4
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO alerts (id, sensor, track_id, time_ms, start_ms, "
-                "confidence, stored_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (key, sensor, int(track_id), int(time_ms), start_ms, confidence, time.time()))
-            new = cursor.rowcount == 1
+            same = None if box_xyxy is None else self._same_place(sensor, key, time_ms, box)
+            if same is None:
+                cursor = self._db.execute(
+                    "INSERT OR IGNORE INTO alerts (id, sensor, track_id, time_ms, start_ms, "
+                    "confidence, stored_at, x1, y1, x2, y2) VALUES (?, ?, ?, ?, ?, ?, ?, ?, "
+                    "?, ?, ?)", (key, sensor, int(track_id), int(time_ms), start_ms,
+                                 confidence, time.time(), *box))
+                new = cursor.rowcount == 1
+            else:
+                key, new = same, False
         return self.get(key), new
+
+    def _same_place(self, sensor: str, key: str, time_ms: int, box: tuple) -> str | None:
+        """The id of a stored alert of ``sensor`` raised up to ``SAME_ALERT_MS`` before
+        ``time_ms`` at the same place, or None (the caller holds the lock)."""
+        earlier = self._db.execute(
+            "SELECT id, x1, y1, x2, y2 FROM alerts WHERE sensor = ? AND id != ? AND time_ms "
+            "BETWEEN ? AND ? AND x1 IS NOT NULL ORDER BY time_ms DESC",
+            (sensor, key, int(time_ms) - SAME_ALERT_MS, int(time_ms))).fetchall()
+        for other, *other_box in earlier:
+            if box_iou(box, tuple(other_box)) >= SAME_ALERT_IOU:
+                return other
+        return None
 
     def get(self, key: str) -> StoredAlert | None:
         with self._lock:

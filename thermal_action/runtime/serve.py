@@ -313,8 +313,11 @@ class Server:
     def _emit(self, sensor: str, events: Sequence[Event], stamp: int) -> None:
         for event in events:
             if event.kind == EventKind.FALL_ALERT:
+                boxes = {view.track_id: view.box_xyxy
+                         for view in self.sensors[sensor].stream.live_tracks()}
                 alert, new = self.store.add(sensor, event.track_id, event.time_ms,
-                                            event.start_ms, event.confidence)
+                                            event.start_ms, event.confidence,
+                                            boxes.get(event.track_id))
                 if new or alert.published_at is None:
                     self._publish_alert(alert)
                 if new:
