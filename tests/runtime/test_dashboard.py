@@ -26,8 +26,9 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run
 @pytest.fixture
 def live(tmp_path):
     """A server fed by a thread, its dashboard on a free loopback port."""
-    server, _ = make_server(tmp_path, sensors=("room-1", "room-2"))
-    board = Dashboard(server.store, TOKEN, frame_interval_s=0.1, queue_size=8)
+    server, _ = make_server(tmp_path, sensors=("room-1", "room-2", "room-3"))
+    board = Dashboard(server.store, TOKEN, frame_interval_s=0.1, queue_size=8,
+                      sensors=server.config.sensors)
     server.watchers.append(board.update)
     port = _free_port()
     web = DashboardServer(board, "127.0.0.1", port)
@@ -94,6 +95,9 @@ def test_a_simulated_fall_appears_in_the_browser_and_is_acknowledged(live, tmp_p
             page = browser.new_page()
             page.goto(url + f"/?token={TOKEN}")
             page.wait_for_selector("#connection:text('live')", timeout=15_000)
+            never = page.wait_for_selector(".sensor[data-sensor='room-3'] .state",
+                                           timeout=15_000)
+            assert never.inner_text() == "no frame yet"  # configured, never reported
             feed(server, "room-1", lines_of(FALL))
             feed(server, "room-2", lines_of(CALM))
             page.wait_for_selector(".sensor[data-sensor='room-2'] canvas", timeout=15_000)

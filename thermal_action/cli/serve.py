@@ -32,7 +32,8 @@ def run(args: argparse.Namespace) -> int:
         from thermal_action.errors import ConfigError
         from thermal_action.runtime.dashboard import Dashboard, DashboardServer
 
-        board = Dashboard(server.store, config.dashboard["token"])
+        board = Dashboard(server.store, config.dashboard["token"],
+                          sensors=config.sensors or ())
         server.watchers.append(board.update)
         web = DashboardServer(board, config.dashboard["host"], int(config.dashboard["port"]))
         try:

@@ -26,16 +26,21 @@ PAGE = Path(__file__).with_name("dashboard.html")
 class Dashboard:
     """Keeps what the page shows and hands updates to its clients. ``update(kind, data)``
     is called by the server's thread for every frame result, alert and status;
-    ``frame_interval_s`` limits how often a sensor's heat map is sent."""
+    ``frame_interval_s`` limits how often a sensor's heat map is sent; ``sensors`` (the
+    config's) are shown as waiting until their first frame, so a sensor that never
+    reported is seen."""
 
     def __init__(self, store: AlertStore, token: str, frame_interval_s: float = 0.5,
-                 queue_size: int = 64) -> None:
+                 queue_size: int = 64, sensors: tuple[str, ...] = ()) -> None:
         if not token:
             raise ValueError("the dashboard needs a token")
         self.store, self.token = store, token
         self.frame_interval_s, self.queue_size = frame_interval_s, queue_size
         self.latest: dict[str, dict] = {}  # sensor -> its last frame message
-        self.status: dict[str, dict] = {}
+        self.status: dict[str, dict] = {  # configured sensors are listed before any frame
+            sensor: dict(type="status", sensor=sensor, status="waiting",
+                         last_timestamp_ms=None, frames=0, skipped={})
+            for sensor in sensors}
         self.dropped = 0  # updates a slow client never got
         self._sent_at: dict[str, float] = {}
         self._clients: set[asyncio.Queue] = set()
