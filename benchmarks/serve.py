@@ -132,6 +132,25 @@ def memory_case(config: Path, feeds, sensors: int, hours: float) -> tuple:
     return minute, _rss_mb(), ticks * sensors, time.monotonic() - start
 
 
+def capacity_case(config: Path, feeds, sensors: int, ticks: int = 200) -> float:
+    """Frames per wall second an in-process server (no broker, no publisher on the same
+    cores) takes for ``sensors`` sensors, after 20 ticks of warm-up."""
+    from thermal_action.runtime.serve import build_server, load_serve_config
+
+    server = build_server(load_serve_config(config))
+    start = None
+    for tick in range(ticks):
+        if tick == 20:
+            start = time.perf_counter()
+        for sensor in range(sensors):
+            feed = feeds[sensor % len(feeds)]
+            body = feed[(tick + 7 * sensor) % len(feed)]
+            server.receive(f"thermal-action/s{sensor:03d}/frames",
+                           f'{{"timestamp_ms":{tick * 100 + 1},{body}'.encode())
+        server.step(wait_s=0.0)
+    return sensors * (ticks - 20) / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs=2, metavar=("CONFIG", "CHECKPOINT"))
@@ -144,6 +163,9 @@ def main() -> None:
                              "--memory-sensors sensors in one process, as fast as it goes, "
                              "and compare its memory after the first minute and at the end")
     parser.add_argument("--memory-sensors", type=int, default=10)
+    parser.add_argument("--capacity", type=int, default=0, metavar="SENSORS",
+                        help="also measure the frames per second one in-process server "
+                             "takes for this many sensors (no broker), 3 runs")
     args = parser.parse_args()
     import yaml
 
@@ -188,6 +210,11 @@ def main() -> None:
             rows.append(run_case(port, config, feeds, max(args.sensors), 2, args.seconds))
         finally:
             broker.kill()
+        if args.capacity:
+            runs = [capacity_case(config, feeds, args.capacity) for _ in range(3)]
+            print(f"capacity, {args.capacity} sensors in process: "
+                  f"{', '.join(f'{r:.0f}' for r in runs)} frames/s (10 fps sensors need "
+                  f"{args.capacity * FPS})")
         if args.memory_hours:
             minute, end, frames, wall = memory_case(config, feeds, args.memory_sensors,
                                                     args.memory_hours)

@@ -9,7 +9,8 @@ every alert delivered; the alert store is the record of what ``serve`` raised.
 
 Printed: alerts raised (stored) and delivered, alerts lost (stored, never delivered),
 repeats (the same id delivered again: allowed, at-least-once), falls alerted twice under
-different ids (two alerts of one sensor whose falls began within 30 s of each other),
+different ids (two alerts of one sensor whose falls began within 30 s of each other, and
+whether at one place: the store keeps one alert per fall and place),
 garbage lines counted, sensor offline/online events, serve's resident memory at its
 start and end, and the latency p99 of the last run.
 """
@@ -241,18 +242,19 @@ def main() -> None:
         subscriber.close()
         broker.kill()
         with sqlite3.connect(store) as db:
-            stored = db.execute("SELECT id, sensor, time_ms, start_ms, published_at "
+            stored = db.execute("SELECT id, sensor, time_ms, start_ms, x1, y1, x2, y2 "
                                 "FROM alerts ORDER BY sensor, time_ms").fetchall()
     delivered = [alert["id"] for alert in subscriber.alerts]
     lost = [row[0] for row in stored if row[0] not in set(delivered)]
     unknown = set(delivered) - {row[0] for row in stored}
-    twice = 0
-    by_sensor: dict[str, list[int]] = {}
-    for _, sensor, _, start_ms, _ in stored:
-        by_sensor.setdefault(sensor, []).append(start_ms or 0)
-    for starts in by_sensor.values():
-        starts.sort()
-        twice += sum(b - a < SAME_FALL_S * 1000 for a, b in zip(starts, starts[1:], strict=False))
+    from thermal_action.runtime.alert_store import box_iou
+
+    close_pairs = []  # two alerts of one sensor whose falls began < SAME_FALL_S apart
+    for first, second in zip(stored, stored[1:], strict=False):
+        if first[1] == second[1] and (second[3] or 0) - (first[3] or 0) < SAME_FALL_S * 1000:
+            overlap = (box_iou(first[4:], second[4:]) if None not in (*first[4:], *second[4:])
+                       else float("nan"))
+            close_pairs.append((first[0], second[0], overlap))
     kinds = [event["kind"] for event in subscriber.events]
     skipped = re.search(rf"s{2:02d}: \d+ frames; skipped (\d+)", output)
     latency = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", output)
@@ -263,8 +265,11 @@ def main() -> None:
     print(f"alerts raised (stored): {len(stored)}; delivered: {len(set(delivered))} distinct "
           f"in {len(delivered)} messages ({len(delivered) - len(set(delivered))} repeats of "
           f"the same id); lost: {len(lost)}; delivered but not stored: {len(unknown)}")
-    print(f"one fall alerted twice under different ids (falls < {SAME_FALL_S:.0f} s apart): "
-          f"{twice}")
+    print(f"alerts of one sensor whose falls began < {SAME_FALL_S:.0f} s apart: "
+          f"{len(close_pairs)} (at another place, box IoU < 0.3: "
+          f"{sum(pair[2] < 0.3 for pair in close_pairs)})")
+    for first, second, overlap in close_pairs:
+        print(f"  {first} and {second}: box IoU {overlap:.2f}")
     print(f"garbage lines counted on s02 (last run): "
           f"{skipped.group(1) if skipped else 'none reported'}; "
           f"sensor_offline events: {kinds.count('sensor_offline')}, sensor_online: "
