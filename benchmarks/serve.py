@@ -112,6 +112,17 @@ def _rss_mb() -> float:
     return float("nan")
 
 
+def _replay_tick(server, feeds, sensors: int, tick: int) -> None:
+    """One frame of each of ``sensors`` sensors handed to an in-process server, then one
+    step of it (no broker)."""
+    for sensor in range(sensors):
+        feed = feeds[sensor % len(feeds)]
+        body = feed[(tick + 7 * sensor) % len(feed)]
+        server.receive(f"thermal-action/s{sensor:03d}/frames",
+                       f'{{"timestamp_ms":{tick * 100 + 1},{body}'.encode())
+    server.step(wait_s=0.0)
+
+
 def memory_case(config: Path, feeds, sensors: int, hours: float) -> tuple:
     """Resident memory of an in-process server (no broker) after one minute of sensor
     time and after ``hours``; (MB after a minute, MB at the end, frames, wall s)."""
@@ -121,12 +132,7 @@ def memory_case(config: Path, feeds, sensors: int, hours: float) -> tuple:
     ticks, minute = int(hours * 3600 * FPS), None
     start = time.monotonic()
     for tick in range(ticks):
-        for sensor in range(sensors):
-            feed = feeds[sensor % len(feeds)]
-            body = feed[(tick + 7 * sensor) % len(feed)]
-            server.receive(f"thermal-action/s{sensor:03d}/frames",
-                           f'{{"timestamp_ms":{tick * 100 + 1},{body}'.encode())
-        server.step(wait_s=0.0)
+        _replay_tick(server, feeds, sensors, tick)
         if tick == 60 * FPS:
             minute = _rss_mb()
     return minute, _rss_mb(), ticks * sensors, time.monotonic() - start
@@ -142,12 +148,7 @@ def capacity_case(config: Path, feeds, sensors: int, ticks: int = 200) -> float:
     for tick in range(ticks):
         if tick == 20:
             start = time.perf_counter()
-        for sensor in range(sensors):
-            feed = feeds[sensor % len(feeds)]
-            body = feed[(tick + 7 * sensor) % len(feed)]
-            server.receive(f"thermal-action/s{sensor:03d}/frames",
-                           f'{{"timestamp_ms":{tick * 100 + 1},{body}'.encode())
-        server.step(wait_s=0.0)
+        _replay_tick(server, feeds, sensors, tick)
     return sensors * (ticks - 20) / (time.perf_counter() - start)
 
 

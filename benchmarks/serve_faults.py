@@ -22,7 +22,6 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
 import signal
 import socket
 import sqlite3
@@ -33,29 +32,12 @@ import threading
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.conftest import _free_port, _start_mosquitto  # noqa: E402  (the tests' broker)
+
 FPS = 10
 SAME_FALL_S = 30.0
 """Two alerts of one sensor whose falls began this close are one fall alerted twice."""
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _broker(config: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([shutil.which("mosquitto") or "/usr/sbin/mosquitto", "-c",
-                                str(config)], stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("mosquitto did not start")
 
 
 def _serve(config: Path) -> subprocess.Popen:
@@ -197,7 +179,7 @@ def main() -> None:
             model=dict(config=args.model[0], checkpoint=str(model)), store=str(store),
             offline_after_s=5, dashboard=dict(host="127.0.0.1", port=dashboard_port,
                                               token=token))))
-        broker = _broker(broker_conf, port)
+        broker = _start_mosquitto(broker_conf, port)
         subscriber = Subscriber(port)
         server = _serve(config)
         _started(server)
@@ -220,7 +202,7 @@ def main() -> None:
         broker.wait()
         faults.append(f"{time.monotonic() - began:5.1f} s: broker killed (-9)")
         time.sleep(5)
-        broker = _broker(broker_conf, port)
+        broker = _start_mosquitto(broker_conf, port)
         faults.append(f"{time.monotonic() - began:5.1f} s: broker started again")
         at(0.45)
         server.kill()
@@ -247,12 +229,13 @@ def main() -> None:
     delivered = [alert["id"] for alert in subscriber.alerts]
     lost = [row[0] for row in stored if row[0] not in set(delivered)]
     unknown = set(delivered) - {row[0] for row in stored}
-    from thermal_action.runtime.alert_store import box_iou
+    from thermal_action.tracking.detections import box_iou
 
     close_pairs = []  # two alerts of one sensor whose falls began < SAME_FALL_S apart
     for first, second in zip(stored, stored[1:], strict=False):
         if first[1] == second[1] and (second[3] or 0) - (first[3] or 0) < SAME_FALL_S * 1000:
-            overlap = (box_iou(first[4:], second[4:]) if None not in (*first[4:], *second[4:])
+            overlap = (float(box_iou(first[4:], second[4:])[0, 0])
+                       if None not in (*first[4:], *second[4:])
                        else float("nan"))
             close_pairs.append((first[0], second[0], overlap))
     kinds = [event["kind"] for event in subscriber.events]

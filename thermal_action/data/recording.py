@@ -81,12 +81,18 @@ class OpenRecording(NamedTuple):
 
     def read_timestamps(self, strict: bool = True) -> np.ndarray:
         """All timestamps (N,) int64 ms; ``strict`` refuses a count that differs from the
-        frames' (the validator reads them anyway to report more)."""
+        frames' and times that do not strictly increase, as ``data validate`` reports them
+        (the validator reads them unchecked to report more)."""
         timestamps_ms = np.asarray(self.timestamps[()], dtype=np.int64).reshape(-1)
-        if strict and timestamps_ms.shape != (self.frames.shape[0],):
+        if not strict:
+            return timestamps_ms
+        if timestamps_ms.shape != (self.frames.shape[0],):
             raise RecordingError(self.path, f"'timestamps' has shape {self.timestamps.shape}, "
                                             f"expected ({self.frames.shape[0]},)",
                                  "bad-timestamps")
+        problem = not_increasing_problem("timestamps", timestamps_ms)
+        if problem:
+            raise RecordingError(self.path, problem, "timestamps-not-increasing")
         return timestamps_ms
 
     def read_frame_seqs(self) -> np.ndarray | None:
@@ -193,12 +199,9 @@ def read_recording_info(
     path: str | os.PathLike, frame_shape: tuple[int, int] | None = None
 ) -> RecordingInfo:
     """Check ``path``'s layout (and sensor geometry, when ``frame_shape`` is given) and its
-    timestamps (as many as frames, strictly increasing: the errors ``data validate``
-    reports), and return its shape."""
+    timestamps (``read_timestamps``), and return its shape."""
     with open_recording(path, frame_shape) as recording:
-        problem = not_increasing_problem("timestamps", recording.read_timestamps())
-        if problem:
-            raise RecordingError(path, problem, "timestamps-not-increasing")
+        recording.read_timestamps()
         return recording.info
 
 

@@ -18,21 +18,9 @@ from typing import NamedTuple
 import numpy as np
 
 from thermal_action.data.truth import FrameTruth
-from thermal_action.tracking.detections import Detections
+from thermal_action.tracking.detections import Detections, box_iou
 
 IOU_THRESHOLDS = (0.5, 0.3)
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU (A, B) of boxes a (A, 4) and b (B, 4), pixel edges xyxy (numpy: a detector runs
-    at sensor rate on a handful of boxes, where torch tensors would only add overhead)."""
-    a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)
-    low = np.maximum(a[:, None, :2], b[None, :, :2])
-    high = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(high - low, 0, None), axis=2)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
-    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def match_frame(detections: Detections, truth_xyxy: np.ndarray,

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from thermal_action.tracking.detections import box_iou
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
     id TEXT PRIMARY KEY,
@@ -41,17 +43,6 @@ same place (box IoU >= ``SAME_ALERT_IOU``), is that alert again: a person still 
 when a restarted ``serve`` (after ``kill -9``) sees them anew, or re-alerted under a new
 track after an identity switch, keeps the first alert's id."""
 SAME_ALERT_IOU = 0.3
-
-
-def box_iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
-    """Intersection over union of two xyxy boxes (pixels)."""
-    width = min(a[2], b[2]) - max(a[0], b[0])
-    height = min(a[3], b[3]) - max(a[1], b[1])
-    if width <= 0 or height <= 0:
-        return 0.0
-    inter = width * height
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def alert_id(sensor: str, track_id: int, time_ms: int) -> str:
@@ -139,7 +130,7 @@ class AlertStore:
             "BETWEEN ? AND ? AND x1 IS NOT NULL ORDER BY time_ms DESC",
             (sensor, key, int(time_ms) - SAME_ALERT_MS, int(time_ms))).fetchall()
         for other, *other_box in earlier:
-            if box_iou(box, tuple(other_box)) >= SAME_ALERT_IOU:
+            if box_iou(box, other_box)[0, 0] >= SAME_ALERT_IOU:
                 return other
         return None
 

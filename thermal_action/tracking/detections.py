@@ -40,6 +40,18 @@ class Detector(Protocol):
         ...
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU (A, B) of boxes a (A, 4) and b (B, 4), pixel edges xyxy (numpy: a detector runs
+    at sensor rate on a handful of boxes, where torch tensors would only add overhead)."""
+    a, b = np.asarray(a, np.float32).reshape(-1, 4), np.asarray(b, np.float32).reshape(-1, 4)
+    low = np.maximum(a[:, None, :2], b[None, :, :2])
+    high = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(high - low, 0, None), axis=2)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
 def detect_frames(detector: Detector, frames_c: Sequence[np.ndarray],
                   timestamps_ms: Sequence[int], chunk: int = 256) -> list[Detections]:
     """Run ``detector`` over frames (N, H, W) deg C and their timestamps (N,) ms, from a

@@ -118,9 +118,10 @@ def recording_findings(scan: RecordingScan) -> list[Finding]:
     if scan.frame_seqs is not None and scan.frame_seqs.shape != (num_frames,):
         found.append(Finding("error", "bad-frame-seqs", where, f"'frame_seqs' has shape "
                              f"{scan.frame_seqs.shape}, expected ({num_frames},)"))
-    elif scan.frame_seqs is not None and not_increasing_problem("frame_seqs", scan.frame_seqs):
-        found.append(Finding("error", "frame-seqs-not-increasing", where,
-                             not_increasing_problem("frame_seqs", scan.frame_seqs)))
+    elif scan.frame_seqs is not None:
+        problem = not_increasing_problem("frame_seqs", scan.frame_seqs)
+        if problem:
+            found.append(Finding("error", "frame-seqs-not-increasing", where, problem))
     if scan.nonfinite_frames:
         found.append(Finding("error", "non-finite", where,
                              f"{scan.nonfinite_frames} frame(s) contain NaN or infinite values"))
