@@ -276,3 +276,22 @@ def test_a_store_made_before_the_box_columns_opens_and_gains_them(tmp_path):
     (old,) = store.unpublished()
     assert old.id == "r:1:5" and old.box_xyxy is None
     assert store.add("r", 2, 6, 2, 0.9, (1, 1, 3, 3))[1]  # no box to match: a new alert
+
+
+def test_the_store_pages_alerts_newest_first_with_a_stable_cursor(tmp_path):
+    store = AlertStore(tmp_path / "alerts.db")
+    for number in range(7):
+        store.add(f"room-{number}", number, 1_000 * number, None, 0.9)
+    store.acknowledge(alert_id("room-5", 5, 5_000), "nurse")
+    first, cursor = store.page(3)
+    assert [a.sensor for a in first] == ["room-6", "room-5", "room-4"]
+    store.add("room-9", 9, 9_000, None, 0.9)  # a new alert does not shift older pages
+    second, cursor = store.page(3, cursor)
+    assert [a.sensor for a in second] == ["room-3", "room-2", "room-1"]
+    last, cursor = store.page(3, cursor)
+    assert [a.sensor for a in last] == ["room-0"] and cursor is None
+    opened, _ = store.page(10, only_open=True)
+    assert "room-5" not in [a.sensor for a in opened] and len(opened) == 7
+    assert store.count_open() == 7
+    with pytest.raises(ValueError, match="at least 1"):
+        store.page(0)

@@ -162,10 +162,34 @@ class AlertStore:
 
     def recent(self, limit: int = 100) -> list[StoredAlert]:
         """The newest alerts first."""
+        return self.page(limit)[0]
+
+    def page(self, limit: int = 50, before: int | None = None, only_open: bool = False
+             ) -> tuple[list[StoredAlert], int | None]:
+        """One page of alerts, newest stored first: up to ``limit`` stored before the
+        cursor ``before`` (None: from the newest), only those nobody acknowledged when
+        ``only_open``; and the cursor of the next page (None: no older alert)."""
+        if int(limit) < 1:
+            raise ValueError(f"a page holds at least 1 alert, got limit={limit}")
+        where, values = [], []
+        if before is not None:
+            where.append("rowid < ?")
+            values.append(int(before))
+        if only_open:
+            where.append("acknowledged_at IS NULL")
+        query = ("SELECT rowid, * FROM alerts" + (" WHERE " + " AND ".join(where) if where
+                                                  else "") + " ORDER BY rowid DESC LIMIT ?")
+        with self._lock:  # rowid grows with each insert: a stable cursor while alerts arrive
+            rows = self._db.execute(query, (*values, int(limit) + 1)).fetchall()
+        more = len(rows) > int(limit)
+        rows = rows[:int(limit)]
+        return [StoredAlert(*row[1:]) for row in rows], (rows[-1][0] if more else None)
+
+    def count_open(self) -> int:
+        """How many alerts nobody has acknowledged yet."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM alerts ORDER BY stored_at DESC LIMIT ?",
-                                    (int(limit),)).fetchall()
-        return [StoredAlert(*row) for row in rows]
+            return self._db.execute("SELECT COUNT(*) FROM alerts WHERE acknowledged_at IS "
+                                    "NULL").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

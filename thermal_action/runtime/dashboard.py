@@ -1,6 +1,7 @@
 """The live dashboard ``serve`` offers: each sensor's heat map with boxes, ids and current
-actions, the alert list with an acknowledge button (stored in the SQLite alert store),
-and each sensor's status. A small Starlette app; the page gets its updates as
+actions and its zones (beds, couches, chairs, doors), the alert list (open ones counted,
+older ones a page at a time, acknowledged with a button and stored in the SQLite alert
+store), and each sensor's status. A small Starlette app; the page gets its updates as
 server-sent events. Every request needs the token (``?token=`` or
 ``Authorization: Bearer``). A client that never reads costs a bounded queue: its oldest
 updates are dropped, the server never waits for it."""
@@ -12,15 +13,22 @@ import hmac
 import json
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from thermal_action.data.sensor import invalid_mask
 from thermal_action.runtime.alert_store import AlertStore
 
+if TYPE_CHECKING:
+    from thermal_action.data.zones import Zones
+
 PAGE = Path(__file__).with_name("dashboard.html")
+ALERTS_PAGE = 20
+"""Alerts per page of ``/api/alerts`` unless ``?limit=`` says (at most ``MAX_ALERTS_PAGE``)."""
+MAX_ALERTS_PAGE = 500
 
 
 class Dashboard:
@@ -28,10 +36,11 @@ class Dashboard:
     is called by the server's thread for every frame result, alert and status;
     ``frame_interval_s`` limits how often a sensor's heat map is sent; ``sensors`` (the
     config's) are shown as waiting until their first frame, so a sensor that never
-    reported is seen."""
+    reported is seen; ``zones`` (sensor -> its zones) are drawn over its heat map."""
 
     def __init__(self, store: AlertStore, token: str, frame_interval_s: float = 0.5,
-                 queue_size: int = 64, sensors: tuple[str, ...] = ()) -> None:
+                 queue_size: int = 64, sensors: tuple[str, ...] = (),
+                 zones: Mapping[str, Zones] | None = None) -> None:
         if not token:
             raise ValueError("the dashboard needs a token")
         self.store, self.token = store, token
@@ -41,6 +50,8 @@ class Dashboard:
             sensor: dict(type="status", sensor=sensor, status="waiting",
                          last_timestamp_ms=None, frames=0, skipped={})
             for sensor in sensors}
+        self.zones = {sensor: zones_message(sensor, sensor_zones)
+                      for sensor, sensor_zones in (zones or {}).items()}
         self.dropped = 0  # updates a slow client never got
         self._sent_at: dict[str, float] = {}
         self._clients: set[asyncio.Queue] = set()
@@ -58,7 +69,7 @@ class Dashboard:
             message = frame_message(data)
             self.latest[data.source] = message
         elif kind == "alert":
-            message = dict(type="alert", alert=data.to_json())
+            message = self.alert_message(data)
         elif kind == "status":
             message = dict(type="status", **data)
             self.status[data["sensor"]] = message
@@ -68,6 +79,10 @@ class Dashboard:
             loop = self._loop
         if loop is not None:
             loop.call_soon_threadsafe(self._broadcast, message)
+
+    def alert_message(self, alert) -> dict:
+        """An alert as the page shows it, with the number of alerts still open."""
+        return dict(type="alert", alert=alert.to_json(), open=self.store.count_open())
 
     def _broadcast(self, message: dict) -> None:
         for client in list(self._clients):
@@ -99,7 +114,20 @@ class Dashboard:
             return HTMLResponse(PAGE.read_text())
 
         async def alerts(request):
-            return JSONResponse([alert.to_json() for alert in self.store.recent(200)])
+            try:
+                limit = int(request.query_params.get("limit", ALERTS_PAGE))
+                before = request.query_params.get("before")
+                before = None if before in (None, "") else int(before)
+                if not 1 <= limit <= MAX_ALERTS_PAGE:
+                    raise ValueError
+            except ValueError:
+                return JSONResponse(dict(error=f"limit must be 1 to {MAX_ALERTS_PAGE} and "
+                                         "before a cursor from an earlier page"),
+                                    status_code=400)
+            only_open = request.query_params.get("open", "") in ("1", "true")
+            page, cursor = self.store.page(limit, before, only_open)
+            return JSONResponse(dict(alerts=[alert.to_json() for alert in page],
+                                     next_before=cursor, open=self.store.count_open()))
 
         async def acknowledge(request):
             key = request.path_params["alert_id"]
@@ -107,7 +135,7 @@ class Dashboard:
             if not self.store.acknowledge(key, by):
                 return JSONResponse(dict(error=f"no alert {key}"), status_code=404)
             alert = self.store.get(key)
-            self._broadcast(dict(type="alert", alert=alert.to_json()))
+            self._broadcast(self.alert_message(alert))
             return JSONResponse(alert.to_json())
 
         async def events(request):
@@ -126,7 +154,7 @@ class Dashboard:
         with self._lock:
             self._loop = asyncio.get_running_loop()
         client: asyncio.Queue = asyncio.Queue(self.queue_size)
-        for message in [*self.status.values(), *self.latest.values()]:
+        for message in [*self.zones.values(), *self.status.values(), *self.latest.values()]:
             client.put_nowait(message) if not client.full() else None
         self._clients.add(client)
 
@@ -156,6 +184,17 @@ def frame_message(result) -> dict:
     return dict(type="frame", sensor=result.source, timestamp_ms=result.timestamp_ms,
                 height=int(frame.shape[0]), width=int(frame.shape[1]), pixels=values,
                 tracks=[track.to_json() for track in result.tracks])
+
+
+def zones_message(sensor: str, zones: Zones) -> dict:
+    """A sensor's zones as the page draws them: name, kind, outline colour, polygon (pixels,
+    x right, y down)."""
+    from thermal_action.data.zones import KIND_COLOURS
+
+    return dict(type="zones", sensor=sensor, zones=[
+        dict(name=zone.name, kind=zone.kind, colour=KIND_COLOURS[zone.kind],
+             polygon=[[round(float(x), 2), round(float(y), 2)] for x, y in zone.polygon_xy])
+        for zone in zones])
 
 
 class DashboardServer:

@@ -27,7 +27,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -42,6 +42,9 @@ from thermal_action.runtime.streaming import (
     begin_all,
     classify_pending,
 )
+
+if TYPE_CHECKING:
+    from thermal_action.data.zones import Zones
 
 DASHBOARD_TOKEN_VARIABLE = "THERMAL_ACTION_DASHBOARD_TOKEN"
 SERVE_KEYS = {"broker", "model", "detector", "alert_rule", "settings", "sensors",
@@ -441,6 +444,14 @@ def _problem(message: str) -> str:
     return message.split(",")[0].split(" got ")[0]
 
 
+def load_sensor_zones(config: ServeConfig) -> dict[str, Zones]:
+    """Each sensor's zones from the config's zones files (a bad file is a ``DataError``)."""
+    from thermal_action.data.zones import load_zones
+
+    return {sensor: load_zones(file, config.frame_shape) for sensor, file in
+            config.zones.items()}
+
+
 def build_server(config: ServeConfig, shard: tuple[int, int] | None = None) -> Server:
     """A server for ``config``: the model loaded once for every sensor, its sinks and
     alert store opened (bad files are a ``ConfigError`` or ``DataError``)."""
@@ -457,12 +468,7 @@ def build_server(config: ServeConfig, shard: tuple[int, int] | None = None) -> S
         store = AlertStore(config.store)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
-    zones = {}
-    if config.zones:
-        from thermal_action.data.zones import load_zones
-
-        zones = {sensor: load_zones(file, config.frame_shape)
-                 for sensor, file in config.zones.items()}
+    zones = load_sensor_zones(config)
 
     def make_stream(sensor: str) -> ActionStream:
         detector = build_detector(config.detector) if classifier.person_centred else None
