@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA_ROOT ?=
 OUT ?= work_dirs/demo
+# pytest-xdist workers for `make test`; one file stays on one worker (its fixtures and
+# the README's blocks, which build on each other, run once, in order).
+TEST_WORKERS ?= 2
 
 .PHONY: install install-dev system-deps demo test lint benchmark clean
 
@@ -36,7 +39,7 @@ lint: install-dev
 	$(BIN)/ruff check thermal_action tests benchmarks
 
 test: install-dev lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 benchmark: install
 	$(BIN)/python benchmarks/model_cost.py
