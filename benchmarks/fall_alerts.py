@@ -8,13 +8,14 @@ factor with the stage on, 3 people at 10 fps. An alert on a person who is down a
 fall but outside the episode's matched tracks (an identity switch, or alerted again) is
 a repeat, not a false alert (``end_to_end_scores``).
 
-The stream runs once per recording with the stage live (so its cost is measured),
-recording every classification; the baseline is replayed over the same classifications.
+The stream runs once per recording with the first stage live (so its cost is measured),
+recording every classification; the baseline and any further stages (variants from
+``benchmarks/fall_stage_variants.py``) are replayed over the same classifications.
 Zones come from each recording's furniture annotations, as a user's zones file would
 (``data zones``); the stage is also scored without them.
 
     python benchmarks/fall_alerts.py --model CONFIG CHECKPOINT --detector CONFIG CHECKPOINT
-        --stage FALL_STAGE.json --split-root BUILT_DATASET
+        --stage FALL_STAGE.json [MORE_STAGES.json ...] --split-root BUILT_DATASET
         [--real ../shared/data/thermal_action_dataset] [--sim-recordings 80]
         [--sim-frames 1200] [--sim-seed 4242]
 """
@@ -95,7 +96,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", nargs=2, required=True, metavar=("CONFIG", "CHECKPOINT"))
     parser.add_argument("--detector", nargs=2, required=True, metavar=("CONFIG", "CHECKPOINT"))
-    parser.add_argument("--stage", required=True, help="a fall-stage file (fall-stage)")
+    parser.add_argument("--stage", required=True, nargs="+",
+                        help="fall-stage files (fall-stage); the first runs live")
     parser.add_argument("--split-root", required=True,
                         help="built dataset whose val.json recordings are held out")
     parser.add_argument("--real", default="../shared/data/thermal_action_dataset")
@@ -107,12 +109,17 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     classifier = ClipClassifier(*args.model)
     detector = LearnedDetector(*args.detector)
-    stage = FallEventRule(args.stage)
+    stages = [FallEventRule(path) for path in args.stage]
     baseline = StreamSettings().persistence_rule()
-    rules = [("persistence (baseline)", baseline), ("fall stage", stage)]
-    stream = ActionStream(classifier, detector, alert_rule=stage)
-    print(f"fall stage {args.stage}: threshold {stage.threshold:g}, {stage.confirm} in a row;"
-          f" baseline {PersistenceRule().settings()}")
+    rules = [("persistence (baseline)", baseline)] + [
+        (f"stage {Path(path).stem}", stage) for path, stage in zip(args.stage, stages,
+                                                                   strict=True)]
+    stream = ActionStream(classifier, detector, alert_rule=stages[0])
+    for path, stage in zip(args.stage, stages, strict=True):
+        print(f"fall stage {path}: threshold {stage.threshold:g}, {stage.confirm} in a row, "
+              f"{len(stage.model.features)} features, labels at "
+              f"{stage.model.info.get('label_at', 'window')}")
+    print(f"baseline {PersistenceRule().settings()}")
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         weights = tuple(float(STAGE_CLASS_WEIGHTS.get(ActionClass(i), 1.0))
@@ -135,7 +142,7 @@ def main() -> None:
                   " without zones:")
             for name, scores, near in results:
                 print(line(name, scores, near))
-        speed = speed_with_stage(classifier, detector, Path(args.stage), Path(folder))
+        speed = speed_with_stage(classifier, detector, Path(args.stage[0]), Path(folder))
     real = Path(args.real)
     keyframes, _ = load_keyframes(Path(args.split_root) / "annotations" / "val.json",
                                   CLASS_NAMES)

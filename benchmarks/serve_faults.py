@@ -5,14 +5,23 @@ and a dashboard client never reads. A subscriber that stays connected (QoS 1) re
 every alert delivered; the alert store is the record of what ``serve`` raised.
 
     python benchmarks/serve_faults.py --model CONFIG CHECKPOINT [--data DATASET]
-        [--sensors 8] [--seconds 150]
+        [--sensors 8] [--seconds 150] [--broker-every 600]
+
+The broker is first killed at a quarter of the run (at most 60 s in), ``serve`` at 0.45
+(at most 120 s), the silent sensor stops at 0.55 (at most 150 s). For a long run
+(``--seconds 3900``: the second ``serve`` lives over an hour) the broker is
+killed again every ``--broker-every`` seconds after ``serve``'s restart and the silent
+sensor goes quiet for 15 s every ``--broker-every`` seconds, while serve's resident memory
+is sampled every 30 s.
 
 Printed: alerts raised (stored) and delivered, alerts lost (stored, never delivered),
 repeats (the same id delivered again: allowed, at-least-once), falls alerted twice under
 different ids (two alerts of one sensor whose falls began within 30 s of each other, and
 whether at one place: the store keeps one alert per fall and place),
-garbage lines counted, sensor offline/online events, serve's resident memory at its
-start and end, and the latency p99 of the last run.
+garbage lines counted, sensor offline/online events, serve's resident memory (at its
+start, and for the second run every 30 s: its median over the first and the last tenth
+and the slope of a line fitted past its first 5 minutes, MB per hour), and the latency
+p99 of the last run.
 """
 
 from __future__ import annotations
@@ -64,9 +73,10 @@ def _rss_mb(pid: int) -> float:
 
 
 def _publish(port: int, feeds: list[list[str]], seconds: float, stop_sensor: int,
-             stop_span: tuple[float, float], garbage_sensor: int) -> None:
+             stop_span: tuple[float, float], garbage_sensor: int, stop_every: float) -> None:
     """The sensors at 10 fps in real time (a process of its own): one sensor silent during
-    ``stop_span`` (s), one sending a garbage line every second besides its frames."""
+    ``stop_span`` (s) and again as long every ``stop_every`` s after it, one sending a
+    garbage line every second besides its frames."""
     import paho.mqtt.client as mqtt
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
@@ -80,7 +90,9 @@ def _publish(port: int, feeds: list[list[str]], seconds: float, stop_sensor: int
             time.sleep(delay)
         now_s = tick / FPS
         for sensor, feed in enumerate(feeds):
-            if sensor == stop_sensor and stop_span[0] <= now_s < stop_span[1]:
+            since = now_s - stop_span[0]
+            if sensor == stop_sensor and since >= 0 and \
+                    since % stop_every < stop_span[1] - stop_span[0]:
                 continue
             body = feed[tick % len(feed)]
             client.publish(f"thermal-action/s{sensor:02d}/frames",
@@ -152,6 +164,8 @@ def main() -> None:
                              "here with falls)")
     parser.add_argument("--sensors", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=150.0)
+    parser.add_argument("--broker-every", type=float, default=600.0,
+                        help="after serve's restart, kill the broker again this often (s)")
     args = parser.parse_args()
     import yaml
 
@@ -186,25 +200,26 @@ def main() -> None:
         rss_start = _rss_mb(server.pid)
         stalled = _stalled_dashboard_client(dashboard_port, token)
         seconds = args.seconds
+        silent_s = min(0.55 * seconds, 150)
         publisher = multiprocessing.Process(target=_publish, args=(
-            port, feeds, seconds, 1, (0.55 * seconds, 0.55 * seconds + 15), 2))
+            port, feeds, seconds, 1, (silent_s, silent_s + 15), 2, args.broker_every))
         publisher.start()
         began = time.monotonic()
         faults = []
 
-        def at(fraction: float) -> None:
-            delay = began + fraction * seconds - time.monotonic()
+        def at(fraction: float, latest_s: float) -> None:
+            delay = began + min(fraction * seconds, latest_s) - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
 
-        at(0.25)
+        at(0.25, 60)
         broker.kill()
         broker.wait()
         faults.append(f"{time.monotonic() - began:5.1f} s: broker killed (-9)")
         time.sleep(5)
         broker = _start_mosquitto(broker_conf, port)
         faults.append(f"{time.monotonic() - began:5.1f} s: broker started again")
-        at(0.45)
+        at(0.45, 120)
         server.kill()
         server.wait()
         faults.append(f"{time.monotonic() - began:5.1f} s: serve killed (-9)")
@@ -214,9 +229,25 @@ def main() -> None:
         _started(server)
         faults.append(f"{time.monotonic() - began:5.1f} s: serve started again")
         stalled = _stalled_dashboard_client(dashboard_port, token)
-        publisher.join()
+        restarted, samples = time.monotonic(), []
+        next_kill, next_sample = restarted + args.broker_every, restarted
+        while publisher.is_alive():
+            now = time.monotonic()
+            if now >= next_sample:
+                samples.append((now - restarted, _rss_mb(server.pid)))
+                next_sample += 30
+            if now >= next_kill and now < began + seconds - 30:
+                broker.kill()
+                broker.wait()
+                time.sleep(5)
+                broker = _start_mosquitto(broker_conf, port)
+                faults.append(f"{time.monotonic() - began:5.1f} s: broker killed (-9) and "
+                              "started again")
+                next_kill += args.broker_every
+            publisher.join(1)
         time.sleep(3)
         rss_end = _rss_mb(server.pid)
+        samples.append((time.monotonic() - restarted, rss_end))
         server.send_signal(signal.SIGTERM)
         output = server.communicate(timeout=120)[0]
         stalled.close()
@@ -243,7 +274,8 @@ def main() -> None:
     latency = re.search(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", output)
     for line in faults:
         print(line)
-    print(f"sensors: {args.sensors}, {seconds:.0f} s at {FPS} fps; one silent for 15 s, one "
+    print(f"sensors: {args.sensors}, {seconds:.0f} s at {FPS} fps; one silent for 15 s "
+          f"every {args.broker_every:.0f} s, one "
           "sending garbage, a dashboard client that never reads")
     print(f"alerts raised (stored): {len(stored)}; delivered: {len(set(delivered))} distinct "
           f"in {len(delivered)} messages ({len(delivered) - len(set(delivered))} repeats of "
@@ -259,8 +291,25 @@ def main() -> None:
           f"{kinds.count('sensor_online')}")
     print(f"serve memory: {rss_start:.0f} MB at start, {rss_end:.0f} MB at the end of the "
           "second run")
+    _print_memory(samples)
     if latency:
         print(f"latency of the second run: p50 {latency.group(1)} ms, p99 {latency.group(2)} ms")
+
+
+def _print_memory(samples: list[tuple[float, float]]) -> None:
+    """The second run's resident memory: medians of its first and last tenth, and the
+    slope past its first 5 minutes (when it lasted over 10)."""
+    import numpy as np
+
+    times, rss = (np.array(column, np.float64) for column in zip(*samples, strict=True))
+    tenth = max(1, len(samples) // 10)
+    print(f"second run, {times[-1] / 60:.0f} min, {len(samples)} samples: resident memory "
+          f"median {np.median(rss[:tenth]):.0f} MB in its first tenth, "
+          f"{np.median(rss[-tenth:]):.0f} MB in its last, max {rss.max():.0f} MB")
+    settled = times >= 300
+    if times[-1] >= 600 and settled.sum() >= 3:
+        slope = np.polyfit(times[settled] / 3600, rss[settled], 1)[0]
+        print(f"  past its first 5 minutes: {slope:+.1f} MB per hour")
 
 
 if __name__ == "__main__":

@@ -75,9 +75,10 @@ def scripted_track(track_id: int, kind: str, start_ms: int, rng: np.random.Gener
         scores = np.clip(scores + rng.normal(0, noise * 0.1, len(scores)), 1e-4, None)
         scores /= scores.sum()
         jitter = rng.normal(0, 0.2, 4)
-        observations.append(Observation(track_id, scores, t, t + 200,
-                                        tuple(float(v) for v in np.add(box, jitter)), 20.0,
-                                        excess + rng.normal(0, 0.3), excess / 2, rest))
+        seen = tuple(float(v) for v in np.add(box, jitter))
+        peak = excess + rng.normal(0, 0.3)
+        observations.append(Observation(track_id, scores, t, t + 200, seen, 20.0, peak,
+                                        excess / 2, rest, seen, peak))
         labels.append(target)
     return observations, labels
 
@@ -169,7 +170,7 @@ def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
     observations, labels, _ = scripted_day(3, people=6)
     model = fit_stage_model(history_features(observations), labels)
     document = model.document()
-    document["features"] = document["features"][:-1]
+    document["features"] = [*document["features"][:-1], "a_feature_of_the_future"]
     stale = tmp_path / "stale.json"
     stale.write_text(json.dumps(document))
     with pytest.raises(ConfigError, match="fit it again"):
@@ -183,6 +184,43 @@ def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
         build_alert_rule(dict(type="FallEventRule", model=model, threshold=1.5))
     with pytest.raises(ConfigError, match="only one kind"):
         fit_stage_model(history_features(observations), np.zeros(len(observations)))
+
+
+def test_a_stage_fitted_on_fewer_features_keeps_reading_its_own():
+    """A stage file made before the ``now_*`` features (23 of them) still loads and
+    picks its columns out of today's feature vector."""
+    observations, labels, _ = scripted_day(3, people=6)
+    features = history_features(observations)
+    old = FEATURES[:23]
+    model = fit_stage_model(features, labels, names=old)
+    assert model.features == old and model.document()["features"] == list(old)
+    alone = fit_stage_model(features[:, :23], labels, names=FEATURES[:23])
+    np.testing.assert_allclose(model.probability(features), alone.probability(features))
+    scrambled = features.copy()
+    scrambled[:, 23:] = -scrambled[:, 23:] + 7  # the columns it never saw change nothing
+    np.testing.assert_allclose(model.probability(scrambled), model.probability(features))
+    everything = fit_stage_model(features, labels)
+    assert everything.features == FEATURES
+    unmeasured = features.copy()
+    unmeasured[:, FEATURES.index("now_speed")] = np.nan  # never measured: left out
+    assert "now_speed" not in fit_stage_model(unmeasured, labels).features
+
+
+def test_observations_are_labelled_by_the_person_at_the_newest_frame():
+    """A centre-labelled window is dated 3.2 s before its newest frame; labelled at the
+    newest frame, the stage learns what the track shows now."""
+    truth = TruthFrames(np.array([1_000, 4_200]),
+                        [np.array([[0, 0, 4, 8]], np.float32),
+                         np.array([[0, 5, 8, 9]], np.float32)],
+                        [["standing"], ["lying down-lying with risk"]])
+    scores = np.full(14, 1 / 14)
+    fallen = Observation(1, scores, 1_000, 4_200, (0, 0, 4, 8), now_box_xyxy=(0, 5, 8, 9))
+    unknown_now = Observation(1, scores, 1_000, 4_200, (0, 0, 4, 8))
+    labels = label_observations([fallen, unknown_now], truth)
+    np.testing.assert_array_equal(labels, [1, 0])  # without a newest box: its window's
+    np.testing.assert_array_equal(label_observations([fallen], truth, at="window"), [0])
+    with pytest.raises(ConfigError, match="label_at must be one of newest, window"):
+        label_observations([fallen], truth, at="centre")
 
 
 def test_observations_are_labelled_from_the_annotated_person_they_follow():

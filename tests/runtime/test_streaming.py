@@ -304,6 +304,10 @@ def test_replayed_alert_rule_equals_the_stream_with_those_settings():
     stream.on_classified = recorded.append
     run(stream, labels, stamps)
     assert len(recorded) == 71 and recorded[0].track_id == 0
+    late = recorded[-1]  # the newest frame's box and heat come with the window's
+    assert late.now_box_xyxy is not None and isinstance(late.now_peak_excess_c, float)
+    lags = {o.timestamp_ms - o.dated_ms for o in recorded}
+    assert min(lags) >= 0 and max(lags) > 0  # a centred window is dated before its end
     kept = [(e.time_ms, e.start_ms) for e in replay_alerts(recorded, stream.settings)]
     seen = set()
     for smoothing_s, alert_after_s, fall_share in [(2.0, 3.0, 0.5), (0.0, 3.0, 0.5),

@@ -41,6 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
                              "(out of fold; default 0.5)")
     parser.add_argument("--stride-s", type=float, default=1.0,
                         help="classify each person every this many seconds (as infer)")
+    parser.add_argument("--label-at", choices=("newest", "window"), default="newest",
+                        help="label each classification by the person at the newest frame "
+                             "(default: the stage alerts sooner) or at its window's date")
     parser.add_argument("--out", required=True, help="the fall-stage file to write (.json)")
     add_overwrite(parser)
     add_frame_shape(parser)
@@ -69,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
             bars.setdefault(stage, progress.counter(stage))(done, total)
 
         result, paths = train_fall_stage(stream, sources, out, args.frame_shape,
-                                         args.max_false_per_hour, progress=update)
+                                         args.max_false_per_hour, progress=update,
+                                         label_at=args.label_at)
     print(f"observations: {result.observations} labelled ({result.positives} of a person "
           "down after a fall)")
     print(f"{'threshold':>9} {'in a row':>8} {'recall':>7} {'false/h':>8} {'delay s':>8}")

@@ -102,26 +102,38 @@ def recording_truth(root: str | os.PathLike, sensor_id: str,
                        [list(f.truth.classes) for f in mine])
 
 
+LABEL_AT = ("newest", "window")
+"""What an observation's label describes: the person at the newest frame (the stage then
+learns to say "down after a fall" as soon as the track's newest box and heat show it,
+half a window before a centre-labelled model's date), or at the window's date."""
+
+
 def label_observations(observations: Sequence[Observation], truth: TruthFrames,
-                       max_gap_ms: int = 1000) -> np.ndarray:
+                       max_gap_ms: int = 1000, at: str = "newest") -> np.ndarray:
     """Per observation: 1 when the annotated person its box matches (IoU >= 0.3, at the
-    annotated frame nearest its date, within ``max_gap_ms``) is in a fall-related class,
+    annotated frame nearest its time, within ``max_gap_ms``) is in a fall-related class,
     0 when they are in another class or nobody matches, NaN without an annotated frame
-    near it."""
+    near it. ``at``: ``LABEL_AT`` (the newest frame's box and time where the observation
+    has them, else its window's)."""
+    if at not in LABEL_AT:
+        raise ConfigError(f"label_at must be one of {', '.join(LABEL_AT)}, got {at!r}")
     labels = np.full(len(observations), np.nan, np.float32)
     if not len(truth.timestamps_ms):
         return labels
     for index, observation in enumerate(observations):
-        at = int(np.searchsorted(truth.timestamps_ms, observation.dated_ms))
-        near = [i for i in (at - 1, at) if 0 <= i < len(truth.timestamps_ms)]
-        nearest = min(near, key=lambda i: abs(int(truth.timestamps_ms[i]) - observation.dated_ms))
-        if abs(int(truth.timestamps_ms[nearest]) - observation.dated_ms) > max_gap_ms:
+        newest = at == "newest" and observation.now_box_xyxy is not None
+        time_ms = observation.timestamp_ms if newest else observation.dated_ms
+        box = observation.now_box_xyxy if newest else observation.box_xyxy
+        after = int(np.searchsorted(truth.timestamps_ms, time_ms))
+        near = [i for i in (after - 1, after) if 0 <= i < len(truth.timestamps_ms)]
+        nearest = min(near, key=lambda i: abs(int(truth.timestamps_ms[i]) - time_ms))
+        if abs(int(truth.timestamps_ms[nearest]) - time_ms) > max_gap_ms:
             continue
         boxes = truth.boxes[nearest]
         if not len(boxes):
             labels[index] = 0
             continue
-        ious = box_iou(np.asarray([observation.box_xyxy], np.float32), boxes)[0]
+        ious = box_iou(np.asarray([box], np.float32), boxes)[0]
         best = int(np.argmax(ious))
         labels[index] = float(ious[best] >= MATCH_IOU
                               and truth.classes[nearest][best] in FALL_NAMES)
@@ -150,8 +162,10 @@ STAGE_TREES = dict(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
 """The boosted trees' settings (scikit-learn's ``HistGradientBoostingClassifier``)."""
 
 
-def fit_stage_model(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> FallStageModel:
-    """A ``FallStageModel`` fitted on (N, F) features and 0/1 labels: gradient-boosted
+def fit_stage_model(features: np.ndarray, labels: np.ndarray, seed: int = 0,
+                    names: Sequence[str] = FEATURES) -> FallStageModel:
+    """A ``FallStageModel`` fitted on the ``names`` columns of (N, len(FEATURES)) features
+    and 0/1 labels: gradient-boosted
     trees (scikit-learn, early stopping on a tenth of the rows when there are many),
     copied node by node into the model. Out of fold they alerted more falls at the same
     false-alert rate than the small neural network tried first. The classes keep their
@@ -163,9 +177,14 @@ def fit_stage_model(features: np.ndarray, labels: np.ndarray, seed: int = 0) -> 
     if labels.min() == labels.max():
         raise ConfigError("the fall stage needs observations of falls and of other "
                           "actions to learn from; the recordings have only one kind")
+    x = np.asarray(features, np.float64)
+    names = [name for name in names  # a feature the recordings never measured is left out
+             if not np.isnan(x[:, FEATURES.index(name)]).all()]
+    columns = [FEATURES.index(name) for name in names]
     boosted = HistGradientBoostingClassifier(random_state=seed, **STAGE_TREES)
-    boosted.fit(np.asarray(features, np.float64), labels)
-    return FallStageModel(trees_of(boosted), float(boosted._baseline_prediction.ravel()[0]))
+    boosted.fit(x[:, columns], labels)
+    return FallStageModel(trees_of(boosted), float(boosted._baseline_prediction.ravel()[0]),
+                          features=tuple(names))
 
 
 def trees_of(boosted: Any) -> list[dict[str, list]]:
@@ -190,11 +209,13 @@ def trees_of(boosted: Any) -> list[dict[str, list]]:
 @dataclass
 class StageData:
     """Everything the fit needs: the streamed recordings (the ones with zones also
-    without them, ``zoneless`` True) and the annotated frames the episodes are scored on."""
+    without them, ``zoneless`` True), the annotated frames the episodes are scored on, and
+    the features the trees may use (all of ``FEATURES`` unless an ablation says)."""
 
     streamed: list[Streamed]
     frames: list[AnnotatedFrame]
     zoneless: list[bool]
+    features: tuple[str, ...] = FEATURES
 
     def table(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Features, labels and recording of every labelled observation."""
@@ -227,7 +248,7 @@ def out_of_fold(data: StageData, seed: int = 0, folds: int = 5) -> list[np.ndarr
     models = {}
     for fold in sorted(set(fold_of.values())):
         train = np.array([fold_of[g] != fold for g in groups])
-        models[fold] = fit_stage_model(features[train], labels[train], seed)
+        models[fold] = fit_stage_model(features[train], labels[train], seed, data.features)
     return [models[fold_of[item.sensor_id]].probability(history_features(item.observations))
             for item in data.streamed]
 
@@ -289,7 +310,7 @@ def fit_fall_stage(data: StageData, max_false_per_hour: float = 0.5,
     decisions = score_decisions(data, out_of_fold(data, seed))
     chosen = choose_decision(decisions, max_false_per_hour)
     features, labels, _ = data.table()
-    model = fit_stage_model(features, labels, seed)
+    model = fit_stage_model(features, labels, seed, data.features)
     model.threshold, model.confirm = chosen.threshold, chosen.confirm
     model.info = dict(info or {}, observations=int(len(labels)),
                       positives=int(labels.sum()),
@@ -320,9 +341,11 @@ def simulated_stage_dataset(out_dir: str | os.PathLike, recordings: int, frames:
 
 def collect(stream: ActionStream, sources: Sequence[tuple[Path, Sequence[str]]],
             frame_shape: tuple[int, int], use_zones: bool = True,
-            progress: Callable[[int, int], None] | None = None) -> StageData:
+            progress: Callable[[int, int], None] | None = None,
+            label_at: str = "newest") -> StageData:
     """Stream the recordings ``sensors`` of each dataset folder of ``sources`` and label
-    their observations; zones from each recording's furniture annotations."""
+    their observations (``label_observations``' ``at``); zones from each recording's
+    furniture annotations."""
     from thermal_action.data.truth import annotated_frames
 
     jobs = [(root, sensor) for root, sensors in sources for sensor in sensors]
@@ -337,7 +360,8 @@ def collect(stream: ActionStream, sources: Sequence[tuple[Path, Sequence[str]]],
         stream.zones = zones if zones is not None and len(zones) else None
         run, observations = stream_recording(stream, root / "frames" / f"{sensor}.h5",
                                              frame_shape)
-        labels = label_observations(observations, recording_truth(root, sensor, annotated))
+        labels = label_observations(observations, recording_truth(root, sensor, annotated),
+                                    at=label_at)
         item = Streamed(sensor, run, observations, labels)
         streamed.append(item)
         zoneless.append(False)
@@ -366,21 +390,37 @@ class StageSources(NamedTuple):
 
 def train_fall_stage(stream: ActionStream, sources: StageSources, out: str | os.PathLike,
                      frame_shape: tuple[int, int], max_false_per_hour: float = 0.5,
-                     seed: int = 0, progress: Callable[[str, int, int], None] | None = None
-                     ) -> tuple[FitResult, dict[str, Path]]:
+                     seed: int = 0, progress: Callable[[str, int, int], None] | None = None,
+                     label_at: str = "newest") -> tuple[FitResult, dict[str, Path]]:
     """Stream the stage's recordings with ``stream`` (the action model and detector it
     will serve with), fit the stage and write it to ``out`` (JSON) with a picture of the
     decisions (``<out>.png``). ``progress(stage, done, total)``."""
-    from thermal_action.data.annotations import read_coco
     from thermal_action.evaluation.fall_stage_figures import plot_decisions
+
 
     out = Path(out)
     report = (lambda name: (lambda done, total: progress(name, done, total))) if progress \
         else (lambda name: None)
+    jobs = stage_jobs(sources, report("simulate"))
+    data = collect(stream, jobs, frame_shape, progress=report("stream"), label_at=label_at)
+    result = fit_fall_stage(data, max_false_per_hour, seed,
+                            stage_info(stream, sources, data, label_at))
+    paths = dict(model=result.model.save(out))
+    paths["png"] = plot_decisions(result.decisions, result.chosen, out.with_suffix(".png"),
+                                  max_false_per_hour)
+    return result, paths
+
+
+def stage_jobs(sources: StageSources, progress: Callable[[int, int], None] | None = None
+               ) -> list[tuple[Path, list[str]]]:
+    """The (dataset folder, recordings) the stage streams: the simulated ones (made on
+    first use) and the real training recordings."""
+    from thermal_action.data.annotations import read_coco
+
     jobs: list[tuple[Path, list[str]]] = []
     if sources.sim_recordings:
         root = simulated_stage_dataset(sources.sim_cache, sources.sim_recordings,
-                                       sources.sim_frames, sources.sim_seed, report("simulate"))
+                                       sources.sim_frames, sources.sim_seed, progress)
         jobs.append((root, sorted(p.stem for p in (root / "frames").glob("*.h5"))))
     if sources.real_root is not None:
         ann = sources.real_ann or sources.real_root / "annotations" / "train.json"
@@ -388,19 +428,38 @@ def train_fall_stage(stream: ActionStream, sources: StageSources, out: str | os.
         jobs.append((Path(sources.real_root), sensors))
     if not jobs:
         raise ConfigError("the fall stage needs simulated recordings, real ones or both")
-    data = collect(stream, jobs, frame_shape, progress=report("stream"))
-    info = dict(action_model=str(stream.classifier.config),
+    return jobs
+
+
+def relabel(data: StageData, jobs: Sequence[tuple[Path, Sequence[str]]], at: str
+            ) -> StageData:
+    """``data`` (from ``collect`` over ``jobs``) with its observations labelled ``at``
+    (``LABEL_AT``) instead: variants of the stage compared on one streaming."""
+    from thermal_action.data.truth import annotated_frames
+
+    root_of = {sensor: Path(root) for root, sensors in jobs for sensor in sensors}
+    truths: dict[str, TruthFrames] = {}
+    streamed = []
+    for item in data.streamed:
+        if item.sensor_id not in truths:
+            root = root_of[item.sensor_id]
+            truths[item.sensor_id] = recording_truth(
+                root, item.sensor_id, annotated_frames(root, [item.sensor_id]))
+        streamed.append(item._replace(labels=label_observations(
+            item.observations, truths[item.sensor_id], at=at)))
+    return replace(data, streamed=streamed)
+
+
+def stage_info(stream: ActionStream, sources: StageSources, data: StageData,
+               label_at: str) -> dict[str, Any]:
+    """What a fitted stage records about how it was made."""
+    return dict(action_model=str(stream.classifier.config),
                 checkpoint=str(stream.classifier.checkpoint),
                 detector=None if stream.detector is None else type(stream.detector).__name__,
-                stride_s=stream.settings.stride_s,
+                stride_s=stream.settings.stride_s, label_at=label_at,
                 recordings=[s.sensor_id for s, z in zip(data.streamed, data.zoneless,
                                                         strict=True) if not z],
                 simulated=dict(recordings=sources.sim_recordings, frames=sources.sim_frames,
                                seed=sources.sim_seed) if sources.sim_recordings else None,
                 real_ann=None if sources.real_root is None else str(
                     sources.real_ann or sources.real_root / "annotations" / "train.json"))
-    result = fit_fall_stage(data, max_false_per_hour, seed, info)
-    paths = dict(model=result.model.save(out))
-    paths["png"] = plot_decisions(result.decisions, result.chosen, out.with_suffix(".png"),
-                                  max_false_per_hour)
-    return result, paths

@@ -38,7 +38,10 @@ class Observation(NamedTuple):
     probabilities (not smoothed), the time its window is dated at and the frame time it
     was made at (ms), the track's box then (pixels, xyxy), the room background (deg C,
     the median of the frame), the hottest and the mean pixel of the box above it (deg C),
-    and the share of the box inside a bed or couch zone (0..1; 0 without zones)."""
+    and the share of the box inside a bed or couch zone (0..1; 0 without zones). A
+    centre-labelled model dates its window half a window (3.2 s at 10 fps) before the
+    newest frame, so the track's box and hottest pixel above the background at the newest
+    frame (``now_*``; None: not known) are kept too: where the person is now."""
 
     track_id: int
     scores: np.ndarray
@@ -49,6 +52,8 @@ class Observation(NamedTuple):
     peak_excess_c: float = 0.0
     mean_excess_c: float = 0.0
     rest_share: float = 0.0
+    now_box_xyxy: tuple[float, float, float, float] | None = None
+    now_peak_excess_c: float | None = None
 
 
 class Alert(NamedTuple):
@@ -157,6 +162,8 @@ FEATURES = (
     "log_area_change", "aspect_now", "aspect_change", "speed_now", "speed_max_10s",
     "still_3s", "peak_excess_now", "mean_excess_now", "peak_excess_change", "rest_share",
     "track_age_s", "fall_max_30s", "since_upright_s", "low_mean_10s",
+    "now_log_area_change", "now_aspect", "now_aspect_change", "now_speed",
+    "now_peak_excess", "now_peak_excess_change", "lag_s",
 )
 """What ``track_features`` measures, in its order: shares of the class probability
 (fall-related, upright, on a bed, low postures) now and over the last seconds; how the
@@ -166,7 +173,9 @@ box changed since 4-25 s ago (log area ratio, long/short side, its change); cent
 seen (s, at most ``HISTORY_S``); the highest fall-related share of the history, the
 seconds since the person was last upright (share >= 0.5; ``HISTORY_S`` when not seen
 upright), and the low-posture share over 10 s (kneeling and bending look low too, but
-come slowly)."""
+come slowly); then the same box and heat measures at the newest frame (``now_*``, NaN
+when the observation has none: the trees send missing values one way) with the centre
+speed between the window's date and the newest frame, and that lag (s)."""
 
 
 def track_features(history: Sequence[Observation]) -> np.ndarray:
@@ -206,8 +215,25 @@ def track_features(history: Sequence[Observation]) -> np.ndarray:
         min(age_s.max(), HISTORY_S), fall.max(),
         float(age_s[upright >= 0.5].min()) if (upright >= 0.5).any() else HISTORY_S,
         low[mid].mean(),
+        *_now_values(now, area[before], aspect[before], peak[before], boxes[-1]),
     )
     return np.asarray(values, np.float32)
+
+
+def _now_values(now: Observation, area_before: np.ndarray, aspect_before: np.ndarray,
+                peak_before: np.ndarray, dated_box: np.ndarray) -> tuple[float, ...]:
+    """The ``now_*`` features and ``lag_s`` of ``now`` (NaN where it has no newest box)."""
+    lag_s = (now.timestamp_ms - now.dated_ms) / 1000.0
+    if now.now_box_xyxy is None:
+        return (np.nan,) * 6 + (lag_s,)
+    box = np.asarray(now.now_box_xyxy, np.float64)
+    sides = np.maximum(box[2:] - box[:2], 0.5)
+    aspect = sides.max() / sides.min()
+    shift = np.linalg.norm((box[:2] + box[2:]) / 2 - (dated_box[:2] + dated_box[2:]) / 2)
+    peak = np.nan if now.now_peak_excess_c is None else now.now_peak_excess_c
+    return (float(np.log(sides.prod() / np.median(area_before))), aspect,
+            aspect - np.median(aspect_before), shift / max(lag_s, 0.05), peak,
+            peak - np.median(peak_before), lag_s)
 
 
 _TREE_KEYS = ("feature", "split", "left", "right", "value", "leaf", "missing_left")
@@ -241,9 +267,12 @@ class FallStageModel:
     def __init__(self, trees: Sequence[Mapping[str, Sequence[float]]], baseline: float,
                  threshold: float = 0.5, confirm: int = 2,
                  features: Sequence[str] = FEATURES, info: dict | None = None) -> None:
-        if tuple(features) != FEATURES:
-            raise ConfigError(f"fall stage trained on features {list(features)}; this "
-                              f"version measures {list(FEATURES)}: fit it again")
+        unknown = [name for name in features if name not in FEATURES]
+        if unknown:
+            raise ConfigError(f"fall stage trained on features {unknown} that this "
+                              f"version does not measure ({list(FEATURES)}): fit it again")
+        self.features = tuple(features)  # a stage fitted before newer features keeps its own
+        self._columns = np.array([FEATURES.index(name) for name in self.features], np.int64)
         self.trees = [{key: list(tree[key]) for key in _TREE_KEYS} for tree in trees]
         self.baseline = float(baseline)
         self.threshold, self.confirm = float(threshold), int(confirm)
@@ -263,8 +292,8 @@ class FallStageModel:
         self._depth = _tree_depth(self.trees)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
-        """P(down after a fall) of (N, F) or (F,) feature rows."""
-        x = np.atleast_2d(np.asarray(features, np.float64))
+        """P(down after a fall) of (N, F) or (F,) rows of all ``FEATURES``."""
+        x = np.atleast_2d(np.asarray(features, np.float64))[:, self._columns]
         raw = np.full(len(x), self.baseline)
         if self.trees:
             rows = np.arange(len(x))[:, None]
@@ -281,7 +310,7 @@ class FallStageModel:
 
     def document(self) -> dict[str, Any]:
         return dict(type="FallStageModel", model="gradient-boosted trees",
-                    features=list(FEATURES), baseline=self.baseline, trees=self.trees,
+                    features=list(self.features), baseline=self.baseline, trees=self.trees,
                     threshold=self.threshold, confirm=self.confirm, info=self.info)
 
     def save(self, path: str | os.PathLike) -> Path:

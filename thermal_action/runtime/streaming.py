@@ -89,8 +89,10 @@ class PendingFrame:
     people: list = field(default_factory=list)
     tracks: list[np.ndarray] = field(default_factory=list)
     boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
+    now_boxes: dict[int, tuple[float, float, float, float]] = field(default_factory=dict)
     key_ms: int = 0
     key_frame: np.ndarray | None = None
+    now_frame: np.ndarray | None = None
 
 
 def classify_pending(pending: Sequence[PendingFrame], classifier: ClipClassifier
@@ -330,11 +332,13 @@ class ActionStream:
         key = self.classifier.keyframe_position  # the centre, or the newest frame (causal)
         key_entry = self._ring[max(0, key - (self.window_frames - len(self._ring)))]
         pending.key_ms, pending.key_frame = key_entry[1], key_entry[2]
+        pending.now_frame = self._ring[-1][2]
         for track in pending.due:
             known = np.array([[n - first, *box] for n, box in self._tracks[track].boxes],
                              np.float32)
             pending.boxes[track] = tuple(
                 float(v) for v in known[np.argmin(np.abs(known[:, 0] - key)), 1:])
+            pending.now_boxes[track] = tuple(float(v) for v in known[-1, 1:])
             pending.windows.append(window)
             if self.classifier.person_centred:
                 pending.people.append((track, pending.boxes[track]))
@@ -344,6 +348,8 @@ class ActionStream:
         timestamp_ms, key_ms, key_frame = pending.timestamp_ms, pending.key_ms, \
             pending.key_frame
         background = room_background_c(key_frame)
+        now_background = (background if pending.now_frame is key_frame
+                          else room_background_c(pending.now_frame))
         for track, prediction in zip(pending.due, predictions, strict=True):
             state = self._tracks[track]
             box = pending.boxes[track]
@@ -352,8 +358,10 @@ class ActionStream:
             scores = np.asarray(prediction.scores, np.float64)
             peak, mean = box_excess_c(key_frame, box, background)
             rest = 0.0 if self.zones is None else self.zones.share_in(box)
+            now_box = pending.now_boxes[track]
+            now_peak = box_excess_c(pending.now_frame, now_box, now_background)[0]
             observation = Observation(track, scores, dated_ms, timestamp_ms, box,
-                                      background, peak, mean, rest)
+                                      background, peak, mean, rest, now_box, now_peak)
             if self.on_classified is not None:
                 self.on_classified(observation)
             elapsed_s = (dated_ms - (state.scored_ms or dated_ms)) / 1000.0
