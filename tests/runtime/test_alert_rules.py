@@ -269,3 +269,28 @@ def test_the_decision_is_the_best_recall_within_the_false_alert_limit():
     assert choose_decision(scores, 0.5) == scores[2]  # same recall, fewer false alerts
     assert choose_decision(scores, 5.0) == scores[0]
     assert choose_decision(scores[:1], 0.5) == scores[0]  # none keeps to it: the fewest
+
+
+def test_relabel_labels_one_streaming_again_from_the_annotations(raw_inputs, tmp_path):
+    """Variants of the stage share one streaming: ``relabel`` reads each recording's
+    annotated people again and labels the same observations at the newest frame."""
+    from tests.conftest import raw_frame_ms
+    from thermal_action.data.truth import annotated_frames
+    from thermal_action.engine.fall_stage import StageData, Streamed, recording_truth, relabel
+
+    raw, rec = raw_inputs
+    root = tmp_path / "dataset"
+    root.mkdir()
+    (root / "raw_annotations").symlink_to(raw)
+    (root / "frames").symlink_to(rec)
+    truth = recording_truth(root, "S1_R1", annotated_frames(root, ["S1_R1"]))
+    box = tuple(float(v) for v in truth.boxes[2][0])  # frame 80: lying with risk
+    scores = np.full(14, 1 / 14)
+    observation = Observation(0, scores, raw_frame_ms(60), raw_frame_ms(80), box,
+                              now_box_xyxy=box)  # the window's date: frame 60, standing
+    data = StageData([Streamed("S1_R1", None, [observation], np.array([0.0]))], [], [False])
+    jobs = [(root, ["S1_R1"])]
+    again = relabel(data, jobs, "newest")
+    np.testing.assert_array_equal(again.streamed[0].labels, [1])
+    assert again.streamed[0].observations == data.streamed[0].observations
+    np.testing.assert_array_equal(relabel(data, jobs, "window").streamed[0].labels, [0])
