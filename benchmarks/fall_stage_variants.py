@@ -8,7 +8,8 @@ the real training recordings), each with its decision chosen out of fold by reco
 - ``newest``: labels at the newest frame, every feature (``fall-stage``'s default).
 
 Printed per variant: the out-of-fold decision chosen (threshold, in a row) with its
-fall-episode recall, false alerts per hour and median delay; each is written to
+fall-episode recall, false alerts per hour and median delay (and the decision of the best
+recall alone, without ``SLACK_FALLS``); each is written to
 ``OUT_DIR/<variant>.json`` for ``benchmarks/fall_alerts.py --stage ...`` to score on a
 fresh simulator seed and the held-out real recordings.
 
@@ -30,6 +31,7 @@ import torch
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.engine.fall_stage import (
     StageSources,
+    choose_decision,
     collect,
     fit_fall_stage,
     relabel,
@@ -80,6 +82,10 @@ def main() -> None:
               f"{chosen.threshold:g}, {chosen.confirm} in a row, recall {chosen.recall:.2f} of "
               f"{chosen.falls} falls at {chosen.false_per_hour:.2f} false/h, median delay "
               f"{chosen.median_delay_s:.1f} s ({time.perf_counter() - began:.0f} s) -> {path}")
+        best = choose_decision(result.decisions, args.max_false_per_hour, slack_falls=0)
+        print(f"{'':10s} the best recall alone: threshold {best.threshold:g}, {best.confirm} in "
+              f"a row, recall {best.recall:.2f} at {best.false_per_hour:.2f} false/h, median "
+              f"delay {best.median_delay_s:.1f} s")
 
 
 if __name__ == "__main__":

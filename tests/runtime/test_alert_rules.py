@@ -264,9 +264,11 @@ def test_out_of_fold_probabilities_never_come_from_a_network_fitted_on_that_reco
 def test_the_decision_is_the_best_recall_within_the_false_alert_limit():
     from thermal_action.engine.fall_stage import DecisionScore, choose_decision
 
-    scores = [DecisionScore(0.5, 1, 1.0, 10, 3.0, 2.0), DecisionScore(0.7, 2, 0.9, 10, 0.4, 3.0),
-              DecisionScore(0.9, 2, 0.9, 10, 0.2, 4.0), DecisionScore(0.9, 3, 0.5, 10, 0.0, 5.0)]
-    assert choose_decision(scores, 0.5) == scores[2]  # same recall, fewer false alerts
+    scores = [DecisionScore(0.5, 1, 1.0, 10, 3.0, 2.0), DecisionScore(0.7, 2, 0.9, 10, 0.4, 5.0),
+              DecisionScore(0.9, 2, 0.9, 10, 0.2, 5.0), DecisionScore(0.9, 3, 0.5, 10, 0.0, 5.0),
+              DecisionScore(0.95, 1, 0.8, 10, 0.3, 3.0), DecisionScore(0.95, 2, 0.7, 10, 0.1, 1.0)]
+    assert choose_decision(scores, 0.5) == scores[4]  # one fall fewer, 2 s sooner
+    assert choose_decision(scores, 0.5, slack_falls=0) == scores[2]  # same recall, fewer false
     assert choose_decision(scores, 5.0) == scores[0]
     assert choose_decision(scores[:1], 0.5) == scores[0]  # none keeps to it: the fewest
 

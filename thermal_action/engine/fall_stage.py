@@ -284,15 +284,27 @@ def score_decisions(data: StageData, probabilities: list[np.ndarray],
     return scores
 
 
-def choose_decision(scores: Sequence[DecisionScore],
-                    max_false_per_hour: float) -> DecisionScore:
-    """The best recall among the decisions within ``max_false_per_hour`` (then fewer false
-    alerts, then the shorter delay); when none keeps to it, the fewest false alerts."""
+SLACK_FALLS = 1
+"""A decision alerting this many falls fewer than the best within the false-alert limit is
+as good (out of fold one fall is noise): the sooner of them is chosen."""
+
+
+def choose_decision(scores: Sequence[DecisionScore], max_false_per_hour: float,
+                    slack_falls: int = SLACK_FALLS) -> DecisionScore:
+    """Among the decisions within ``max_false_per_hour``, those alerting at most
+    ``slack_falls`` falls fewer than the best: the one with the shortest median delay
+    (then more recall, then fewer false alerts); when none keeps to the limit, the fewest
+    false alerts."""
     allowed = [s for s in scores if s.false_per_hour <= max_false_per_hour]
-    if allowed:
-        return min(allowed, key=lambda s: (-np.nan_to_num(s.recall), s.false_per_hour,
-                                           s.median_delay_s))
-    return min(scores, key=lambda s: (s.false_per_hour, -np.nan_to_num(s.recall)))
+    if not allowed:
+        return min(scores, key=lambda s: (s.false_per_hour, -np.nan_to_num(s.recall)))
+
+    def alerted(s: DecisionScore) -> float:
+        return float(np.nan_to_num(s.recall)) * s.falls
+
+    best = max(alerted(s) for s in allowed)
+    near = [s for s in allowed if alerted(s) >= best - slack_falls - 1e-9]
+    return min(near, key=lambda s: (s.median_delay_s, -alerted(s), s.false_per_hour))
 
 
 class FitResult(NamedTuple):
