@@ -44,6 +44,8 @@ def test_the_fitted_stage_is_a_file_the_stream_loads(fitted):
     assert document["type"] == "FallStageModel" and 0 < document["threshold"] < 1
     assert document["info"]["simulated"] == dict(recordings=3, frames=400, seed=3)
     assert len(document["info"]["recordings"]) == 3
+    assert document["info"]["label_at"] == "newest"  # the default: the person now
+    assert {"now_log_area_change", "now_peak_excess", "lag_s"} <= set(document["features"])
     assert stage.with_suffix(".png").stat().st_size > 0
     again = run_cli("fall-stage", CAUSAL, str(checkpoint), "--sim-recordings", "3",
                     "--out", str(stage))
