@@ -3,6 +3,8 @@ errors as one line."""
 
 from __future__ import annotations
 
+import json
+
 from tests.runtime.test_sinks import _subscriber, _wait_for
 
 
@@ -40,7 +42,8 @@ def test_serve_refuses_a_malformed_config_in_one_line(tmp_path, capsys):
 def test_serve_follows_a_replayed_sensor_and_its_dashboard_answers(tiny_root, mqtt_broker,
                                                                     tmp_path):
     """From the command line as a user runs it: serve with a config, a recording replayed
-    as a sensor, events on the broker, the dashboard up, a clean stop on SIGTERM."""
+    as a sensor, events on the broker, the dashboard up (with the sensor's zones), a clean
+    stop on SIGTERM."""
     import signal
     import subprocess
     import sys
@@ -48,12 +51,14 @@ def test_serve_follows_a_replayed_sensor_and_its_dashboard_answers(tiny_root, mq
 
     import yaml
 
+    from tests.cli.test_fall_stage import ZONES
     from tests.conftest import _free_port, untrained_checkpoint
 
     checkpoint = untrained_checkpoint("person-lite", tmp_path / "lite.pth")
     port = _free_port()
     config = tmp_path / "serve.yaml"
-    config.write_text(yaml.safe_dump(dict(
+    (tmp_path / "room-1.yaml").write_text(ZONES)
+    config.write_text(yaml.safe_dump(dict(zones={"room-1": "room-1.yaml"},
         broker=dict(host=mqtt_broker.host, port=mqtt_broker.port,
                     username=mqtt_broker.username, password=mqtt_broker.password),
         model=dict(config="person-lite", checkpoint=str(checkpoint)), sensors=["room-1"],
@@ -78,6 +83,12 @@ def test_serve_follows_a_replayed_sensor_and_its_dashboard_answers(tiny_root, mq
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/alerts?token=tok",
                                     timeout=10) as answer:
             assert answer.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/events?token=tok",
+                                    timeout=10) as feed:
+            first = next(line for line in feed if line.startswith(b"data: "))
+        zones = json.loads(first[len(b"data: "):])  # the sensor's zones come first
+        assert zones["type"] == "zones" and zones["sensor"] == "room-1"
+        assert [zone["name"] for zone in zones["zones"]] == ["bed"]
         client.loop_stop()
         client.disconnect()
     finally:

@@ -20,12 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from thermal_action.runtime.serve import (
-        build_server,
-        load_sensor_zones,
-        load_serve_config,
-        parse_shard,
-    )
+    from thermal_action.runtime.serve import build_server, load_serve_config, parse_shard
 
     shard = parse_shard(args.shard) if args.shard else None
     config = load_serve_config(args.config)
@@ -38,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         from thermal_action.runtime.dashboard import Dashboard, DashboardServer
 
         board = Dashboard(server.store, config.dashboard["token"],
-                          sensors=config.sensors or (), zones=load_sensor_zones(config))
+                          sensors=config.sensors or (), zones=server.zones)
         server.watchers.append(board.update)
         web = DashboardServer(board, config.dashboard["host"], int(config.dashboard["port"]))
         try:

@@ -409,7 +409,6 @@ def train_fall_stage(stream: ActionStream, sources: StageSources, out: str | os.
     decisions (``<out>.png``). ``progress(stage, done, total)``."""
     from thermal_action.evaluation.fall_stage_figures import plot_decisions
 
-
     out = Path(out)
     report = (lambda name: (lambda done, total: progress(name, done, total))) if progress \
         else (lambda name: None)

@@ -183,10 +183,12 @@ class Server:
 
     def __init__(self, config: ServeConfig, make_stream: Callable[[str], ActionStream],
                  store: AlertStore, sinks: Sequence[Sink] = (),
-                 shard: tuple[int, int] | None = None) -> None:
+                 shard: tuple[int, int] | None = None,
+                 zones: Mapping[str, Zones] | None = None) -> None:
         self.config, self.make_stream, self.store = config, make_stream, store
         self.sinks = list(sinks)
         self.shard = shard
+        self.zones = dict(zones or {})  # sensor -> its zones (the streams' and the dashboard's)
         self.sensors: dict[str, SensorState] = {}
         self.unknown: Counter = Counter()  # frames of sensors not in the config
         self.inbox: queue.Queue = queue.Queue()
@@ -444,14 +446,6 @@ def _problem(message: str) -> str:
     return message.split(",")[0].split(" got ")[0]
 
 
-def load_sensor_zones(config: ServeConfig) -> dict[str, Zones]:
-    """Each sensor's zones from the config's zones files (a bad file is a ``DataError``)."""
-    from thermal_action.data.zones import load_zones
-
-    return {sensor: load_zones(file, config.frame_shape) for sensor, file in
-            config.zones.items()}
-
-
 def build_server(config: ServeConfig, shard: tuple[int, int] | None = None) -> Server:
     """A server for ``config``: the model loaded once for every sensor, its sinks and
     alert store opened (bad files are a ``ConfigError`` or ``DataError``)."""
@@ -468,7 +462,10 @@ def build_server(config: ServeConfig, shard: tuple[int, int] | None = None) -> S
         store = AlertStore(config.store)
     except (TypeError, ValueError) as exc:
         raise ConfigError(str(exc)) from None
-    zones = load_sensor_zones(config)
+    from thermal_action.data.zones import load_zones
+
+    zones = {sensor: load_zones(file, config.frame_shape)  # a bad file is a DataError
+             for sensor, file in config.zones.items()}
 
     def make_stream(sensor: str) -> ActionStream:
         detector = build_detector(config.detector) if classifier.person_centred else None
@@ -476,4 +473,4 @@ def build_server(config: ServeConfig, shard: tuple[int, int] | None = None) -> S
                             zones=zones.get(sensor))
 
     sinks = [build_sink(spec) for spec in config.sinks]
-    return Server(config, make_stream, store, sinks, shard)
+    return Server(config, make_stream, store, sinks, shard, zones)
