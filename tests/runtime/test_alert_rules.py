@@ -137,6 +137,34 @@ def test_the_stage_learns_falls_apart_from_beds_and_sitting_on_the_floor(tmp_pat
                                                           for a in alerts]
 
 
+def test_the_stage_decides_a_frames_tracks_in_one_batch_as_it_would_one_by_one():
+    """The stream hands every track classified in a frame to ``update_all`` (the trees run
+    once for all of them): the same probabilities and alerts as one track at a time."""
+    observations, labels, _ = scripted_day(5, people=6)
+    rule = FallEventRule(fit_stage_model(history_features(observations), labels, seed=0))
+    rule.threshold, rule.confirm = 0.5, 2
+    interleaved = []  # six people in the room at once, classified on the same grid
+    for observation in observations:
+        shift_ms = observation.track_id * 60_000 - (observation.track_id % 2) * 7_000
+        interleaved.append(observation._replace(dated_ms=observation.dated_ms - shift_ms,
+                                                timestamp_ms=observation.timestamp_ms - shift_ms))
+    interleaved.sort(key=lambda o: (o.dated_ms, o.track_id))
+    alone = replay_alerts(interleaved, rule)
+    watches: dict = {}
+    batched = []
+    for dated_ms in sorted({o.dated_ms for o in interleaved}):
+        frame = [o for o in interleaved if o.dated_ms == dated_ms]
+        for observation in frame:
+            watches.setdefault(observation.track_id, rule.watch())
+        batched += [alert for alert in rule.update_all(
+            [watches[o.track_id] for o in frame], frame) if alert is not None]
+    assert len(alone) >= 2 and batched == alone
+    assert rule.update_all([], []) == []
+    persistence = PersistenceRule()
+    first = [persistence.watch() for _ in range(3)]
+    assert persistence.update_all(first, interleaved[:3]) == [None, None, None]
+
+
 def test_thetrees_of_predict_as_scikit_learn_does():
     from sklearn.ensemble import HistGradientBoostingClassifier
 

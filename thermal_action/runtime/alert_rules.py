@@ -86,6 +86,13 @@ class AlertRule(ABC):
     @abstractmethod
     def settings(self) -> dict[str, Any]: ...
 
+    def update_all(self, watches: Sequence[TrackWatch],
+                   observations: Sequence[Observation]) -> list[Alert | None]:
+        """``update`` each of this rule's ``watches`` with its observation (a frame's
+        classified tracks); a rule with a model runs it once for all of them."""
+        return [watch.update(observation)
+                for watch, observation in zip(watches, observations, strict=True)]
+
 
 def smooth(previous: np.ndarray | None, scores: np.ndarray, elapsed_s: float,
            smoothing_s: float) -> np.ndarray:
@@ -178,62 +185,99 @@ when the observation has none: the trees send missing values one way) with the c
 speed between the window's date and the newest frame, and that lag (s)."""
 
 
+_GROUPS = np.zeros((14, 4))
+for _column, _indices in enumerate((FALL_INDICES, _UPRIGHT, _BED, _LOW)):
+    _GROUPS[_indices, _column] = 1.0
+
+
+def _history_row(observation: Observation) -> tuple[float, ...]:
+    """What the features need of one observation: its date (ms), the fall-related,
+    upright, bed and low shares of its probabilities, its box (xyxy) and peak excess."""
+    shares = np.asarray(observation.scores, np.float64) @ _GROUPS
+    return (float(observation.dated_ms), *shares.tolist(), *observation.box_xyxy,
+            float(observation.peak_excess_c))
+
+
+class TrackHistory:
+    """One track's last ``HISTORY_S`` seconds of observations, kept with the per-row
+    numbers ``track_features`` needs so that each classification adds one row instead of
+    recomputing the whole history (the stream's cost per classification)."""
+
+    def __init__(self) -> None:
+        self.observations: deque[Observation] = deque()
+        self._rows: deque[tuple[float, ...]] = deque()
+
+    def add(self, observation: Observation) -> None:
+        """Append the newest observation and drop those over ``HISTORY_S`` before it."""
+        self.observations.append(observation)
+        self._rows.append(_history_row(observation))
+        while observation.dated_ms - self.observations[0].dated_ms > HISTORY_S * 1000:
+            self.observations.popleft()
+            self._rows.popleft()
+
+    def features(self) -> np.ndarray:
+        """``track_features`` of the newest observation."""
+        return _features(np.array(self._rows), self.observations[-1])
+
+
 def track_features(history: Sequence[Observation]) -> np.ndarray:
     """The ``FEATURES`` of the newest observation of ``history`` (one track's
     observations in time order, the last ``HISTORY_S`` seconds), float32."""
-    now = history[-1]
-    times = np.array([h.dated_ms for h in history], np.float64)
-    age_s = (now.dated_ms - times) / 1000.0
-    scores = np.stack([np.asarray(h.scores, np.float64) for h in history])
-    fall = scores[:, FALL_INDICES].sum(axis=1)
-    upright = scores[:, _UPRIGHT].sum(axis=1)
-    bed = scores[:, _BED].sum(axis=1)
-    low = scores[:, _LOW].sum(axis=1)
-    boxes = np.array([h.box_xyxy for h in history], np.float64)
-    sides = np.stack([boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]], axis=1)
-    sides = np.maximum(sides, 0.5)
-    area = sides.prod(axis=1)
+    return _features(np.array([_history_row(h) for h in history]), history[-1])
+
+
+def _features(table: np.ndarray, now: Observation) -> np.ndarray:
+    """``track_features`` from the history's rows (``_history_row``) and its newest
+    observation."""
+    age_s = (now.dated_ms - table[:, 0]) / 1000.0
+    fall, upright = table[:, 1], table[:, 2]
+    boxes, peak = table[:, 5:9], table[:, 9]
+    sides = np.maximum(boxes[:, 2:] - boxes[:, :2], 0.5)
+    area = sides[:, 0] * sides[:, 1]
     aspect = sides.max(axis=1) / sides.min(axis=1)
     centres = (boxes[:, :2] + boxes[:, 2:]) / 2
-    steps = np.linalg.norm(np.diff(centres, axis=0), axis=1)
-    gaps = np.maximum(np.diff(times) / 1000.0, 0.05)
+    steps = np.sqrt((np.diff(centres, axis=0) ** 2).sum(axis=1))
+    gaps = np.maximum(np.diff(table[:, 0]) / 1000.0, 0.05)
     speed = np.concatenate([[0.0], steps / gaps])
-    peak = np.array([h.peak_excess_c for h in history], np.float64)
     recent, mid = age_s <= 3.0, age_s <= 10.0
     before = (age_s >= 4.0) & (age_s <= 25.0)
     if not before.any():
         before = age_s == age_s.max()  # a young track: its first observation
+    shares = np.column_stack([table[:, 1:5], speed])  # fall, upright, bed, low, speed
+    fall_3s, upright_3s, bed_3s, low_3s, speed_3s = shares[recent].mean(axis=0)
+    fall_10s, _, _, low_10s, _ = shares[mid].mean(axis=0)
+    area_before, aspect_before, peak_before = np.median(
+        np.column_stack([area, aspect, peak])[before], axis=0)
     held = int(np.argmax(np.concatenate([fall[::-1] < 0.5, [True]])))  # trailing >= 0.5
     held_s = 0.0 if held == 0 else float(age_s[len(fall) - held])
+    up = upright >= 0.5
     values = (
-        fall[-1], fall[recent].mean(), fall[recent].min(), fall[mid].mean(), held_s,
-        upright[before].max(), upright[recent].mean(), bed[recent].mean(), low[recent].mean(),
-        np.log(area[-1] / np.median(area[before])), aspect[-1],
-        aspect[-1] - np.median(aspect[before]), speed[-1], speed[mid].max(),
-        speed[recent].mean(), now.peak_excess_c, now.mean_excess_c,
-        now.peak_excess_c - np.median(peak[before]), now.rest_share,
-        min(age_s.max(), HISTORY_S), fall.max(),
-        float(age_s[upright >= 0.5].min()) if (upright >= 0.5).any() else HISTORY_S,
-        low[mid].mean(),
-        *_now_values(now, area[before], aspect[before], peak[before], boxes[-1]),
+        fall[-1], fall_3s, fall[recent].min(), fall_10s, held_s,
+        upright[before].max(), upright_3s, bed_3s, low_3s,
+        np.log(area[-1] / area_before), aspect[-1], aspect[-1] - aspect_before, speed[-1],
+        speed[mid].max(), speed_3s, now.peak_excess_c, now.mean_excess_c,
+        now.peak_excess_c - peak_before, now.rest_share, min(age_s.max(), HISTORY_S),
+        fall.max(), float(age_s[up].min()) if up.any() else HISTORY_S, low_10s,
+        *_now_values(now, area_before, aspect_before, peak_before, boxes[-1]),
     )
     return np.asarray(values, np.float32)
 
 
-def _now_values(now: Observation, area_before: np.ndarray, aspect_before: np.ndarray,
-                peak_before: np.ndarray, dated_box: np.ndarray) -> tuple[float, ...]:
-    """The ``now_*`` features and ``lag_s`` of ``now`` (NaN where it has no newest box)."""
+def _now_values(now: Observation, area_before: float, aspect_before: float,
+                peak_before: float, dated_box: np.ndarray) -> tuple[float, ...]:
+    """The ``now_*`` features and ``lag_s`` of ``now`` (NaN where it has no newest box),
+    against the medians of the earlier observations."""
     lag_s = (now.timestamp_ms - now.dated_ms) / 1000.0
     if now.now_box_xyxy is None:
         return (np.nan,) * 6 + (lag_s,)
-    box = np.asarray(now.now_box_xyxy, np.float64)
-    sides = np.maximum(box[2:] - box[:2], 0.5)
-    aspect = sides.max() / sides.min()
-    shift = np.linalg.norm((box[:2] + box[2:]) / 2 - (dated_box[:2] + dated_box[2:]) / 2)
+    x1, y1, x2, y2 = now.now_box_xyxy
+    width, height = max(x2 - x1, 0.5), max(y2 - y1, 0.5)
+    aspect = max(width, height) / min(width, height)
+    shift = np.hypot((x1 + x2 - dated_box[0] - dated_box[2]) / 2,
+                     (y1 + y2 - dated_box[1] - dated_box[3]) / 2)
     peak = np.nan if now.now_peak_excess_c is None else now.now_peak_excess_c
-    return (float(np.log(sides.prod() / np.median(area_before))), aspect,
-            aspect - np.median(aspect_before), shift / max(lag_s, 0.05), peak,
-            peak - np.median(peak_before), lag_s)
+    return (float(np.log(width * height / area_before)), aspect, aspect - aspect_before,
+            shift / max(lag_s, 0.05), peak, peak - peak_before, lag_s)
 
 
 _TREE_KEYS = ("feature", "split", "left", "right", "value", "leaf", "missing_left")
@@ -277,18 +321,24 @@ class FallStageModel:
         self.baseline = float(baseline)
         self.threshold, self.confirm = float(threshold), int(confirm)
         self.info = dict(info or {})
-        size = max([len(tree["value"]) for tree in self.trees] or [1])
+        # every tree's nodes in one flat table, children as flat indices and a leaf its
+        # own child, so a descent step is one gather per array for all rows and trees
+        sizes = [len(tree["value"]) for tree in self.trees]
+        self._roots = np.cumsum([0] + sizes[:-1]).astype(np.int64)
 
-        def padded(key: str, dtype: type, fill: float) -> np.ndarray:
-            table = np.full((len(self.trees), size), fill, dtype)
-            for row, tree in enumerate(self.trees):
-                table[row, :len(tree[key])] = tree[key]
-            return table
+        def flat(key: str, dtype: type) -> np.ndarray:
+            return np.concatenate([np.asarray(tree[key], dtype) for tree in self.trees]
+                                  or [np.zeros(0, dtype)])
 
-        self._feature, self._split = padded("feature", np.int64, 0), padded("split", np.float64, 0)
-        self._left, self._right = padded("left", np.int64, 0), padded("right", np.int64, 0)
-        self._value, self._leaf = padded("value", np.float64, 0), padded("leaf", bool, True)
-        self._missing_left = padded("missing_left", bool, True)
+        leaf = flat("leaf", bool)
+        offsets = np.repeat(self._roots, sizes)
+        here = np.arange(len(leaf))
+        self._left = np.where(leaf, here, flat("left", np.int64) + offsets)
+        self._right = np.where(leaf, here, flat("right", np.int64) + offsets)
+        self._feature = np.where(leaf, 0, flat("feature", np.int64))
+        self._split = np.where(leaf, np.inf, flat("split", np.float64))
+        self._missing_left = flat("missing_left", bool)
+        self._value = flat("value", np.float64)
         self._depth = _tree_depth(self.trees)
 
     def probability(self, features: np.ndarray) -> np.ndarray:
@@ -296,16 +346,17 @@ class FallStageModel:
         x = np.atleast_2d(np.asarray(features, np.float64))[:, self._columns]
         raw = np.full(len(x), self.baseline)
         if self.trees:
-            rows = np.arange(len(x))[:, None]
-            columns = np.arange(len(self.trees))[None, :]
-            node = np.zeros((len(x), len(self.trees)), np.int64)
+            flat_x = x.ravel()
+            row_start = (np.arange(len(x)) * x.shape[1])[:, None]
+            missing = bool(np.isnan(flat_x).any())
+            node = np.broadcast_to(self._roots, (len(x), len(self._roots)))
             for _ in range(self._depth):
-                value = x[rows, self._feature[columns, node]]
-                left = np.where(np.isnan(value), self._missing_left[columns, node],
-                                value <= self._split[columns, node])
-                step = np.where(left, self._left[columns, node], self._right[columns, node])
-                node = np.where(self._leaf[columns, node], node, step)
-            raw = raw + self._value[columns, node].sum(axis=1)
+                value = flat_x[row_start + self._feature[node]]
+                left = value <= self._split[node]
+                if missing:
+                    left |= np.isnan(value) & self._missing_left[node]
+                node = np.where(left, self._left[node], self._right[node])
+            raw = raw + self._value[node].sum(axis=1)
         return 1.0 / (1.0 + np.exp(-np.clip(raw, -50, 50)))
 
     def document(self) -> dict[str, Any]:
@@ -371,20 +422,30 @@ class FallEventRule(AlertRule):
         return dict(type="FallEventRule", model=self.path, threshold=self.threshold,
                     confirm=self.confirm, rearm_s=self.rearm_s)
 
+    def update_all(self, watches: Sequence[TrackWatch],
+                   observations: Sequence[Observation]) -> list[Alert | None]:
+        """The trees run once over the features of every track classified in a frame."""
+        if not watches:
+            return []
+        for watch, observation in zip(watches, observations, strict=True):
+            watch.history.add(observation)
+        probabilities = self.model.probability(
+            np.stack([watch.history.features() for watch in watches]))
+        return [watch.step(observation, float(probability)) for watch, observation,
+                probability in zip(watches, observations, probabilities, strict=True)]
+
 
 class _FallEventWatch(TrackWatch):
     def __init__(self, rule: FallEventRule) -> None:
         self.rule = rule
-        self.history: deque[Observation] = deque()
+        self.history = TrackHistory()
         self.above = 0  # classifications in a row above the threshold
         self.below_since_ms: int | None = None
         self.alerted = False
 
     def update(self, observation: Observation) -> Alert | None:
-        self.history.append(observation)
-        while observation.dated_ms - self.history[0].dated_ms > HISTORY_S * 1000:
-            self.history.popleft()
-        probability = float(self.rule.model.probability(track_features(self.history))[0])
+        self.history.add(observation)
+        probability = float(self.rule.model.probability(self.history.features())[0])
         return self.step(observation, probability)
 
     def step(self, observation: Observation, probability: float) -> Alert | None:
@@ -403,7 +464,7 @@ class _FallEventWatch(TrackWatch):
             return None
         self.alerted = True
         return Alert(observation.track_id, observation.timestamp_ms,
-                     _fall_start(self.history), probability)
+                     _fall_start(self.history.observations), probability)
 
 
 def _fall_start(history: Sequence[Observation]) -> int:
@@ -435,14 +496,12 @@ def build_alert_rule(spec: str | os.PathLike | dict | AlertRule | None) -> Alert
 def history_features(observations: Iterable[Observation]) -> np.ndarray:
     """(N, F) ``track_features`` of each observation (any tracks, in time order) over its
     track's last ``HISTORY_S`` seconds: exactly what ``FallEventRule`` computes live."""
-    histories: dict[int, deque[Observation]] = {}
+    histories: dict[int, TrackHistory] = {}
     rows = []
     for observation in observations:
-        history = histories.setdefault(observation.track_id, deque())
-        history.append(observation)
-        while observation.dated_ms - history[0].dated_ms > HISTORY_S * 1000:
-            history.popleft()
-        rows.append(track_features(history))
+        history = histories.setdefault(observation.track_id, TrackHistory())
+        history.add(observation)
+        rows.append(history.features())
     return np.asarray(rows, np.float32).reshape(-1, len(FEATURES))
 
 
@@ -456,9 +515,7 @@ def replay_decisions(observations: Sequence[Observation], probabilities: np.ndar
         watch = watches.get(observation.track_id)
         if watch is None:
             watch = watches[observation.track_id] = _FallEventWatch(rule)
-        watch.history.append(observation)
-        while observation.dated_ms - watch.history[0].dated_ms > HISTORY_S * 1000:
-            watch.history.popleft()
+        watch.history.add(observation)
         alert = watch.step(observation, float(probability))
         if alert is not None:
             alerts.append(alert)

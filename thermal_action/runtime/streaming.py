@@ -350,6 +350,7 @@ class ActionStream:
         background = room_background_c(key_frame)
         now_background = (background if pending.now_frame is key_frame
                           else room_background_c(pending.now_frame))
+        watches, observations = [], []
         for track, prediction in zip(pending.due, predictions, strict=True):
             state = self._tracks[track]
             box = pending.boxes[track]
@@ -368,7 +369,9 @@ class ActionStream:
             state.scores = smooth(state.scores, scores, elapsed_s, self.settings.smoothing_s)
             state.scored_ms = dated_ms
             self._segments(track, state, dated_ms, pending.events)
-            alert = state.watch.update(observation)
+            watches.append(state.watch)
+            observations.append(observation)
+        for alert in self.alert_rule.update_all(watches, observations):
             if alert is not None:
                 pending.events.append(alert_event(alert))
 
