@@ -165,7 +165,7 @@ def test_the_stage_decides_a_frames_tracks_in_one_batch_as_it_would_one_by_one()
     assert persistence.update_all(first, interleaved[:3]) == [None, None, None]
 
 
-def test_thetrees_of_predict_as_scikit_learn_does():
+def test_the_trees_of_predict_as_scikit_learn_does():
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     from thermal_action.engine.fall_stage import STAGE_TREES
@@ -180,6 +180,9 @@ def test_thetrees_of_predict_as_scikit_learn_does():
                                boosted.predict_proba(features.astype(np.float64))[:, 1],
                                atol=1e-9)
     assert 0.0 < model.probability(features).min() < 0.5 < model.probability(features).max()
+    treeless = FallStageModel([], 1.0)  # what the stage's training scores decisions with
+    np.testing.assert_allclose(treeless.probability(features[:3]),
+                               np.full(3, 1.0 / (1.0 + np.exp(-1.0))))
 
 
 def test_rules_build_by_name_and_bad_files_are_one_error_line(tmp_path: Path):
