@@ -46,6 +46,24 @@ def test_config_builds_and_forwards(name, tiny_root):
         assert cfg[loader].dataset.data_root == str(tiny_root.resolve())
 
 
+@pytest.mark.parametrize("name", [name for name in RECOGNIZERS if "-causal" in name])
+def test_causal_configs_label_the_newest_frame_and_change_nothing_else(name):
+    """Issue 22: a causal config is its centre-labelled parent with every split's clips
+    ending at the keyframe (and a training window that reaches back far enough), so
+    delay and accuracy compare one change."""
+    cfg = load_config(name)
+    parent = load_config(name.replace("-causal", ""))
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        assert cfg[loader].dataset.keyframe_anchor == "end"
+        assert parent[loader].dataset.get("keyframe_anchor", "centre") == "centre"
+        steps, parent_steps = cfg[loader].dataset.pipeline, parent[loader].dataset.pipeline
+        if loader == "train_dataloader":  # a dense window may grow to reach back further
+            steps, parent_steps = ([step["type"] for step in pipeline]
+                                   for pipeline in (steps, parent_steps))
+        assert steps == parent_steps
+    assert cfg.model == parent.model
+
+
 @pytest.mark.parametrize("name", DETECTORS)
 def test_detector_config_builds_and_finds_its_outputs(name, tiny_root):
     cfg = load_config(name, data_root=tiny_root)
