@@ -324,8 +324,7 @@ class FallStageModel:
         # every tree's nodes in one flat table, children as flat indices and a leaf its
         # own child, so a descent step is one gather per array for all rows and trees
         sizes = [len(tree["value"]) for tree in self.trees]
-        self._roots = (np.cumsum(sizes) - sizes).astype(np.int64) if sizes else \
-            np.zeros(0, np.int64)
+        self._roots = np.cumsum(sizes, dtype=np.int64) - np.asarray(sizes, np.int64)
 
         def flat(key: str, dtype: type) -> np.ndarray:
             return np.concatenate([np.asarray(tree[key], dtype) for tree in self.trees]
