@@ -108,8 +108,9 @@ def main() -> None:
     parser.add_argument("--detector", nargs=2, required=True, metavar=("CONFIG", "CHECKPOINT"))
     parser.add_argument("--stage", required=True, nargs="+",
                         help="fall-stage files (fall-stage); the first runs live")
-    parser.add_argument("--split-root", required=True,
-                        help="built dataset whose val.json recordings are held out")
+    parser.add_argument("--split-root",
+                        help="built dataset whose val.json recordings are held out (needed "
+                             "unless --speed-only)")
     parser.add_argument("--real", default="../shared/data/thermal_action_dataset")
     parser.add_argument("--sim-recordings", type=int, default=80)
     parser.add_argument("--sim-frames", type=int, default=1200)
@@ -117,9 +118,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--speed-only", action="store_true",
                         help="only the real-time factors of the baseline and the first stage")
+    parser.add_argument("--real-only", action="store_true",
+                        help="only the held-out real recordings (e.g. a split by session, "
+                             "with a model, detector and stage trained without them)")
     parser.add_argument("--repeats", type=int, default=2,
                         help="times each rule's speed is measured, alternated")
     args = parser.parse_args()
+    if args.split_root is None and not args.speed_only:
+        parser.error("--split-root is needed to score the held-out real recordings")
     torch.set_num_threads(args.threads)
     classifier = ClipClassifier(*args.model)
     detector = LearnedDetector(*args.detector)
@@ -140,6 +146,16 @@ def main() -> None:
               f"{len(stage.model.features)} features, labels at "
               f"{stage.model.info.get('label_at', 'window')}")
     print(f"baseline {PersistenceRule().settings()}")
+    speed = None if args.real_only else simulated(args, stream, rules, classifier, detector,
+                                                  speed_rules)
+    real_held_out(args, stream, rules)
+    if speed is not None:
+        print_speed(speed)
+
+
+def simulated(args: argparse.Namespace, stream: ActionStream, rules: list, classifier,
+              detector, speed_rules: dict) -> dict[str, list[float]]:
+    """Both rules on a fresh simulator seed, with and without zones; then their speed."""
     with tempfile.TemporaryDirectory() as folder:
         start = time.perf_counter()
         weights = tuple(float(STAGE_CLASS_WEIGHTS.get(ActionClass(i), 1.0))
@@ -162,7 +178,11 @@ def main() -> None:
                   " without zones:")
             for name, scores, near in results:
                 print(line(name, scores, near))
-        speed = speed_by_rule(classifier, detector, speed_rules, Path(folder), args.repeats)
+        return speed_by_rule(classifier, detector, speed_rules, Path(folder), args.repeats)
+
+
+def real_held_out(args: argparse.Namespace, stream: ActionStream, rules: list) -> None:
+    """Both rules on the held-out real recordings, together and by recording."""
     real = Path(args.real)
     keyframes, _ = load_keyframes(Path(args.split_root) / "annotations" / "val.json",
                                   CLASS_NAMES)
@@ -183,7 +203,6 @@ def main() -> None:
             cells.append(f"{name}: {scores.falls_alerted}/{scores.falls} falls, "
                          f"{scores.false_alerts} false")
         print(f"  {sensor}: " + "; ".join(cells))
-    print_speed(speed)
 
 
 def print_speed(speed: dict[str, list[float]]) -> None:
