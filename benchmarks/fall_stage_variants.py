@@ -5,7 +5,15 @@ the real training recordings), each with its decision chosen out of fold by reco
 - ``window-23``: labels at the window's date, the 23 features of the first tree stage;
 - ``window``: labels at the window's date, every feature (with the newest frame's box
   and heat);
-- ``newest``: labels at the newest frame, every feature (``fall-stage``'s default).
+- ``every-positive``: labels at the newest frame, every feature (``fall-stage``'s
+  default);
+- ``newest``: the same, a person down after a fall teaching the stage only for its first
+  ``POSITIVE_FOR_S`` seconds (``fall-stage --positive-for-s 15``);
+- ``relative``: as ``newest`` (with the cut), without the absolute heat and shape features
+  (``ABSOLUTE``: excess over the room and box aspect, where simulated and real people
+  differ most), keeping their changes over the track's own history;
+- ``shares``: as ``newest`` (with the cut), only the classifier's class shares and the
+  track's speed (nothing of the box's size, shape or heat).
 
 Printed per variant: the out-of-fold decision chosen (threshold, in a row) with its
 fall-episode recall, false alerts per hour and median delay (and the decision of the best
@@ -16,7 +24,7 @@ fresh simulator seed and the held-out real recordings.
     python benchmarks/fall_stage_variants.py --model CONFIG CHECKPOINT
         --detector CONFIG CHECKPOINT --real-root BUILT_DATASET --out-dir DIR
         [--sim-recordings 60] [--sim-frames 1200] [--sim-seed 2026]
-        [--sim-cache work_dirs/fall-stage-sim]
+        [--sim-cache work_dirs/fall-stage-sim] [--variants newest relative ...]
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ import torch
 
 from thermal_action.data.sensor import SENSOR_SHAPE
 from thermal_action.engine.fall_stage import (
+    POSITIVE_FOR_S,
     StageSources,
     choose_decision,
     collect,
@@ -41,8 +50,20 @@ from thermal_action.engine.fall_stage import (
 from thermal_action.runtime.alert_rules import FEATURES
 from thermal_action.runtime.run import build_stream
 
-VARIANTS = (("window-23", "window", FEATURES[:23]), ("window", "window", FEATURES),
-            ("newest", "newest", FEATURES))
+ABSOLUTE = ("aspect_now", "peak_excess_now", "mean_excess_now", "now_aspect",
+            "now_peak_excess")
+SHAPE_AND_HEAT = ABSOLUTE + (
+    "log_area_change", "aspect_change", "peak_excess_change", "now_log_area_change",
+    "now_aspect_change", "now_peak_excess_change")
+VARIANTS = (("window-23", "window", FEATURES[:23], None),
+            ("window", "window", FEATURES, None),
+            ("every-positive", "newest", FEATURES, None),
+            ("newest", "newest", FEATURES, POSITIVE_FOR_S),
+            ("relative", "newest", tuple(f for f in FEATURES if f not in ABSOLUTE),
+             POSITIVE_FOR_S),
+            ("shares", "newest", tuple(f for f in FEATURES if f not in SHAPE_AND_HEAT),
+             POSITIVE_FOR_S))
+"""Per variant: its name, what its labels describe, its features and ``positive_for_s``."""
 
 
 def main() -> None:
@@ -57,6 +78,8 @@ def main() -> None:
     parser.add_argument("--sim-cache", type=Path, default=Path("work_dirs/fall-stage-sim"))
     parser.add_argument("--max-false-per-hour", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--variants", nargs="+", choices=[v[0] for v in VARIANTS],
+                        default=[v[0] for v in VARIANTS])
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     start = time.perf_counter()
@@ -69,12 +92,13 @@ def main() -> None:
           f"{time.perf_counter() - start:.0f} s")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     labelled = {"window": streamed, "newest": relabel(streamed, jobs, "newest")}
-    for name, label_at, features in VARIANTS:
+    for name, label_at, features, positive_for_s in (v for v in VARIANTS
+                                                      if v[0] in args.variants):
         data = labelled[label_at]
         data = replace(data, features=tuple(features))
         began = time.perf_counter()
         result = fit_fall_stage(data, args.max_false_per_hour, 0,
-                                stage_info(stream, sources, data, label_at))
+                                stage_info(stream, sources, data, label_at), positive_for_s)
         path = result.model.save(args.out_dir / f"{name}.json")
         chosen = result.chosen
         print(f"{name:10s} labels at {label_at:6s} {len(result.model.features):2d} features:"

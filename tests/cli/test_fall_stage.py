@@ -45,11 +45,16 @@ def test_the_fitted_stage_is_a_file_the_stream_loads(fitted):
     assert document["info"]["simulated"] == dict(recordings=3, frames=400, seed=3)
     assert len(document["info"]["recordings"]) == 3
     assert document["info"]["label_at"] == "newest"  # the default: the person now
+    assert document["info"]["positive_for_s"] is None  # the default: every positive
     assert {"now_log_area_change", "now_peak_excess", "lag_s"} <= set(document["features"])
     assert stage.with_suffix(".png").stat().st_size > 0
     again = run_cli("fall-stage", CAUSAL, str(checkpoint), "--sim-recordings", "3",
                     "--out", str(stage))
     assert again.returncode == 2 and "give --overwrite" in again.stderr.strip()
+    negative = run_cli("fall-stage", CAUSAL, str(checkpoint), "--positive-for-s", "-1",
+                       "--out", str(stage.with_name("negative.json")))
+    assert negative.returncode == 2
+    assert negative.stderr.strip().splitlines()[-1].endswith("must not be negative")
 
 
 def test_infer_with_the_stage_and_zones_on_a_file_and_on_stdin(fitted, tmp_path):

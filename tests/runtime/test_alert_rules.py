@@ -10,7 +10,11 @@ import pytest
 
 from thermal_action.data.classes import CLASS_NAMES, ActionClass
 from thermal_action.engine.fall_stage import (
+    StageData,
+    Streamed,
     TruthFrames,
+    early_positives,
+    fit_fall_stage,
     fit_stage_model,
     label_observations,
     trees_of,
@@ -327,3 +331,21 @@ def test_relabel_labels_one_streaming_again_from_the_annotations(raw_inputs, tmp
     np.testing.assert_array_equal(again.streamed[0].labels, [1])
     assert again.streamed[0].observations == data.streamed[0].observations
     np.testing.assert_array_equal(relabel(data, jobs, "window").streamed[0].labels, [0])
+
+
+def test_a_fall_teaches_the_stage_only_for_its_first_seconds():
+    """A person lying on after a fall is left out after ``positive_for_s``: the stage
+    learns "just fell". A negative label ends a run, an unknown one does not, and each
+    track has its own run."""
+    scores = np.full(14, 1 / 14)
+    times = [0, 5_000, 10_000, 14_000, 16_000, 30_000, 31_000, 40_000, 50_000]
+    tracks = [1, 1, 1, 1, 1, 1, 2, 1, 1]
+    labels = np.array([0, 1, np.nan, 1, 1, 1, 1, 0, 1], np.float32)
+    observations = [Observation(t, scores, ms, ms) for ms, t in zip(times, tracks, strict=True)]
+    item = Streamed("r", None, observations, labels)
+    cut = early_positives(item, 10.0).labels
+    np.testing.assert_array_equal(cut, [0, 1, np.nan, 1, np.nan, np.nan, 1, 0, 1])
+    np.testing.assert_array_equal(item.labels, labels)  # the input is left as it was
+    np.testing.assert_array_equal(early_positives(item, 60.0).labels, labels)
+    with pytest.raises(ConfigError, match="positive_for_s must be positive"):
+        fit_fall_stage(StageData([item], [], [False]), positive_for_s=0.0)

@@ -44,6 +44,11 @@ def add_parser(subparsers: argparse._SubParsersAction, name: str) -> None:
     parser.add_argument("--label-at", choices=("newest", "window"), default="newest",
                         help="label each classification by the person at the newest frame "
                              "(default: the stage alerts sooner) or at its window's date")
+    parser.add_argument("--positive-for-s", type=float, default=0.0,
+                        help="a person down after a fall teaches the stage only for this "
+                             "many seconds from the start of it (e.g. 15: it learns 'just "
+                             "fell', not 'down for long'; alerts sooner, more false ones on "
+                             "simulated days; default 0: the whole time)")
     parser.add_argument("--out", required=True, help="the fall-stage file to write (.json)")
     add_overwrite(parser)
     add_frame_shape(parser)
@@ -58,8 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".json":
         raise ConfigError(f"--out {out}: expected a .json file")
     check_outputs([("--out", out)], args.overwrite)
-    if args.sim_recordings < 0 or args.max_false_per_hour < 0:
-        raise ConfigError("--sim-recordings and --max-false-per-hour must not be negative")
+    if args.sim_recordings < 0 or args.max_false_per_hour < 0 or args.positive_for_s < 0:
+        raise ConfigError("--sim-recordings, --max-false-per-hour and --positive-for-s "
+                          "must not be negative")
+    positive_for_s = args.positive_for_s or None
     real = dataset_folder(args.real_root) if args.real_root else None
     sources = StageSources(real, Path(args.real_ann) if args.real_ann else None,
                            args.sim_recordings, args.sim_frames, args.sim_seed,
@@ -73,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
 
         result, paths = train_fall_stage(stream, sources, out, args.frame_shape,
                                          args.max_false_per_hour, progress=update,
-                                         label_at=args.label_at)
+                                         label_at=args.label_at,
+                                         positive_for_s=positive_for_s)
     print(f"observations: {result.observations} labelled ({result.positives} of a person "
           "down after a fall)")
     print(f"{'threshold':>9} {'in a row':>8} {'recall':>7} {'false/h':>8} {'delay s':>8}")
