@@ -51,6 +51,14 @@ def test_the_fitted_stage_is_a_file_the_stream_loads(fitted):
     again = run_cli("fall-stage", CAUSAL, str(checkpoint), "--sim-recordings", "3",
                     "--out", str(stage))
     assert again.returncode == 2 and "give --overwrite" in again.stderr.strip()
+    cut = stage.with_name("cut.json")  # the simulated recordings are reused from the cache
+    early = run_cli("fall-stage", CAUSAL, str(checkpoint), "--sim-recordings", "3",
+                    "--sim-frames", "400", "--sim-seed", "3", "--sim-cache", str(sim),
+                    "--positive-for-s", "5", "--out", str(cut))
+    assert early.returncode == 0, early.stderr
+    info = json.loads(cut.read_text())["info"]
+    assert info["positive_for_s"] == 5.0
+    assert 0 < info["positives"] < document["info"]["positives"]  # lying on: left out
     negative = run_cli("fall-stage", CAUSAL, str(checkpoint), "--positive-for-s", "-1",
                        "--out", str(stage.with_name("negative.json")))
     assert negative.returncode == 2
